@@ -1,0 +1,67 @@
+"""Inference backends behind one small interface.
+
+A backend turns a weights file into a `CascadeModel`: the cascade's stage specs
+(crop geometry, shared with training) and one runner per stage, a callable
+(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised outputs.
+The FORMATS table is read by both the exporter and the loader.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..models.cascade import StageSpec, run_cascade
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str
+    module: str  # facealign.backends.<module> has load(path, **kw) -> CascadeModel
+    needs_gpu: bool
+
+
+FORMATS: dict[str, Format] = {
+    "torch": Format("torch", ".pt", "torch_backend", False),
+    "onnxruntime": Format("onnxruntime", ".onnx", "onnxruntime_backend", False),
+    "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True),
+}
+
+
+@dataclass
+class CascadeModel:
+    stages: list[StageSpec]
+    runners: list[Callable[[np.ndarray], np.ndarray]]
+    backend: str
+    meta: dict = field(default_factory=dict)
+
+    def __call__(self, frames, boxes_xyxy) -> list[np.ndarray]:
+        """Frame points (N, 68, 2) after each stage; see models.cascade.run_cascade."""
+        if len(boxes_xyxy) == 0:
+            return [np.zeros((0, 68, 2), np.float32) for _ in self.stages]
+        return run_cascade(self.stages, self.runners, frames, boxes_xyxy)
+
+
+def backend_for(path, backend: str = "auto") -> str:
+    """`backend` if given, else the one whose suffix the file has."""
+    if backend != "auto":
+        if backend not in FORMATS:
+            raise ValueError(f"unknown backend {backend!r}; choose from auto, {', '.join(FORMATS)}")
+        return backend
+    suffix = Path(path).suffix.lower()
+    for f in FORMATS.values():
+        if f.suffix == suffix:
+            return f.name
+    raise ValueError(f"{path}: cannot tell the backend from the suffix {suffix!r}; "
+                     f"expected one of {', '.join(f.suffix for f in FORMATS.values())}")
+
+
+def load_backend(path, backend: str = "auto", **kwargs) -> CascadeModel:
+    """Load a weights file with the named backend (or the one its suffix implies)."""
+    name = backend_for(path, backend)
+    module = importlib.import_module(f"{__name__}.{FORMATS[name].module}")
+    return module.load(Path(path), **kwargs)

@@ -1,0 +1,131 @@
+"""300-W faces on disk: the standard splits, or any folder of picture + .pts pairs.
+
+Layout (as released): afw/, helen/{trainset,testset}/, lfpw/{trainset,testset}/, ibug/.
+Splits: train = afw + helen/trainset + lfpw/trainset; common = helen/testset +
+lfpw/testset; challenging = ibug; full = common + challenging.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..image import read_image
+from .pts import read_pts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROOT = "../shared/data/300w"
+ENV_VAR = "FACEALIGN_DATA"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+SPLITS: dict[str, tuple[str, ...]] = {
+    "train": ("afw", "helen/trainset", "lfpw/trainset"),
+    "common": ("helen/testset", "lfpw/testset"),
+    "challenging": ("ibug",),
+    "full": ("helen/testset", "lfpw/testset", "ibug"),
+}
+
+
+class MissingDataError(FileNotFoundError):
+    """A split or folder with no faces in it."""
+
+
+@dataclass(frozen=True)
+class Face:
+    image_path: Path
+    pts: np.ndarray  # (68, 2) float32, 0-based pixel centres of the picture
+    subset: str
+
+
+@dataclass
+class FaceSet:
+    faces: list[Face]
+    counts: dict[str, int] = field(default_factory=dict)  # subset folder -> faces found
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def __getitem__(self, i: int) -> Face:
+        return self.faces[i]
+
+    def image(self, i: int, cache: bool = False) -> np.ndarray:
+        """BGR uint8 picture of face i (kept in memory when cache=True)."""
+        if i in self._cache:
+            return self._cache[i]
+        img = read_image(self.faces[i].image_path)
+        if cache:
+            self._cache[i] = img
+        return img
+
+    def points(self) -> np.ndarray:
+        return np.stack([f.pts for f in self.faces]) if self.faces else np.zeros((0, 68, 2), np.float32)
+
+    def subset(self, indices) -> "FaceSet":
+        return FaceSet([self.faces[i] for i in indices], dict(self.counts))
+
+
+def data_root(path=None) -> Path:
+    """--data DIR, else $FACEALIGN_DATA, else ../shared/data/300w."""
+    return Path(path or os.environ.get(ENV_VAR) or DEFAULT_ROOT).expanduser()
+
+
+def _pairs(folder: Path, recursive: bool) -> list[tuple[Path, Path]]:
+    found = []
+    pattern = "**/*.pts" if recursive else "*.pts"
+    for pts in sorted(folder.glob(pattern)):
+        for suffix in IMAGE_SUFFIXES:
+            for cand in (pts.with_suffix(suffix), pts.with_suffix(suffix.upper())):
+                if cand.is_file():
+                    found.append((cand, pts))
+                    break
+            else:
+                continue
+            break
+        else:
+            log.warning("%s has no picture beside it; skipped", pts)
+    return found
+
+
+def load_folder(folder, recursive: bool = True, subset: str | None = None) -> FaceSet:
+    """Every picture + .pts pair below `folder`. Malformed .pts files raise PtsError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingDataError(f"{folder}: no such folder")
+    faces = [Face(img, read_pts(pts), subset or folder.name) for img, pts in _pairs(folder, recursive)]
+    if not faces:
+        raise MissingDataError(f"{folder}: no picture + .pts pairs found")
+    return FaceSet(faces, {subset or folder.name: len(faces)})
+
+
+def load_split(name: str, root=None) -> FaceSet:
+    """Faces of a standard split. Missing parts are logged with their counts;
+    a split with no faces at all raises MissingDataError saying what was looked for."""
+    if name not in SPLITS:
+        raise ValueError(f"unknown split {name!r}; choose from {sorted(SPLITS)}")
+    root = data_root(root)
+    faces, counts = [], {}
+    for part in SPLITS[name]:
+        folder = root / part
+        found = _pairs(folder, recursive=False) if folder.is_dir() else []
+        counts[part] = len(found)
+        faces += [Face(img, read_pts(pts), part) for img, pts in found]
+    missing = [p for p, n in counts.items() if n == 0]
+    if not faces:
+        raise MissingDataError(
+            f"split {name!r} has no faces under {root} (looked in {', '.join(SPLITS[name])}: "
+            f"0 faces each). Point --data or ${ENV_VAR} at a 300-W download.")
+    if missing:
+        log.warning("split %r: %s absent under %s (counts: %s)", name, ", ".join(missing), root, counts)
+    return FaceSet(faces, counts)
+
+
+def train_val_split(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed, seeded hold-out of `train` for choosing checkpoints -> (train_idx, val_idx)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])

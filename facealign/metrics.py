@@ -1,0 +1,54 @@
+"""NME, failure rate, CED and its AUC (pure numpy).
+
+NME is the mean point-to-point error divided by the outer-eye-corner distance
+(points 36 and 45) of the ground truth. Functions take and return fractions
+(0.05 = 5 %); `summarize` returns percentages for reporting.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .topology import interocular
+
+FAILURE_THRESHOLD = 0.08
+
+
+def nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-face NME of (N, 68, 2) predictions against (N, 68, 2) ground truth -> (N,)."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 2:
+        raise ValueError(f"expected two (N, K, 2) arrays of one shape, got {pred.shape} and {gt.shape}")
+    err = np.linalg.norm(pred - gt, axis=-1).mean(axis=-1)
+    return err / interocular(gt)
+
+
+def failure_rate(errors: np.ndarray, threshold: float = FAILURE_THRESHOLD) -> float:
+    """Fraction of faces whose NME exceeds `threshold`."""
+    errors = np.asarray(errors, dtype=np.float64)
+    return float((errors > threshold).mean()) if errors.size else float("nan")
+
+
+def ced(errors: np.ndarray, threshold: float = FAILURE_THRESHOLD, steps: int = 1000):
+    """Cumulative error distribution: (x, y) with x in [0, threshold], y = share of faces <= x."""
+    errors = np.sort(np.asarray(errors, dtype=np.float64))
+    x = np.linspace(0.0, threshold, steps + 1)
+    y = np.searchsorted(errors, x, side="right") / max(len(errors), 1)
+    return x, y
+
+
+def auc(errors: np.ndarray, threshold: float = FAILURE_THRESHOLD, steps: int = 1000) -> float:
+    """Area under the CED up to `threshold`, normalised to [0, 1]."""
+    x, y = ced(errors, threshold, steps)
+    return float(np.trapz(y, x) / threshold)
+
+
+def summarize(errors: np.ndarray) -> dict:
+    """{"n", "nme", "fr", "auc"} with nme and fr in percent, auc as a fraction."""
+    errors = np.asarray(errors, dtype=np.float64)
+    return {
+        "n": int(errors.size),
+        "nme": float(errors.mean() * 100) if errors.size else float("nan"),
+        "fr": failure_rate(errors) * 100,
+        "auc": auc(errors),
+    }

@@ -1,0 +1,98 @@
+"""ResNet-18..152 landmark regressors: torchvision's blocks, 2 x 68 outputs.
+
+With width=1 and head="avg" this is torchvision's ResNet with its 1000-way fc
+replaced by a 136-way one (the study's raw baseline). `width` scales every
+stage's channels (0.5 -> 32/64/128/256), and head="flatten" keeps the last
+feature map's layout instead of averaging it away. Random initialisation:
+nothing is downloaded.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from ..topology import NUM_POINTS
+from .registry import register_model
+
+_SPECS = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3)),
+    "resnet152": (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+class ResNetRegressor(nn.Module):
+    """(B, 3, S, S) float image in [0, 1], RGB -> (B, 68, 2) points, normalised to [-1, 1] over the crop."""
+
+    def __init__(self, block, layers, width: float = 1.0, head: str = "avg", input_size: int = 128,
+                 num_points: int = NUM_POINTS, dropout: float = 0.0):
+        super().__init__()
+        if head not in ("avg", "flatten"):
+            raise ValueError(f"head must be 'avg' or 'flatten', got {head!r}")
+        chans = [max(8, int(round(c * width))) for c in (64, 128, 256, 512)]
+        self.inplanes = chans[0]
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, chans[0], 7, 2, 3, bias=False), nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1))
+        self.layers = nn.Sequential(*[
+            self._make_layer(block, c, n, stride=1 if i == 0 else 2) for i, (c, n) in enumerate(zip(chans, layers))])
+        feat = chans[3] * block.expansion
+        if head == "avg":
+            self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        else:
+            self.pool = nn.Flatten()
+            feat *= (input_size // 32) ** 2
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.fc = nn.Linear(feat, num_points * 2)
+        self.num_points = num_points
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self._init()
+
+    def _make_layer(self, block, planes, blocks, stride):
+        down = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            down = nn.Sequential(nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                                 nn.BatchNorm2d(planes * block.expansion))
+        mods = [block(self.inplanes, planes, stride, down)]
+        self.inplanes = planes * block.expansion
+        mods += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*mods)
+
+    def _init(self):
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        for m in self.modules():  # residual branches start as identity (zero-init last BN)
+            if isinstance(m, Bottleneck):
+                nn.init.zeros_(m.bn3.weight)
+            elif isinstance(m, BasicBlock):
+                nn.init.zeros_(m.bn2.weight)
+        nn.init.normal_(self.fc.weight, std=1e-3)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean) / self.std
+        x = self.layers(self.stem(x))
+        return self.fc(self.drop(self.pool(x))).view(-1, self.num_points, 2)
+
+
+def _factory(name):
+    block, layers = _SPECS[name]
+
+    def build(width: float = 1.0, head: str = "avg", input_size: int = 128, dropout: float = 0.0, **_):
+        return ResNetRegressor(block, layers, width=width, head=head, input_size=input_size, dropout=dropout)
+
+    build.__name__ = name
+    build.__doc__ = f"{name} landmark regressor (torchvision blocks, 2 x 68 outputs)."
+    return register_model(build)
+
+
+for _name in _SPECS:
+    _factory(_name)

@@ -1,0 +1,168 @@
+"""Experiment config: a dataclass schema, one YAML per experiment, `key=value` overrides."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class AugmentConfig:
+    enabled: bool = True
+    rotate: float = 20.0  # max degrees, uniform
+    scale: float = 0.15  # crop side x uniform(1 - s, 1 + s)
+    shift: float = 0.06  # centre shift, fraction of the crop side
+    flip: float = 0.5  # probability
+    color: float = 0.8  # probability of brightness/contrast/colour jitter
+    blur: float = 0.2
+    grey: float = 0.1
+    occlusion: float = 0.3  # probability of one random grey rectangle
+
+
+@dataclass
+class Config:
+    name: str = "experiment"
+    # model
+    model: str = "resnet18"
+    width: float = 1.0
+    head: str = "avg"  # "avg" (torchvision) or "flatten"
+    input_size: int = 128
+    crop_scale: float = 1.35  # crop side / longer side of the 68-point box
+    box_jitter: float = 0.05  # detector-like noise of the training box (fraction of its side)
+    # cascade
+    stage: int = 1
+    stage1: str = ""  # stage 2 only: stage-1 checkpoint or cascade file
+    # loss
+    loss: str = "mse"  # mse | l1 | smoothl1 | wing
+    wing_omega: float = 10.0  # crop pixels
+    wing_epsilon: float = 2.0  # crop pixels
+    # optimisation
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adamw"  # adamw | sgd
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"  # cosine | step | constant
+    warmup_epochs: float = 1.0
+    seed: int = 0
+    max_train: int = 0  # 0 = all training faces; N = only the first N (smoke runs)
+    val_fraction: float = 0.1
+    threads: int = 0  # torch threads; 0 = all cores
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # where things go
+    data: str = ""  # 300-W root; "" = --data / $FACEALIGN_DATA / ../shared/data/300w
+    out: str = "."  # checkpoints/, logs/, runs/ are made below this
+    grid_every: int = 5  # epochs between TensorBoard face grids
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _coerce(value: str, target):
+    if isinstance(target, bool):
+        low = value.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"expected true/false, got {value!r}")
+    try:
+        return type(target)(value)
+    except ValueError:
+        raise ConfigError(f"expected {type(target).__name__}, got {value!r}") from None
+
+
+def _set(cfg, key: str, value, from_text: bool):
+    head, _, rest = key.partition(".")
+    names = {f.name for f in fields(cfg)}
+    if head not in names:
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(sorted(names))}")
+    current = getattr(cfg, head)
+    if dataclasses.is_dataclass(current):
+        if rest:
+            _set(current, rest, value, from_text)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                _set(current, k, v, from_text)
+        elif isinstance(value, (bool, str)):  # `augment=false` switches every augmentation off
+            current.enabled = _coerce(str(value), True) if from_text or isinstance(value, str) else value
+        else:
+            raise ConfigError(f"{key}: expected a mapping or true/false")
+        return
+    if rest:
+        raise ConfigError(f"{head!r} has no sub-keys")
+    if from_text:
+        value = _coerce(value, current)
+    elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    elif type(value) is not type(current):
+        raise ConfigError(f"{key}: expected {type(current).__name__}, got {value!r}")
+    setattr(cfg, head, value)
+
+
+def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
+    """Read a YAML config (a path, or a name in train/configs) and apply `key=value` overrides."""
+    cfg = Config()
+    if path:
+        p = Path(path)
+        if not p.exists() and (CONFIG_DIR / f"{path}.yaml").exists():
+            p = CONFIG_DIR / f"{path}.yaml"
+        if not p.is_file():
+            raise ConfigError(f"{path}: no such config (configs: {', '.join(list_configs())})")
+        data = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: expected a mapping of config keys")
+        data.setdefault("name", p.stem)
+        for k, v in data.items():
+            _set(cfg, k, v, from_text=False)
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"override {item!r} is not key=value")
+        _set(cfg, key.strip(), value.strip(), from_text=True)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    from facealign.models import list_models
+
+    from .losses import LOSSES
+
+    if cfg.model not in list_models():
+        raise ConfigError(f"model {cfg.model!r} unknown; choose from {', '.join(list_models())}")
+    if cfg.loss not in LOSSES:
+        raise ConfigError(f"loss {cfg.loss!r} unknown; choose from {', '.join(LOSSES)}")
+    if cfg.optimizer not in ("adamw", "sgd"):
+        raise ConfigError("optimizer must be adamw or sgd")
+    if cfg.schedule not in ("cosine", "step", "constant"):
+        raise ConfigError("schedule must be cosine, step or constant")
+    if cfg.input_size % 32 or cfg.input_size < 32:
+        raise ConfigError(f"input_size must be a multiple of 32, got {cfg.input_size}")
+    if cfg.stage not in (1, 2):
+        raise ConfigError("stage must be 1 or 2")
+    if cfg.stage == 2 and not cfg.stage1:
+        raise ConfigError("a stage-2 config needs stage1=<stage-1 checkpoint>")
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
+        raise ConfigError("epochs, batch_size and lr must be positive")
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(d: dict) -> Config:
+    cfg = Config()
+    for k, v in d.items():
+        _set(cfg, k, v, from_text=False)
+    return cfg
+
+
+def list_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     module = importlib.import_module(COMMANDS[argv[0]][0])
     p = argparse.ArgumentParser(prog=f"facealign {argv[0]}", description=COMMANDS[argv[0]][1])
     module.add_arguments(p)
-    return int(module.run(p.parse_args(argv[1:])) or 0)
+    return int(module.run(p.parse_intermixed_args(argv[1:])) or 0)
 
 
 if __name__ == "__main__":

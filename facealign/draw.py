@@ -1,4 +1,9 @@
-"""Drawing 68 points, their contours and head-pose axes on BGR frames."""
+"""Drawing 68 points, their contours, the face box and head-pose axes on BGR frames.
+
+Everything takes and returns BGR uint8 frames in pixel coordinates (0-based
+pixel centres) and draws on a copy. Contours (topology.CONNECTIONS) go first,
+points over them, as in MediaPipe.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,19 +11,38 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .topology import CONNECTIONS
+from .topology import CONNECTIONS, interocular
 
 
 @dataclass(frozen=True)
 class DrawingSpec:
-    color: tuple[int, int, int] = (0, 255, 0)  # BGR
-    line_color: tuple[int, int, int] = (255, 200, 0)
-    radius: int = 2
-    thickness: int = 1
+    color: tuple[int, int, int] = (0, 255, 0)  # BGR, points
+    line_color: tuple[int, int, int] = (255, 200, 0)  # BGR, contours
+    radius: int = 2  # points; 0 draws single pixels
+    thickness: int = 1  # contours and box
     points: bool = True
     contours: bool = True
     box: bool = False
     pose_axes: bool = False
+    box_color: tuple[int, int, int] = (0, 0, 255)  # BGR
+    antialias: bool = True  # cv2.LINE_AA; False draws 8-connected, pixel-exact shapes
+    axis_length: float = 0.8  # pose axes, in inter-ocular distances
+
+    @property
+    def line_type(self) -> int:
+        return cv2.LINE_AA if self.antialias else cv2.LINE_8
+
+
+# x (the subject's left), up, forward (out of the face) in BGR: red, green, blue
+AXIS_COLORS = ((0, 0, 255), (0, 255, 0), (255, 0, 0))
+
+
+def _pt(p) -> tuple[int, int]:
+    return int(round(float(p[0]))), int(round(float(p[1])))
+
+
+def _finite(p) -> bool:
+    return bool(np.isfinite(p).all())
 
 
 def draw_points(image: np.ndarray, pts: np.ndarray, color=(0, 255, 0), radius: int = 2) -> np.ndarray:
@@ -27,4 +51,54 @@ def draw_points(image: np.ndarray, pts: np.ndarray, color=(0, 255, 0), radius: i
     for x, y in np.asarray(pts, dtype=np.float32):
         if np.isfinite(x) and np.isfinite(y):
             cv2.circle(out, (int(round(x)), int(round(y))), radius, color, -1, cv2.LINE_AA)
+    return out
+
+
+def _contours(img: np.ndarray, pts: np.ndarray, spec: DrawingSpec) -> None:
+    for i, j in CONNECTIONS:
+        if _finite(pts[i]) and _finite(pts[j]):
+            cv2.line(img, _pt(pts[i]), _pt(pts[j]), spec.line_color, spec.thickness, spec.line_type)
+
+
+def _points(img: np.ndarray, pts: np.ndarray, spec: DrawingSpec) -> None:
+    for p in pts:
+        if _finite(p):
+            cv2.circle(img, _pt(p), spec.radius, spec.color, -1, spec.line_type)
+
+
+def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec) -> None:
+    """Pose axes from the nose tip, drawn orthographically (length = axis_length * eye distance)."""
+    from .pose import rotation_from_euler
+
+    if not (_finite(np.asarray(pose)) and _finite(pts[30])):
+        return
+    r = rotation_from_euler(*pose)
+    length = spec.axis_length * float(interocular(pts))
+    origin = pts[30].astype(np.float64)
+    for axis, sign, color in zip(range(3), (1, -1, -1), AXIS_COLORS):
+        end = origin + sign * length * r[:2, axis]
+        cv2.line(img, _pt(origin), _pt(end), color, max(spec.thickness, 2), spec.line_type)
+
+
+def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -> np.ndarray:
+    """Copy of the (H, W, 3) uint8 BGR `frame` with each face drawn.
+
+    faces: a list of Landmarks (anything with .points (68, 2) frame pixels,
+    .box_xyxy (4,) and .pose (yaw, pitch, roll) degrees). style: a DrawingSpec
+    (default DrawingSpec()). Contours first, points over them, then the box and
+    the pose axes if the style asks for them.
+    """
+    spec = style or DrawingSpec()
+    out = np.ascontiguousarray(frame).copy()
+    for face in faces:
+        pts = np.asarray(face.points, dtype=np.float32).reshape(-1, 2)
+        if spec.contours:
+            _contours(out, pts, spec)
+        if spec.points:
+            _points(out, pts, spec)
+        if spec.box and _finite(np.asarray(face.box_xyxy)):
+            b = np.asarray(face.box_xyxy)
+            cv2.rectangle(out, _pt(b[:2]), _pt(b[2:]), spec.box_color, spec.thickness, spec.line_type)
+        if spec.pose_axes:
+            _axes(out, pts, face.pose, spec)
     return out

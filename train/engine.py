@@ -151,10 +151,12 @@ class Run:
         return np.stack(crops2), prev, gt
 
     # ----- training -------------------------------------------------------------------------
-    def fit(self) -> dict:
+    def fit(self, stop_after: int | None = None) -> dict:
+        """Train to cfg.epochs, or stop (resumably) after `stop_after` more epochs."""
         c = self.cfg
         log.info("training %s: %s", c.name, to_dict(c))
-        while self.epoch < c.epochs:
+        last = c.epochs if stop_after is None else min(c.epochs, self.epoch + stop_after)
+        while self.epoch < last:
             t0 = time.time()
             loss = self._train_epoch()
             val = self.validate()

@@ -47,17 +47,32 @@ class CascadeModel:
 
 
 def backend_for(path, backend: str = "auto") -> str:
-    """`backend` if given, else the one whose suffix the file has."""
+    """`backend` if given, else the one whose suffix the file has.
+
+    A .pt file goes to TensorRT when a CUDA GPU and `tensorrt` are there; else to
+    torch, which itself runs on CUDA (FP16 + CUDA graphs) when it sees a GPU.
+    """
     if backend != "auto":
         if backend not in FORMATS:
             raise ValueError(f"unknown backend {backend!r}; choose from auto, {', '.join(FORMATS)}")
         return backend
     suffix = Path(path).suffix.lower()
+    if suffix == FORMATS["torch"].suffix and _tensorrt_usable():
+        return "tensorrt"  # a .pt on an NVIDIA GPU with TensorRT: FP16 engines, built once and cached
     for f in FORMATS.values():
         if f.suffix == suffix:
             return f.name
     raise ValueError(f"{path}: cannot tell the backend from the suffix {suffix!r}; "
                      f"expected one of {', '.join(f.suffix for f in FORMATS.values())}")
+
+
+def _tensorrt_usable() -> bool:
+    """A CUDA GPU is visible and `tensorrt` is importable (without importing it)."""
+    import importlib.util
+
+    import torch
+
+    return importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 
 
 def load_backend(path, backend: str = "auto", **kwargs) -> CascadeModel:

@@ -1,0 +1,1 @@
+"""Demos: the Gradio web page (app.py) and the webcam loop (webcam.py)."""

@@ -1,0 +1,193 @@
+"""The Gradio web page: picture, video and webcam tabs over one FaceAligner cache.
+
+    python -m demo.app [--host 127.0.0.1] [--port 7860] [--share]
+    facealign serve ...
+
+The page is layout and wiring only; what a request does lives in demo.handlers.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SMOOTHING_CHOICES = ("none", "one_euro", "ema")
+BACKEND_CHOICES = ("auto", "torch", "onnxruntime")
+DEFAULT_MAX_FILE_SIZE = "50mb"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
+    p.add_argument("--weights", default=None, help="weights file instead of the preset's weights/<preset>.pt")
+    p.add_argument("--detector", default="mediapipe")
+    p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (the rest queue)")
+    p.add_argument("--max-file-size", default=DEFAULT_MAX_FILE_SIZE, help="upload limit, e.g. 50mb")
+    p.add_argument("--max-video-frames", type=int, default=1800, help="frames processed per uploaded video")
+
+
+def _picture_input():
+    """gr.Image for uploads that hands a file Pillow cannot open to the handler instead of failing.
+
+    The stock component opens every upload with Pillow before our function runs,
+    so a text file would end in a bare "Error"; this one passes the path on and
+    demo.handlers answers with a sentence. It renders as the ordinary image widget.
+    """
+    import gradio as gr
+from gradio.events import Dependency
+
+    class PictureInput(gr.Image):
+        is_template = True  # use the frontend's "image" component
+
+        def preprocess(self, payload):
+            try:
+                return super().preprocess(payload)
+            except Exception:  # noqa: BLE001 - Pillow raises several types for undecodable files
+                return str(payload.path) if payload is not None and payload.path else None
+
+    return PictureInput(label="Picture", type="filepath", image_mode=None,
+                        sources=["upload", "clipboard"], elem_id="picture-in")
+
+
+def _settings_panel(gr):
+    from facealign.weights import PRESETS
+
+    with gr.Accordion("Settings", open=True):
+        with gr.Row():
+            preset = gr.Dropdown(list(PRESETS), value=PRESETS[0], label="Preset")
+            backend = gr.Dropdown(list(BACKEND_CHOICES), value="auto", label="Backend")
+            smoothing = gr.Dropdown(list(SMOOTHING_CHOICES), value="one_euro",
+                                    label="Smoothing (video and webcam)")
+            max_faces = gr.Slider(1, 10, value=4, step=1, label="Maximum faces")
+        with gr.Row():
+            points = gr.Checkbox(True, label="Points")
+            contours = gr.Checkbox(True, label="Contours")
+            pose_axes = gr.Checkbox(False, label="Pose axes")
+            box = gr.Checkbox(False, label="Face box")
+    return [preset, backend, smoothing, max_faces, points, contours, pose_axes, box]
+
+
+def build_app(weights=None, detector: str = "mediapipe", concurrency: int = 2,
+              max_video_frames: int = 1800, work_dir=None):
+    """The page as a gr.Blocks with its queue set; launch it with `launch(app, ...)` or `.launch()`."""
+    import gradio as gr
+
+    from . import handlers as H
+
+    cache = H.AlignerCache(weights=weights, detector=detector, keep=max(2, concurrency))
+    root = Path(work_dir or tempfile.mkdtemp(prefix="facealign-app-"))
+
+    def settings_of(values) -> H.Settings:
+        preset, backend, smoothing, max_faces, points, contours, pose_axes, box = values
+        return H.Settings(preset, backend, smoothing or "none", int(max_faces or 1),
+                          bool(points), bool(contours), bool(pose_axes), bool(box))
+
+    def on_picture(path, *values):
+        try:
+            r = H.analyse_picture(path, settings_of(values), cache, root / "pictures")
+        except Exception as err:  # a backend or weights problem: say it, keep serving
+            log.exception("picture request failed")
+            r = H.PictureResult(message=f"Could not process the picture: {err}")
+        if r.message and (r.image is None or r.n_faces == 0):
+            gr.Warning(r.message)
+        return r.image, r.n_faces, r.table, r.json_path, r.csv_path, r.message
+
+    def on_video(path, *values, progress=gr.Progress()):
+        try:
+            r = H.analyse_video(path, settings_of(values), cache, root / "videos",
+                                progress=progress, max_frames=max_video_frames)
+        except Exception as err:
+            log.exception("video request failed")
+            r = H.VideoResult(message=f"Could not process the video: {err}")
+        if r.video_path is None or r.frames_with_faces == 0:
+            gr.Warning(r.message)
+        return r.video_path, r.json_path, r.message
+
+    def on_frame(frame, session, *values):
+        try:
+            return H.webcam_frame(frame, settings_of(values), session, cache)
+        except Exception as err:
+            log.exception("webcam frame failed")
+            return None, session, f"Could not process the frame: {err}"
+
+    with gr.Blocks(title="facealign: 68-point face landmarks", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as app:
+        gr.Markdown("# facealign\n68-point face landmarks with head pose. "
+                    "Pictures over 1920 px are downscaled for processing.")
+        settings = _settings_panel(gr)
+        with gr.Tab("Picture", id="picture"):
+            with gr.Row():
+                with gr.Column():
+                    pic_in = _picture_input()
+                    pic_btn = gr.Button("Find landmarks", variant="primary", elem_id="picture-run")
+                with gr.Column():
+                    pic_out = gr.Image(label="Landmarks", format="png", interactive=False,
+                                       elem_id="picture-out")
+                    n_faces = gr.Number(label="Faces found", precision=0, interactive=False,
+                                        elem_id="picture-count")
+                    pic_msg = gr.Textbox(label="Message", interactive=False, elem_id="picture-message")
+            faces_table = gr.Dataframe(headers=H.TABLE_HEADERS, label="Faces (score, head pose in degrees, box)",
+                                       interactive=False)
+            with gr.Row():
+                pic_json = gr.File(label="Points (JSON)", interactive=False)
+                pic_csv = gr.File(label="Points (CSV)", interactive=False)
+            gr.on([pic_in.upload, pic_btn.click], on_picture, inputs=[pic_in, *settings],
+                  outputs=[pic_out, n_faces, faces_table, pic_json, pic_csv, pic_msg],
+                  api_name="picture", concurrency_id="work")
+        with gr.Tab("Video", id="video"):
+            with gr.Row():
+                with gr.Column():
+                    vid_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
+                    vid_btn = gr.Button("Process video", variant="primary", elem_id="video-run")
+                with gr.Column():
+                    vid_out = gr.Video(label="Landmarks (H.264 MP4)", interactive=False, elem_id="video-out")
+                    vid_json = gr.File(label="Per-frame points (JSON)", interactive=False)
+                    vid_msg = gr.Textbox(label="Message", interactive=False, elem_id="video-message")
+            vid_btn.click(on_video, inputs=[vid_in, *settings], outputs=[vid_out, vid_json, vid_msg],
+                          api_name="video", concurrency_id="work")
+        with gr.Tab("Webcam", id="webcam"):
+            session = gr.State(None)
+            with gr.Row():
+                cam_in = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy",
+                                  elem_id="webcam-in")
+                cam_out = gr.Image(label="Landmarks", format="jpeg", interactive=False, elem_id="webcam-out")
+            cam_msg = gr.Textbox(label="Status", interactive=False, elem_id="webcam-status")
+            cam_in.stream(on_frame, inputs=[cam_in, session, *settings], outputs=[cam_out, session, cam_msg],
+                          api_name="webcam", stream_every=0.15, time_limit=300,
+                          concurrency_limit=max(1, concurrency), trigger_mode="always_last")
+    app.queue(default_concurrency_limit=max(1, concurrency), max_size=256)
+    return app
+
+
+def launch(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+           max_file_size=DEFAULT_MAX_FILE_SIZE, block: bool = True, quiet: bool = False):
+    """Start the server; with block=False return at once (tests), else serve until Ctrl-C."""
+    return app.launch(server_name=host, server_port=port, share=share, max_file_size=max_file_size,
+                      prevent_thread_lock=not block, ssr_mode=False, quiet=quiet, show_error=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = build_app(weights=args.weights, detector=args.detector, concurrency=args.concurrency,
+                    max_video_frames=args.max_video_frames)
+    try:
+        launch(app, args.host, args.port, args.share, args.max_file_size)
+    except OSError as err:  # port taken and the like
+        print(f"facealign serve: cannot start the server on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m demo.app", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""facealign: real-time 68-point face landmarks.
+
+    from facealign import FaceAligner
+    aligner = FaceAligner()                  # weights/accurate.pt, MediaPipe detector
+    faces = aligner(frame_bgr)               # list[Landmarks]: .points (68, 2) frame pixels
+    annotated = faces[0].plot(frame_bgr)     # or draw_landmarks(frame_bgr, faces)
+
+Importing this is cheap: torch and mediapipe load when a FaceAligner is built.
+"""
+from .detectors import FaceBox
+from .draw import DrawingSpec, draw_landmarks
+from .pipeline import FaceAligner
+from .results import Landmarks
+from .transform import CropTransform
+
+__version__ = "0.1.0"
+__all__ = ["FaceAligner", "Landmarks", "FaceBox", "DrawingSpec", "draw_landmarks", "CropTransform"]

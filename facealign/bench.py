@@ -1,0 +1,264 @@
+"""`facealign bench`: per-stage speed of the real-time (video-mode) pipeline against its peers.
+
+All frames of the clip are decoded first (decode time is reported apart), then
+the clip is played forwards and backwards (0..N-1, N-2..1, ...) until --frames
+frames have gone through: motion stays continuous, so tracking is measured in
+its steady state rather than re-detecting at an artificial cut. After a
+warm-up, each frame is timed end to end (pipeline + drawing) and per stage
+(`FaceAligner.last_timings`). The peers run in the same process on the same
+frame sequence: MediaPipe FaceMesh (468 points, video mode, one face) and,
+where `dlib` is importable, dlib's HOG detector + 68-point shape predictor on
+every frame (dlib has no tracker). Peers are timed without drawing, so the
+ratios compare them with our pipeline without drawing ("landmarks").
+
+--json writes (all times in ms; each {"median", "p95", "count"}):
+  ms_per_frame  end to end after decoding: pipeline + drawing ({"median", "p95"}); fps = 1000 / its median
+  landmarks     the pipeline call alone (what the peers are compared with)
+  stages        FaceAligner.last_timings per stage (detect, track, stage1, stage2, pose, smooth; a
+                stage's crop is inside its time) + draw; a stage counts only frames where it ran
+  decode        per frame, decoding the clip once
+  peers         {"mediapipe_facemesh", "dlib_hog_68"}; peers_skipped: {name: reason}
+  preset, backend, frames (timed), source, clip_frames, frame_size [w, h], machine
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .video import read_frames
+
+log = logging.getLogger(__name__)
+CLIP = "single_face.mp4"
+STAGE_ORDER = ("detect", "track", "crop", "stage1", "stage2", "pose", "smooth", "draw")
+WARMUP = 10
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--source", default=None, help=f"video file (default: ../shared/data/media/{CLIP})")
+    p.add_argument("--preset", default="accurate", help="shipped weights: accurate or fast")
+    p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
+    p.add_argument("--weights", default=None, help="a weights file instead of the preset's")
+    p.add_argument("--frames", type=int, default=300, help="frames to time (the clip is looped)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the figures as JSON")
+    p.add_argument("--no-peers", action="store_true", help="skip MediaPipe FaceMesh and dlib")
+
+
+def default_source() -> Path:
+    """../shared/data/media/single_face.mp4 beside the repository (or the working folder)."""
+    import facealign
+
+    candidates = [Path(facealign.__file__).resolve().parents[1].parent / "shared/data/media" / CLIP,
+                  Path.cwd().parent / "shared/data/media" / CLIP]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise FileNotFoundError(f"{candidates[0]}: the default clip is missing; pass --source VIDEO")
+
+
+def stats(ms) -> dict:
+    """Median and 95th percentile (ms) of a list of timings, and how many there were."""
+    a = np.asarray(ms, dtype=np.float64)
+    if a.size == 0:
+        return {"median": 0.0, "p95": 0.0, "count": 0}
+    return {"median": round(float(np.median(a)), 3), "p95": round(float(np.percentile(a, 95)), 3),
+            "count": int(a.size)}
+
+
+def decode(source) -> tuple[list[np.ndarray], list[float]]:
+    """Decode every frame of `source` -> (BGR uint8 frames, ms per frame)."""
+    read_frames(source, max_frames=1)  # a missing or unreadable video fails here with a clear VideoError
+    cap = cv2.VideoCapture(str(source))
+    frames, ms = [], []
+    while True:
+        t0 = time.perf_counter()
+        ok, frame = cap.read()
+        if not ok:
+            break
+        ms.append((time.perf_counter() - t0) * 1e3)
+        frames.append(frame)
+    cap.release()
+    return frames, ms
+
+
+def pingpong(n_clip: int, n: int) -> list[int]:
+    """n frame indices playing a clip of n_clip frames forwards, backwards, forwards ..."""
+    cycle = list(range(n_clip)) + list(range(n_clip - 2, 0, -1)) if n_clip > 1 else [0]
+    return [cycle[i % len(cycle)] for i in range(n)]
+
+
+def time_pipeline(aligner, frames, order) -> dict[str, list[float]]:
+    """Run the pipeline + drawing on frames[order]; -> {"end_to_end", "landmarks", "draw", stage...: ms list}."""
+    from . import draw_landmarks
+
+    for i in order[:WARMUP]:
+        draw_landmarks(frames[i], aligner(frames[i]))
+    aligner.reset()
+    out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": []}
+    for i in order:
+        t0 = time.perf_counter()
+        faces = aligner(frames[i])
+        t1 = time.perf_counter()
+        draw_landmarks(frames[i], faces)
+        t2 = time.perf_counter()
+        out["end_to_end"].append((t2 - t0) * 1e3)
+        out["landmarks"].append((t1 - t0) * 1e3)
+        out["draw"].append((t2 - t1) * 1e3)
+        for name, ms in (aligner.last_timings or {}).items():
+            if name != "total" and ms > 0.0:  # a stage that did not run this frame (detect) is not a 0
+                out.setdefault(name, []).append(float(ms))
+    return out
+
+
+def _stage_rank(name: str) -> tuple[int, str]:
+    return (STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER), name)
+
+
+class MediaPipeFaceMesh:
+    """Peer: MediaPipe FaceMesh in video mode, one face, 468 points (BGR frame in)."""
+
+    name = "mediapipe_facemesh"
+
+    def __init__(self):
+        import mediapipe as mp
+
+        self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
+                                                     refine_landmarks=False)
+
+    def __call__(self, frame_bgr):
+        return self._mesh.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
+
+    def close(self):
+        self._mesh.close()
+
+
+def dlib_predictor_path() -> Path:
+    """shape_predictor_68_face_landmarks.dat of the face-recognition-models package (not imported:
+    its __init__ needs pkg_resources)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("face-recognition-models is not installed (pip install face-recognition-models)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models/shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise ImportError(f"{path}: missing from face-recognition-models")
+    return path
+
+
+class DlibHog68:
+    """Peer: dlib's HOG face detector (no upsampling) + 68-point shape predictor on every frame."""
+
+    name = "dlib_hog_68"
+
+    def __init__(self):
+        import dlib
+
+        self._detect = dlib.get_frontal_face_detector()
+        self._predict = dlib.shape_predictor(str(dlib_predictor_path()))
+
+    def __call__(self, frame_bgr):
+        grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+        return [self._predict(grey, r) for r in list(self._detect(grey, 0))[:1]]
+
+    def close(self):
+        pass
+
+
+def load_peers() -> tuple[list, dict[str, str]]:
+    """The peers that can run here, and {name: why not} for those that cannot."""
+    peers, skipped = [], {}
+    for cls in (MediaPipeFaceMesh, DlibHog68):
+        try:
+            peers.append(cls())
+        except Exception as e:  # noqa: BLE001 - a peer that cannot start is skipped, with the reason
+            skipped[cls.name] = f"{type(e).__name__}: {e}"
+    return peers, skipped
+
+
+def time_peer(peer, frames, order) -> list[float]:
+    for i in order[:WARMUP]:
+        peer(frames[i])
+    ms = []
+    for i in order:
+        t0 = time.perf_counter()
+        peer(frames[i])
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return ms
+
+
+def resolved_backend(aligner, requested: str) -> str:
+    for obj in (aligner, getattr(aligner, "model", None)):
+        name = getattr(obj, "backend", None)
+        if isinstance(name, str) and name != "auto":
+            return name
+    return requested
+
+
+def measure(args) -> dict:
+    """Decode, time the pipeline and the peers -> the report dict (see the module docstring)."""
+    from . import FaceAligner
+
+    source = Path(args.source) if args.source else default_source()
+    frames, decode_ms = decode(source)
+    order = pingpong(len(frames), max(1, args.frames))
+    aligner = FaceAligner(weights=args.weights, preset=args.preset, backend=args.backend, video=True, max_faces=1)
+    t = time_pipeline(aligner, frames, order)
+    aligner.close()
+    e2e = stats(t.pop("end_to_end"))
+    report = {
+        "ms_per_frame": {"median": e2e["median"], "p95": e2e["p95"]},
+        "fps": round(1000.0 / e2e["median"], 2) if e2e["median"] > 0 else 0.0,
+        "landmarks": stats(t.pop("landmarks")),
+        "stages": {name: stats(t[name]) for name in sorted(t, key=_stage_rank)},
+        "decode": stats(decode_ms),
+        "peers": {}, "peers_skipped": {},
+        "preset": args.preset, "backend": resolved_backend(aligner, args.backend), "frames": len(order),
+        "source": str(source), "clip_frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    if not args.no_peers:
+        peers, report["peers_skipped"] = load_peers()
+        for peer in peers:
+            report["peers"][peer.name] = stats(time_peer(peer, frames, order))
+            peer.close()
+    return report
+
+
+def print_report(r: dict) -> None:
+    print(f"facealign bench: {Path(r['source']).name} ({r['clip_frames']} frames, "
+          f"{r['frame_size'][0]}x{r['frame_size'][1]}), {r['frames']} timed, "
+          f"preset {r['preset']}, backend {r['backend']}")
+    print(f"{'stage':<22}{'median ms':>11}{'p95 ms':>10}{'frames':>8}")
+    rows = [("decode", r["decode"])] + list(r["stages"].items()) + [("landmarks (no draw)", r["landmarks"])]
+    for name, s in rows:
+        print(f"{name:<22}{s['median']:>11.2f}{s['p95']:>10.2f}{s.get('count', r['frames']):>8}")
+    e = r["ms_per_frame"]
+    print(f"{'end to end':<22}{e['median']:>11.2f}{e['p95']:>10.2f}{r['frames']:>8}   -> {r['fps']:.1f} FPS")
+    ours = r["landmarks"]["median"]
+    for name, s in r["peers"].items():
+        ratio = s["median"] / ours if ours > 0 else float("nan")
+        print(f"peer {name:<17}{s['median']:>11.2f}{s['p95']:>10.2f}{s['count']:>8}   "
+              f"facealign (no draw) runs at {ratio:.2f}x its speed")
+    for name, why in r["peers_skipped"].items():
+        print(f"peer {name}: skipped ({why})")
+
+
+def run(args) -> int:
+    try:
+        report = measure(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"facealign bench: {e}", file=sys.stderr)
+        return 2
+    print_report(report)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,182 @@
+"""`facealign eval`: NME / failure rate / AUC / CED of a cascade on 300-W subsets or any folder.
+
+Boxes: `--boxes gt` crops from the tight box of the ground-truth points (the
+protocol of the study); `--boxes detector` runs MediaPipe on each picture and
+crops from its calibrated box, counting faces it misses as failures (reported).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .data import SPLITS, FaceSet, load_folder, load_split
+from .data.dataset import MissingDataError
+from .metrics import FAILURE_THRESHOLD, ced, nme, summarize
+from .transform import points_box
+
+log = logging.getLogger(__name__)
+TEST_SUBSETS = ("common", "challenging", "full")
+
+
+def predict_faceset(model, faces: FaceSet, boxes=None, batch: int = 32, flip: bool = False) -> list[np.ndarray]:
+    """Frame points of every face after each stage: list (per stage) of (N, 68, 2).
+
+    boxes: (N, 4) point-box-like boxes, default the ground-truth point boxes.
+    """
+    gt = faces.points()
+    boxes = np.stack([points_box(p) for p in gt]) if boxes is None else np.asarray(boxes, np.float32)
+    per_stage = None
+    for s in range(0, len(faces), batch):
+        idx = list(range(s, min(s + batch, len(faces))))
+        frames = [faces.image(i) for i in idx]
+        outs = model(frames, boxes[idx])
+        if flip:
+            outs = [(a + b) / 2 for a, b in zip(outs, _flipped(model, frames, boxes[idx]))]
+        per_stage = outs if per_stage is None else [np.concatenate([a, b]) for a, b in zip(per_stage, outs)]
+    return per_stage
+
+
+def _flipped(model, frames, boxes):
+    from .topology import flip_points
+
+    widths = [f.shape[1] for f in frames]
+    fframes = [np.ascontiguousarray(f[:, ::-1]) for f in frames]
+    fboxes = np.stack([[w - 1 - b[2], b[1], w - 1 - b[0], b[3]] for b, w in zip(boxes, widths)])
+    outs = model(fframes, fboxes)
+    return [np.stack([flip_points(p, w) for p, w in zip(o, widths)]) for o in outs]
+
+
+def detector_boxes(faces: FaceSet, detector) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated detector boxes (N, 4) and a found-mask (N,). A picture with several
+    detections takes the one whose box centre is nearest the ground-truth face."""
+    boxes, found = np.zeros((len(faces), 4), np.float32), np.zeros(len(faces), bool)
+    for i in range(len(faces)):
+        dets = detector.detect(faces.image(i))
+        if not dets:
+            continue
+        c = points_box(faces[i].pts)
+        centre = np.array([(c[0] + c[2]) / 2, (c[1] + c[3]) / 2])
+        best = min(dets, key=lambda d: np.linalg.norm(detector.point_box(d)[:2] / 2 + detector.point_box(d)[2:] / 2 - centre))
+        boxes[i], found[i] = detector.point_box(best), True
+    return boxes, found
+
+
+def evaluate(model, faces: FaceSet, boxes: str = "gt", flip: bool = False, detector=None) -> dict:
+    """Summary (percent) of the whole cascade, with each earlier stage under "stageK"."""
+    gt = faces.points()
+    found = np.ones(len(faces), bool)
+    box_arr = None
+    if boxes == "detector":
+        box_arr, found = detector_boxes(faces, detector)
+    errors = []
+    if found.any():
+        sub = faces.subset(np.flatnonzero(found))
+        preds = predict_faceset(model, sub, None if box_arr is None else box_arr[found], flip=flip)
+        errors = [nme(p, gt[found]) for p in preds]
+    result = {}
+    for k, err in enumerate(errors):
+        full = np.full(len(faces), np.inf)  # missed faces count as failures
+        full[found] = err
+        s = summarize(full[found])
+        if boxes == "detector":
+            s.update(missed=int((~found).sum()), fr_with_missed=float((full > FAILURE_THRESHOLD).mean() * 100))
+        result[f"stage{k + 1}"] = s
+    out = dict(result[f"stage{len(errors)}"]) if errors else {"n": 0, "missed": int((~found).sum())}
+    for k in range(1, len(errors)):
+        out[f"stage{k}"] = result[f"stage{k}"]
+    out["_errors"] = errors[-1] if errors else np.zeros(0)
+    return out
+
+
+def plot_ced(curves: dict[str, np.ndarray], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    for label, err in curves.items():
+        x, y = ced(err)
+        ax.plot(x * 100, y * 100, label=f"{label} (NME {err.mean() * 100:.2f} %)")
+    ax.set_xlabel("NME (% of outer-eye-corner distance)")
+    ax.set_ylabel("faces (%)")
+    ax.set_xlim(0, FAILURE_THRESHOLD * 100)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Cumulative error distribution, 300-W")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("weights", nargs="?", help="cascade file, checkpoint, .onnx or .engine (default: the preset's)")
+    p.add_argument("--preset", default="accurate", help="shipped weights to use when WEIGHTS is not given")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
+    p.add_argument("--subset", default="common", help=f"one of {', '.join(TEST_SUBSETS)}, 'all', or train")
+    p.add_argument("--folder", help="evaluate on any folder of picture + .pts pairs instead")
+    p.add_argument("--boxes", choices=("gt", "detector"), default="gt")
+    p.add_argument("--flip", action="store_true", help="average with the mirrored picture's prediction")
+    p.add_argument("--json", help="write {subset: {n, nme, fr, auc}} here (nme and fr in percent)")
+    p.add_argument("--plot", help="draw the CED curves to this PNG")
+
+
+def _subsets(args) -> dict[str, FaceSet]:
+    if args.folder:
+        return {Path(args.folder).name: load_folder(args.folder)}
+    names = list(TEST_SUBSETS) if args.subset == "all" else [args.subset]
+    out = {}
+    for name in names:
+        if name not in SPLITS:
+            raise ValueError(f"unknown subset {name!r}; choose from {', '.join(SPLITS)} or all")
+        try:
+            out[name] = load_split(name, args.data)
+        except MissingDataError as e:
+            if args.subset != "all":
+                raise
+            print(f"{name}: skipped ({e})", file=sys.stderr)
+    return out
+
+
+def run(args) -> int:
+    from .backends import load_backend
+    from .weights import resolve
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        path = resolve(args.weights, args.preset)
+        model = load_backend(path, args.backend)
+        subsets = _subsets(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"facealign eval: {e}", file=sys.stderr)
+        return 2
+    detector = None
+    if args.boxes == "detector":
+        from .detectors import create_detector
+
+        detector = create_detector("mediapipe")
+    print(f"weights: {path}  backend: {model.backend}  boxes: {args.boxes}{'  flip' if args.flip else ''}")
+    print(f"{'subset':<14}{'stage':<9}{'faces':>6}{'NME %':>8}{'FR@8 %':>8}{'AUC@8':>8}")
+    report, curves = {}, {}
+    for name, faces in subsets.items():
+        res = evaluate(model, faces, args.boxes, args.flip, detector)
+        curves[name] = res.pop("_errors")
+        rows = [(f"stage{k}", res[f"stage{k}"]) for k in range(1, len(model.stages)) if f"stage{k}" in res]
+        rows.append(("cascade" if len(model.stages) > 1 else "stage1", res))
+        for label, r in rows:
+            extra = f"  (detector missed {r['missed']})" if "missed" in r else ""
+            print(f"{name:<14}{label:<9}{r['n']:>6}{r.get('nme', float('nan')):>8.3f}"
+                  f"{r.get('fr', float('nan')):>8.2f}{r.get('auc', float('nan')):>8.4f}{extra}")
+        report[name] = res
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.plot:
+        plot_ced(curves, args.plot)
+    return 0

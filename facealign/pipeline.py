@@ -1,0 +1,310 @@
+"""FaceAligner: frame -> detect or track -> crop -> cascade -> frame points -> smooth.
+
+    aligner = FaceAligner()                       # picture mode, weights/accurate.pt
+    faces = aligner(frame_bgr)                    # list[Landmarks], [] when no face
+    video = FaceAligner(video=True)               # tracking + One Euro smoothing
+    for frame in frames: faces = video(frame)
+
+Picture mode runs the detector on every call. Video mode (as MediaPipe does)
+places each face's next crop from its last points and runs the detector only
+when a track is lost, when there is none, and every `redetect_every` frames to
+confirm the tracks (a track the detector no longer sees is dropped) and to pick
+up new faces. A landmark regressor finds a "face" in any crop, so between
+detections each track is confirmed by the detector's cheap `confirm()` where it
+has one (MediaPipe: short-range BlazeFace on a small crop around the track), and
+checked for plausibility (box not degenerate, points inside the frame, stage 1
+close to the last points, later stages close to stage 1). Track ids follow
+faces by box overlap. All faces of a frame go through each cascade stage as one
+batch.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .detectors import Detector, FaceBox, create_detector, iou
+from .image import to_bgr
+from .pose import head_pose
+from .results import Landmarks
+from .smoothing import TrackSmoother, face_size
+from .transform import points_box
+from .weights import resolve
+
+if TYPE_CHECKING:  # the backends import torch: load them only when an aligner is built
+    from .backends import CascadeModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Track:
+    track_id: int
+    pts: np.ndarray  # (68, 2) float32 frame pixels, the cascade's raw (unsmoothed) output
+    score: float  # score of the detection that last confirmed it
+
+
+@dataclass
+class _Candidate:
+    box_xyxy: np.ndarray  # (4,) point box to crop from, frame pixels
+    score: float
+    track_id: int | None  # None: a new face
+
+
+class FaceAligner:
+    """68-point landmarks for every face of a BGR frame.
+
+    weights/preset: a weights file, else weights/<preset>.pt; backend: "auto" (by
+    suffix), "torch", "onnxruntime" or "tensorrt"; detector: a name from
+    facealign.detectors.list_detectors() or a Detector; max_faces: the most faces
+    returned (best detector scores first); video: track across calls; smoothing:
+    None (on in video mode only), True/False, or a dict of One Euro parameters
+    (min_cutoff, beta, d_cutoff); redetect_every: frames between detector
+    confirmations in video mode; min_score: detector confidence threshold for a
+    detector built by name (None: that detector's default); fps: the frame rate assumed for timestamps when a
+    call passes none.
+    """
+
+    LOST_DRIFT = 0.35  # stage-1 points moved more than this many face sizes from the last ones
+    LOST_STAGES = 0.15  # a later stage disagrees with stage 1 by more than this (face sizes)
+    MIN_INSIDE = 0.5  # fewer of the points than this inside the frame
+    MIN_FACE_PX = 8.0  # point box smaller than this
+    MAX_ASPECT = 3.0  # point box longer than this many times its width, or the reverse
+    MATCH_IOU = 0.3  # least overlap for a detection to confirm a track
+
+    def __init__(self, weights=None, preset: str = "accurate", backend: str = "auto",
+                 detector: str | Detector = "mediapipe", max_faces: int = 4, video: bool = False,
+                 smoothing: bool | dict | None = None, redetect_every: int = 10, min_score: float | None = None,
+                 fps: float = 30.0, **backend_kwargs):
+        if max_faces < 1 or redetect_every < 1 or fps <= 0:
+            raise ValueError(f"need max_faces >= 1, redetect_every >= 1, fps > 0; got {max_faces}, "
+                             f"{redetect_every}, {fps}")
+        from .backends import CascadeModel, load_backend
+
+        self.weights = resolve(weights, preset)
+        self.model: CascadeModel = load_backend(self.weights, backend, **backend_kwargs)
+        self._timed = CascadeModel(self.model.stages, [self._timed_runner(r, i) for i, r in
+                                                       enumerate(self.model.runners)],
+                                   self.model.backend, self.model.meta)
+        if isinstance(detector, str):
+            detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
+        self.detector = detector
+        self.max_faces, self.video, self.redetect_every, self.fps = max_faces, video, redetect_every, fps
+        use = video if smoothing is None else bool(smoothing)
+        self.smoother = TrackSmoother(**(smoothing if isinstance(smoothing, dict) else {})) if use else None
+        self.last_timings: dict[str, float] = {}
+        self._marks: list[float] = []
+        self.reset()
+        log.info("FaceAligner: %s (%s, %d stage%s), %s, video=%s", self.weights, self.model.backend,
+                 len(self.model.stages), "s" * (len(self.model.stages) > 1), self.detector, video)
+
+    # -- public ------------------------------------------------------------------------------
+
+    def __call__(self, frame: np.ndarray, timestamp: float | None = None, color: str = "bgr") -> list[Landmarks]:
+        """Landmarks of the faces in `frame`, best score first; [] when there is none.
+
+        frame: (H, W, 3) BGR (or RGB with color="rgb"), (H, W) grey or (H, W, 4) with
+        alpha; uint8, uint16 or float in [0, 1] (see image.to_bgr). timestamp: seconds,
+        for smoothing in video mode (default: frame count / fps).
+        """
+        start = time.perf_counter()
+        self.last_timings = dict.fromkeys(("detect", "track", "stage1", "stage2", "pose", "smooth"), 0.0)
+        img = to_bgr(frame, assume=color)
+        self._frame_index += 1
+        t = self._frame_index / self.fps if timestamp is None else float(timestamp)
+        tracks = self._video_step(img) if self.video else self._picture_step(img)
+        out = self._finish(img, tracks, t)
+        self.last_timings["total"] = (time.perf_counter() - start) * 1e3
+        return out
+
+    def reset(self) -> None:
+        """Forget all tracks (start of a new video)."""
+        self._tracks: list[_Track] = []
+        self._frame_index = 0
+        self._last_detect = -(10 ** 9)
+        self._next_id = 0
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def close(self) -> None:
+        """Release the detector."""
+        close = getattr(self.detector, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> "FaceAligner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"FaceAligner(weights={str(self.weights)!r}, backend={self.model.backend!r}, "
+                f"stages={len(self.model.stages)}, detector={self.detector!r}, video={self.video})")
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _picture_step(self, img: np.ndarray) -> list[_Track]:
+        cands = [_Candidate(b, s, None) for b, s in self._detect(img)]
+        pts, _ = self._cascade(img, cands)
+        return [_Track(-1, p, c.score) for c, p in zip(cands, pts) if np.isfinite(p).all()]
+
+    def _video_step(self, img: np.ndarray) -> list[_Track]:
+        """Track, confirm with the detector when due, re-detect when a track is lost."""
+        detections = None
+        cands = [_Candidate(points_box(tr.pts), tr.score, tr.track_id) for tr in self._tracks]
+        if not cands or self._frame_index - self._last_detect >= self.redetect_every:
+            detections = self._detect(img)
+            cands = self._confirm(cands, detections)
+        else:
+            cands = self._presence(img, cands)
+        pts, first = self._cascade(img, cands)
+        alive, lost = self._check(img, cands, pts, first)
+        lost_ids = {tr.track_id for tr in lost} | {c.track_id for c in cands}
+        lost += [tr for tr in self._tracks if tr.track_id not in lost_ids]  # unconfirmed ones
+        if lost and detections is None:  # lost one: look again on this very frame
+            detections = self._detect(img)
+        if detections is not None and len(alive) < self.max_faces:
+            alive += self._new_faces(img, detections, alive, lost)
+        alive.sort(key=lambda tr: -tr.score)
+        self._tracks = alive[: self.max_faces]
+        return self._tracks
+
+    def _finish(self, img: np.ndarray, tracks: list[_Track], t: float) -> list[Landmarks]:
+        """Smooth (video), solve the pose, wrap as Landmarks."""
+        t0 = time.perf_counter()
+        pts_out = [tr.pts for tr in tracks]
+        if self.smoother is not None:
+            pts_out = [self.smoother(tr.track_id, tr.pts, t) for tr in tracks]
+            self.smoother.keep([tr.track_id for tr in tracks])
+        t1 = time.perf_counter()
+        size = (img.shape[1], img.shape[0])
+        out = [Landmarks(p, tr.score, points_box(p), tr.track_id if self.video else None, head_pose(p, size))
+               for tr, p in zip(tracks, pts_out)]
+        self.last_timings["smooth"] += (t1 - t0) * 1e3
+        self.last_timings["pose"] += (time.perf_counter() - t1) * 1e3
+        return out
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _detect(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Detector boxes mapped to point boxes, best score first: [(box_xyxy (4,), score)]."""
+        t0 = time.perf_counter()
+        faces: list[FaceBox] = self.detector.detect(img)[: self.max_faces]
+        self._last_detect = self._frame_index
+        self.last_timings["detect"] += (time.perf_counter() - t0) * 1e3
+        return [(self.detector.box_map(f.box_xyxy), f.score) for f in faces]
+
+    def _confirm(self, cands: list[_Candidate], detections) -> list[_Candidate]:
+        """Keep the tracks a detection overlaps (taking its score); drop the others."""
+        t0 = time.perf_counter()
+        kept = []
+        if cands and detections:
+            overlap = iou([c.box_xyxy for c in cands], [b for b, _ in detections])
+            for i, c in enumerate(cands):
+                j = int(np.argmax(overlap[i]))
+                if overlap[i, j] >= self.MATCH_IOU:
+                    kept.append(_Candidate(c.box_xyxy, detections[j][1], c.track_id))
+                    overlap[:, j] = -1.0  # one detection confirms one track
+        self.last_timings["track"] += (time.perf_counter() - t0) * 1e3
+        return kept
+
+    def _presence(self, img: np.ndarray, cands: list[_Candidate]) -> list[_Candidate]:
+        """Keep the tracks the detector's confirm() still sees (all of them if it has none)."""
+        confirm = getattr(self.detector, "confirm", None)
+        if confirm is None:
+            return cands
+        t0 = time.perf_counter()
+        kept = []
+        for c in cands:
+            score = confirm(img, c.box_xyxy)
+            if score is not None:
+                kept.append(_Candidate(c.box_xyxy, score, c.track_id))
+        self.last_timings["track"] += (time.perf_counter() - t0) * 1e3
+        return kept
+
+    def _new_faces(self, img, detections, alive: list[_Track], lost: list[_Track]) -> list[_Track]:
+        """Start tracks for detections that no live track covers; a lost track's id is reused
+        when a detection lands on it."""
+        t0 = time.perf_counter()
+        taken = [points_box(tr.pts) for tr in alive]
+        free = [(b, s) for b, s in detections if not taken or iou([b], taken).max() < self.MATCH_IOU]
+        free = free[: self.max_faces - len(alive)]
+        lost_boxes = [points_box(tr.pts) for tr in lost]
+        cands = []
+        for b, s in free:
+            tid = None
+            if lost_boxes:
+                o = iou([b], lost_boxes)[0]
+                if o.max() >= self.MATCH_IOU:
+                    tid = lost[int(np.argmax(o))].track_id
+                    lost_boxes[int(np.argmax(o))] = np.zeros(4, np.float32)
+            cands.append(_Candidate(b, s, tid))
+        self.last_timings["track"] += (time.perf_counter() - t0) * 1e3
+        pts, _ = self._cascade(img, cands)
+        out = []
+        for c, p in zip(cands, pts):
+            if self._plausible(p, img.shape):
+                out.append(_Track(self._new_id() if c.track_id is None else c.track_id, p, c.score))
+        return out
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _check(self, img, cands, pts, first) -> tuple[list[_Track], list[_Track]]:
+        """Split tracked faces into (alive, lost) by the tracking-quality checks."""
+        t0 = time.perf_counter()
+        prev = {tr.track_id: tr.pts for tr in self._tracks}
+        alive, lost = [], []
+        for c, p, p1 in zip(cands, pts, first):
+            last = prev.get(c.track_id)
+            if self._plausible(p, img.shape) and self._consistent(last, p1, p):
+                alive.append(_Track(c.track_id, p, c.score))
+            else:  # remember where it was, so a detection there gets its id back
+                lost.append(_Track(c.track_id, p if last is None else last, c.score))
+        self.last_timings["track"] += (time.perf_counter() - t0) * 1e3
+        if lost:
+            log.debug("frame %d: lost track(s) %s", self._frame_index, [tr.track_id for tr in lost])
+        return alive, lost
+
+    def _plausible(self, pts: np.ndarray, shape) -> bool:
+        """Finite points with a non-degenerate box, mostly inside the frame."""
+        if not np.isfinite(pts).all():
+            return False
+        w, h = np.ptp(pts, axis=0)
+        if min(w, h) < self.MIN_FACE_PX or max(w / h, h / w) > self.MAX_ASPECT:
+            return False
+        inside = (pts[:, 0] >= 0) & (pts[:, 0] <= shape[1] - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= shape[0] - 1)
+        return float(inside.mean()) >= self.MIN_INSIDE
+
+    def _consistent(self, prev: np.ndarray | None, first: np.ndarray, final: np.ndarray) -> bool:
+        """Stage 1 close to the last frame's points, and later stages close to stage 1."""
+        size = face_size(final)
+        if prev is not None and np.median(np.linalg.norm(first - prev, axis=1)) > self.LOST_DRIFT * size:
+            return False
+        return np.median(np.linalg.norm(final - first, axis=1)) <= self.LOST_STAGES * size
+
+    def _cascade(self, img: np.ndarray, cands: list[_Candidate]) -> tuple[np.ndarray, np.ndarray]:
+        """One batch through the cascade -> (final (N, 68, 2), stage-1 (N, 68, 2)) frame points."""
+        if not cands:
+            empty = np.zeros((0, 68, 2), np.float32)
+            return empty, empty
+        self._marks = [time.perf_counter()]
+        stages = self._timed([img] * len(cands), np.stack([c.box_xyxy for c in cands]))
+        self._marks[-1] = time.perf_counter()  # the last stage ends when the points are in the frame
+        for i, (a, b) in enumerate(zip(self._marks[:-1], self._marks[1:])):
+            key = "stage1" if i == 0 else "stage2"
+            self.last_timings[key] += (b - a) * 1e3
+        return stages[-1], stages[0]
+
+    def _timed_runner(self, run, index: int):
+        """Wrap a stage runner so the time at which each stage's network returns is recorded."""
+        def timed(x: np.ndarray) -> np.ndarray:
+            out = run(x)
+            self._marks.append(time.perf_counter())
+            return out
+        return timed

@@ -1,0 +1,46 @@
+"""What the pipeline returns: one frozen Landmarks per face."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Landmarks:
+    """One face in one frame; every coordinate in frame pixels (0-based pixel centres).
+
+    points: (68, 2) float32, the Multi-PIE 68-point order (facealign.topology);
+    score: confidence in [0, 1] of the detection that found (or last confirmed) the face;
+    box_xyxy: (4,) float32 tight box (x0, y0, x1, y1) of `points`;
+    track_id: the same int for the same face across video frames; None in picture mode;
+    pose: (yaw, pitch, roll) degrees (facealign.pose for the conventions), NaN if unsolvable.
+    """
+
+    points: np.ndarray
+    score: float
+    box_xyxy: np.ndarray
+    track_id: int | None = None
+    pose: tuple[float, float, float] = (float("nan"),) * 3
+
+    def __post_init__(self):
+        pts = np.asarray(self.points, dtype=np.float32)
+        if pts.shape != (68, 2):
+            raise ValueError(f"expected (68, 2) points, got {pts.shape}")
+        object.__setattr__(self, "points", pts)
+        object.__setattr__(self, "box_xyxy", np.asarray(self.box_xyxy, dtype=np.float32).reshape(4))
+        object.__setattr__(self, "score", float(self.score))
+        object.__setattr__(self, "pose", tuple(float(v) for v in self.pose))
+
+    def plot(self, frame: np.ndarray, style=None) -> np.ndarray:
+        """Copy of the BGR `frame` with this face drawn (see draw.draw_landmarks)."""
+        from .draw import draw_landmarks
+
+        return draw_landmarks(frame, [self], style)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: plain lists and floats."""
+        return {"points": self.points.round(2).tolist(), "score": round(self.score, 4),
+                "box_xyxy": self.box_xyxy.round(2).tolist(), "track_id": self.track_id,
+                "pose": {k: (None if np.isnan(v) else round(v, 2))
+                         for k, v in zip(("yaw", "pitch", "roll"), self.pose)}}

@@ -1,0 +1,68 @@
+"""`facealign bench`: a short real run writes the documented JSON (no speed assertions)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facealign.bench import pingpong, stats
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = REPO.parent / "shared" / "data" / "media" / "single_face.mp4"
+
+
+def bench(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facealign", "bench", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+
+
+def positive(d: dict) -> bool:
+    return d["median"] > 0 and d["p95"] >= d["median"]
+
+
+@pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
+def test_short_run_writes_the_documented_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench("--frames", 20, "--json", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert {"ms_per_frame", "fps", "stages", "decode", "peers", "preset", "backend", "frames"} <= set(r)
+    assert positive(r["ms_per_frame"]) and r["fps"] > 0
+    assert r["fps"] == pytest.approx(1000.0 / r["ms_per_frame"]["median"], rel=0.01)
+    assert r["frames"] == 20 and r["preset"] == "accurate" and r["backend"] in ("torch", "onnxruntime", "tensorrt")
+    assert positive(r["decode"]) and r["decode"]["count"] == 72
+    for name in ("stage1", "draw"):
+        assert positive(r["stages"][name]), name
+    assert all(positive(s) for s in r["stages"].values())
+    assert positive(r["peers"]["mediapipe_facemesh"])
+    if importlib.util.find_spec("dlib") is not None:
+        assert positive(r["peers"]["dlib_hog_68"])
+    else:
+        assert "dlib_hog_68" in r["peers_skipped"]
+    assert "end to end" in proc.stdout and "mediapipe_facemesh" in proc.stdout
+
+
+@pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
+def test_no_peers(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench("--frames", 5, "--no-peers", "--preset", "fast", "--json", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["peers"] == {} and r["frames"] == 5 and r["preset"] == "fast"
+
+
+def test_missing_source_is_a_clear_error(tmp_path):
+    proc = bench("--source", tmp_path / "none.mp4", "--no-peers")
+    assert proc.returncode == 2
+    assert "no such video file" in proc.stderr
+
+
+def test_pingpong_and_stats():
+    assert pingpong(4, 10) == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
+    assert pingpong(1, 3) == [0, 0, 0]
+    s = stats([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert s["median"] == 3.0 and s["count"] == 5 and 4.0 < s["p95"] < 100.0

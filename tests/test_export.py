@@ -1,0 +1,107 @@
+"""`facealign export`: ONNX (checked + compared), torch half-precision files from checkpoints, errors."""
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from facealign.backends.onnxruntime_backend import read_onnx
+from facealign.cli import main
+from facealign.export import EXPORTERS, compare, export
+from facealign.models.cascade import atomic_save, load_cascade
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCURATE = ROOT / "weights" / "accurate.pt"
+
+pytestmark = pytest.mark.skipif(not ACCURATE.is_file(), reason=f"{ACCURATE} not shipped in this checkout")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A training checkpoint as train/engine.py writes it: float32 cascade under "cascade"."""
+    casc = load_cascade(ACCURATE)
+    sds = [{k: v.float() if v.is_floating_point() else v for k, v in sd.items()} for sd in casc.state_dicts]
+    g = torch.Generator().manual_seed(0)
+    for sd in sds:  # float32 detail below float16's resolution, as a trained checkpoint has
+        for k, v in sd.items():
+            if v.is_floating_point() and v.ndim > 1:
+                sd[k] = v + torch.randn(v.shape, generator=g) * 1e-5
+    path = tmp_path_factory.mktemp("ckpt") / "best.pt"
+    atomic_save({"epoch": 3, "best": 4.2, "cascade": {
+        "stages": [asdict(s) for s in casc.stages], "state_dicts": sds,
+        "meta": {"config": {"name": "test"}, "val_nme": 4.2}}}, path)
+    return path
+
+
+def test_export_onnx_cli_checks_and_compares(tmp_path, capsys):
+    out = tmp_path / "acc.onnx"
+    assert main(["export", str(ACCURATE), "--format", "onnx", "-o", str(out), "--preset", "accurate"]) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and "onnx.checker: ok" in text
+    diffs = [float(d) for d in re.findall(r"stage \d+: ([0-9.e+-]+)", text)]
+    assert len(diffs) == len(load_cascade(ACCURATE).stages)
+    assert max(diffs) < 1e-5  # measured 2.4e-7 on a random batch
+    assert read_onnx(out).meta["preset"] == "accurate"
+
+
+def test_export_torch_from_checkpoint_round_trip(tmp_path, checkpoint, capsys):
+    out = tmp_path / "mine.pt"
+    assert main(["export", str(checkpoint), "--format", "torch", "-o", str(out), "--preset", "mine"]) == 0
+    assert "max |torch - torch|" in capsys.readouterr().out
+    src, got = load_cascade(checkpoint), load_cascade(out)
+    assert got.stages == src.stages
+    assert got.meta["preset"] == "mine" and got.meta["val_nme"] == 4.2 and got.meta["config"] == {"name": "test"}
+    for sd_src, sd_got in zip(src.state_dicts, got.state_dicts):
+        assert sd_src.keys() == sd_got.keys()
+        for k, v in sd_got.items():
+            assert v.dtype == (torch.float16 if sd_src[k].is_floating_point() else sd_src[k].dtype), k
+            assert torch.equal(v, sd_src[k].half() if v.is_floating_point() else sd_src[k])
+    # half precision moves the outputs a little: measured 4.3e-5 (normalised) on a random batch
+    assert 0 < max(compare(src, out, "torch")) < 1e-3
+
+
+def test_export_default_paths_and_refusals(tmp_path, capsys):
+    src = tmp_path / "copy.pt"
+    src.write_bytes(ACCURATE.read_bytes())
+    assert export(src, "onnx", opset=17) == tmp_path / "copy.onnx" and (tmp_path / "copy.onnx").is_file()
+    with pytest.raises(ValueError, match="refusing to overwrite"):
+        export(src, "torch", out=src)
+    with pytest.raises(ValueError, match="unknown export format 'tflite'; choose from onnx, engine, torch"):
+        export(src, "tflite")
+    assert main(["export", str(src), "--format", "torch"]) == 2
+    assert "needs -o OUT or --preset" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "absent.pt"), "--format", "onnx"]) == 2
+    assert "no such weights file" in capsys.readouterr().err
+
+
+def test_exporters_follow_the_formats_table():
+    from facealign.backends import FORMATS
+
+    assert {e.backend for e in EXPORTERS.values()} == set(FORMATS)
+
+
+@pytest.mark.gpu
+def test_export_engine_loads_and_matches(tmp_path, capsys):
+    pytest.importorskip("tensorrt", reason="TensorRT not installed (pip install facealign[tensorrt])")
+    if not torch.cuda.is_available():
+        pytest.skip("TensorRT needs a CUDA GPU and none is visible")
+    from facealign.backends.tensorrt_backend import read_engine_file
+
+    out = tmp_path / "acc.engine"
+    assert main(["export", str(ACCURATE), "--format", "engine", "-o", str(out)]) == 0
+    assert "max |torch - tensorrt|" in capsys.readouterr().out
+    header, engines = read_engine_file(out)
+    assert len(engines) == len(load_cascade(ACCURATE).stages)
+    assert [s["input_size"] for s in header["stages"]] == [s.input_size for s in load_cascade(ACCURATE).stages]
+    assert max(compare(load_cascade(ACCURATE), out, "tensorrt")) < 2e-2  # FP16; not measured (no GPU here)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
+def test_export_engine_without_tensorrt_says_why(tmp_path, capsys):
+    assert main(["export", str(ACCURATE), "--format", "engine", "-o", str(tmp_path / "a.engine")]) == 2
+    assert "pip install facealign[tensorrt]" in capsys.readouterr().err
+    assert not (tmp_path / "a.engine").exists()

@@ -1,0 +1,178 @@
+"""FaceAligner end to end on real pictures, 300-W faces and videos (no mocks)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from facealign import FaceAligner, Landmarks
+from facealign.image import ImageError
+from facealign.transform import points_box
+
+# Mean NME (%) bound on 30 common-subset faces, detector boxes. Measured with the provisional
+# single-stage weights (ResNet-18 half width, 128 px; Nov 2026): 10.4 % mean, 16.2 % worst.
+# Tighten (to about 1.5x the measured figure) when the final two-stage weights land.
+NME_BOUND = 13.0
+NME_WORST_BOUND = 25.0
+
+
+def _inside(pts, shape):
+    h, w = shape[:2]
+    return (pts[:, 0] >= 0).all() and (pts[:, 0] <= w - 1).all() and (pts[:, 1] >= 0).all() and \
+        (pts[:, 1] <= h - 1).all()
+
+
+# -- pictures ---------------------------------------------------------------------------------
+
+def test_one_face(aligner, read_media):
+    img = read_media("single_face.jpg")
+    faces = aligner(img)
+    assert len(faces) == 1
+    f = faces[0]
+    assert isinstance(f, Landmarks)
+    assert f.points.shape == (68, 2) and f.points.dtype == np.float32
+    assert f.track_id is None and 0.65 <= f.score <= 1.0
+    np.testing.assert_array_equal(f.box_xyxy, points_box(f.points))
+    assert _inside(f.points, img.shape)
+    assert all(np.isfinite(f.pose)) and abs(f.pose[0]) < 30 and abs(f.pose[2]) < 30
+    # a plausible face: eyes above the nose tip above the mouth above the chin, eye corners apart
+    assert f.points[36:48, 1].mean() < f.points[30, 1] < f.points[48:68, 1].mean() < f.points[8, 1]
+    assert f.points[45, 0] - f.points[36, 0] > 0.25 * (f.box_xyxy[2] - f.box_xyxy[0])
+
+
+def test_several_faces(aligner, read_media):
+    faces = aligner(read_media("multi_face.jpg"))
+    assert 2 <= len(faces) <= aligner.max_faces
+    boxes = [f.box_xyxy for f in faces]
+    for i in range(len(boxes)):  # distinct faces, not one face twice
+        for j in range(i):
+            from facealign.detectors import iou
+            assert iou([boxes[i]], [boxes[j]])[0, 0] < 0.3
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+
+
+def test_max_faces_caps_the_output(read_media):
+    with FaceAligner(max_faces=1) as fa:
+        assert len(fa(read_media("multi_face.jpg"))) == 1
+
+
+@pytest.mark.parametrize("name", ["dogs.jpg", "free-mountain-vector-01.jpg"])
+def test_no_face_gives_an_empty_list(aligner, read_media, name):
+    assert aligner(read_media(name)) == []
+
+
+def test_grey_picture_works(aligner, read_media):
+    img = read_media("single_face.jpg")
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert grey.ndim == 2
+    faces = aligner(grey)
+    assert len(faces) == 1
+    assert np.abs(faces[0].points - aligner(img)[0].points).mean() < 0.1 * np.ptp(faces[0].points[:, 0])
+    bw = aligner(read_media("BWPictureHuman.jpg"))  # 2560 x 1912 grey, a face in profile: no crash
+    assert isinstance(bw, list) and all(np.isfinite(f.points).all() for f in bw)
+
+
+def test_rgba_picture_works(aligner, media):
+    rgba = cv2.imread(str(media("Image_with_alpha.png")), cv2.IMREAD_UNCHANGED)
+    assert rgba.shape[2] == 4
+    faces = aligner(rgba)
+    assert len(faces) == 1
+    assert _inside(faces[0].points, rgba.shape)
+
+
+def test_16_bit_picture_gives_the_8_bit_result(aligner, read_media):
+    img = read_media("single_face.jpg")
+    img16 = img.astype(np.uint16) * 257
+    a, b = aligner(img), aligner(img16)
+    assert len(a) == len(b) == 1
+    np.testing.assert_allclose(a[0].points, b[0].points, atol=1e-3)
+
+
+def test_rgb_input_flag(aligner, read_media):
+    img = read_media("single_face.jpg")
+    a = aligner(img)
+    b = aligner(np.ascontiguousarray(img[..., ::-1]), color="rgb")
+    np.testing.assert_allclose(a[0].points, b[0].points, atol=1e-3)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((0, 0, 3), np.uint8), "H, W > 0"),
+    (np.zeros((10, 10, 2), np.uint8), "channels"),
+    (np.zeros((2, 10, 10, 3), np.uint8), "shape"),
+    (np.zeros((10, 10, 3), np.int64), "dtype"),
+    ([[0, 1], [2, 3]], "numpy"),
+])
+def test_bad_input_raises_a_clear_image_error(aligner, bad, match):
+    with pytest.raises(ImageError, match=match):
+        aligner(bad)
+
+
+def test_timings_are_recorded(aligner, read_media):
+    aligner(read_media("single_face.jpg"))
+    t = aligner.last_timings
+    assert {"detect", "track", "stage1", "stage2", "pose", "smooth", "total"} <= set(t)
+    assert t["detect"] > 0 and t["stage1"] > 0 and all(v >= 0 for v in t.values())
+    assert t["total"] >= t["detect"] + t["stage1"]
+
+
+def test_nme_on_300w_test_faces(aligner, w300):
+    from facealign.data import load_split
+    from facealign.detectors import iou
+    from facealign.metrics import nme
+
+    common = load_split("common", w300)
+    errors = []
+    for i in np.linspace(0, len(common) - 1, 30).astype(int):
+        gt = common[i].pts
+        faces = aligner(common.image(i))
+        assert faces, f"no face found in {common[i].image_path}"
+        best = int(np.argmax(iou(points_box(gt), [f.box_xyxy for f in faces])[0]))
+        errors.append(nme(faces[best].points[None], gt[None])[0] * 100)
+    assert np.mean(errors) < NME_BOUND, f"mean NME {np.mean(errors):.2f} %"
+    assert np.max(errors) < NME_WORST_BOUND, f"worst NME {np.max(errors):.2f} %"
+
+
+# -- video ------------------------------------------------------------------------------------
+
+def test_face_that_leaves_is_dropped(video_frames):
+    """face_noface.mov: a face until frame 71, then a cut to a title card (no face)."""
+    frames = video_frames("face_noface.mov", start=60, stop=82)
+    with FaceAligner(video=True) as fa:
+        out = [fa(f) for f in frames]
+    assert all(len(o) == 1 for o in out[:10])  # frames 60-69
+    assert len({o[0].track_id for o in out[:10]}) == 1
+    assert all(o == [] for o in out[14:])  # frames 74-81
+    assert fa.last_timings["detect"] > 0  # lost: the detector is searching again
+
+
+def test_face_that_enters_is_found_and_kept(video_frames):
+    """noface_face.mov: a title card, then a face from frame 96 on."""
+    frames = video_frames("noface_face.mov", start=86, stop=112)
+    with FaceAligner(video=True, redetect_every=5) as fa:
+        out = [fa(f) for f in frames]
+    assert all(o == [] for o in out[:8])  # frames 86-93
+    assert all(len(o) == 1 for o in out[12:])  # frames 98-111
+    assert len({o[0].track_id for o in out[12:]}) == 1
+    assert all(_inside(o[0].points, frames[0].shape) for o in out[12:])
+
+
+def test_tracking_skips_the_detector_and_reset_starts_over(video_frames):
+    frames = video_frames("single_face.mp4", stop=12)
+    with FaceAligner(video=True, redetect_every=10) as fa:
+        detected = []
+        for f in frames:
+            out = fa(f)
+            assert len(out) == 1 and out[0].track_id == 0
+            detected.append(fa.last_timings["detect"] > 0)
+        assert detected == [True] + [False] * 9 + [True] + [False]
+        fa.reset()
+        assert fa(frames[0])[0].track_id == 0 and fa.last_timings["detect"] > 0
+
+
+def test_smoothing_reduces_jitter_on_a_real_clip(media):
+    from facealign.jitter import measure_jitter
+
+    raw = measure_jitter(media("single_face.mp4"), smoothing=False, max_frames=24)
+    smooth = measure_jitter(media("single_face.mp4"), smoothing=True, max_frames=24)
+    assert raw["frames"] == smooth["frames"] == 24 and raw["faces"] == 24
+    assert smooth["jitter"] < 0.8 * raw["jitter"]

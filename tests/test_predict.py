@@ -1,0 +1,113 @@
+"""`facealign predict` on real pictures and videos, with bad inputs mixed in."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facealign.predict import collect_inputs
+from facealign.video import VideoWriter
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "data" / "media"
+
+
+def predict(*args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facealign", "predict", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def check_faces(faces, width: int, height: int) -> None:
+    for face in faces:
+        pts = np.asarray(face["points"], dtype=np.float64)
+        assert pts.shape == (68, 2)
+        assert (pts[:, 0] >= 0).all() and (pts[:, 0] < width).all()
+        assert (pts[:, 1] >= 0).all() and (pts[:, 1] < height).all()
+        assert 0.0 <= face["score"] <= 1.0
+        assert len(face["box_xyxy"]) == 4
+        assert set(face["pose"]) == {"yaw", "pitch", "roll"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def need_media():
+    if not (MEDIA / "single_face.jpg").is_file():
+        pytest.skip(f"{MEDIA} is missing")
+
+
+def test_pictures_with_a_corrupt_and_a_non_image_file(tmp_path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes((MEDIA / "single_face.jpg").read_bytes()[:2000])  # a truncated JPEG
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture\n")
+    out = tmp_path / "out"
+    proc = predict(MEDIA / "single_face.jpg", corrupt, notes, MEDIA / "multi_face.jpg", "--out", out)
+
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"FAILED {corrupt}" in proc.stderr and f"FAILED {notes}" in proc.stderr
+    assert "not a picture" in proc.stderr
+    assert "2 of 4 inputs done, 2 failed" in proc.stdout
+    assert not (out / "corrupt.png").exists() and not (out / "notes.json").exists()
+    for name, least in (("single_face", 1), ("multi_face", 2)):
+        original = cv2.imread(str(MEDIA / f"{name}.jpg"))
+        annotated = cv2.imread(str(out / f"{name}.png"))
+        assert annotated is not None and annotated.shape == original.shape
+        assert (np.abs(annotated.astype(int) - original).max(axis=2) > 60).sum() > 100, "nothing drawn"
+        data = json.loads((out / f"{name}.json").read_text())
+        h, w = original.shape[:2]
+        assert (data["width"], data["height"]) == (w, h)
+        assert len(data["faces"]) >= least
+        check_faces(data["faces"], w, h)
+
+
+def test_folder_recursive_with_a_video(tmp_path):
+    folder = tmp_path / "inputs"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(MEDIA / "single_face.jpg", folder / "sub" / "face.jpg")
+    (folder / "README.txt").write_text("skipped in a folder\n")
+    cap = cv2.VideoCapture(str(MEDIA / "single_face.mp4"))
+    with VideoWriter(folder / "clip.mp4", fps=30) as writer:
+        for _ in range(12):
+            writer.write(cap.read()[1])
+    cap.release()
+    out = tmp_path / "out"
+    proc = predict(folder, "--out", out, "--max-faces", "1")
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "inputs" / "sub" / "face.png").is_file()
+    pic = json.loads((out / "inputs" / "sub" / "face.json").read_text())
+    assert len(pic["faces"]) == 1
+    video = json.loads((out / "inputs" / "clip.json").read_text())
+    assert len(video["frames"]) == 12 and video["fps"] == pytest.approx(30.0)
+    assert [f["index"] for f in video["frames"]] == list(range(12))
+    assert sum(bool(f["faces"]) for f in video["frames"]) >= 10
+    for f in video["frames"]:
+        check_faces(f["faces"], video["width"], video["height"])
+    cap = cv2.VideoCapture(str(out / "inputs" / "clip.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    cap.release()
+
+
+def test_unreadable_video_and_missing_path_are_reported(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 500)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    proc = predict(bad, empty, tmp_path / "nowhere.jpg", "--out", tmp_path / "out", timeout=300)
+    assert proc.returncode == 1
+    assert f"FAILED {bad}: not a video" in proc.stderr
+    assert f"FAILED {empty}: the file is empty" in proc.stderr
+    assert "nowhere.jpg: no such file or folder" in proc.stderr
+
+
+def test_collect_inputs_names_do_not_collide(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    jobs, missing = collect_inputs([tmp_path / "a.jpg", tmp_path / "a.mp4", tmp_path / "a.jpg"])
+    assert not missing
+    assert [str(name) for _, name in jobs] == ["a", "a_2", "a_3"]

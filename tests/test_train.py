@@ -1,0 +1,91 @@
+"""Config schema and short real training runs on the shared 300-W faces."""
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from facealign.cli import main as cli
+from train.config import ConfigError, list_configs, load_config
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
+TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16",
+        "lr=0.003", "grid_every=1", "warmup_epochs=0.5"]
+
+
+def test_study_configs_exist_and_load():
+    names = set(list_configs())
+    for n in ["raw_CNN_noAug_MSE", "Cas_Stage1_Aug_MSE", "Cas_Stage1_Aug_L1", "Cas_Stage1_Aug_SmoothL1",
+              "Cas_Stage1_Aug_Wing", "Cas_Stage2_Aug_Wing-S1_MSE"]:
+        assert n in names
+        cfg = load_config(n)
+        assert cfg.name == n
+    assert load_config("raw_CNN_noAug_MSE").augment.enabled is False
+    assert load_config("Cas_Stage2_Aug_Wing-S1_MSE").stage == 2
+
+
+def test_overrides_are_validated():
+    cfg = load_config("raw_CNN_noAug_MSE", ["epochs=3", "lr=0.01", "augment.flip=0", "augment=true"])
+    assert (cfg.epochs, cfg.lr, cfg.augment.flip, cfg.augment.enabled) == (3, 0.01, 0.0, True)
+    with pytest.raises(ConfigError, match="unknown config key 'epoch'"):
+        load_config("raw_CNN_noAug_MSE", ["epoch=3"])
+    with pytest.raises(ConfigError, match="expected int"):
+        load_config("raw_CNN_noAug_MSE", ["epochs=many"])
+    with pytest.raises(ConfigError, match="resnet18"):
+        load_config("raw_CNN_noAug_MSE", ["model=vgg"])
+    with pytest.raises(ConfigError, match="no such config"):
+        load_config("no_such_experiment")
+
+
+def _train(out, *extra):
+    return cli(["train", "raw_CNN_noAug_MSE", *TINY, f"out={out}", "--data", str(DATA), *extra])
+
+
+def test_short_training_lowers_the_loss_and_writes_outputs(tmp_path):
+    assert _train(tmp_path, "epochs=3") == 0
+    rows = list(csv.DictReader(open(tmp_path / "logs/raw_CNN_noAug_MSE/metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    for f in ["checkpoints/raw_CNN_noAug_MSE/last.pt", "checkpoints/raw_CNN_noAug_MSE/best.pt",
+              "logs/raw_CNN_noAug_MSE/train.log"]:
+        assert (tmp_path / f).is_file(), f
+    events = list((tmp_path / "runs/raw_CNN_noAug_MSE").glob("*/events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 1000  # scalars and a face grid
+    ck = torch.load(tmp_path / "checkpoints/raw_CNN_noAug_MSE/last.pt", weights_only=False)
+    assert ck["epoch"] == 3 and ck["config"]["input_size"] == 64 and "val_nme" in ck["metrics"]
+
+
+def test_resume_continues_exactly(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _train(a, "epochs=3") == 0
+    assert _train(b, "epochs=3", "--stop-after", "2") == 0  # a run stopped after two epochs ...
+    assert _train(b, "epochs=3", "--resume") == 0  # ... continued
+    ca = torch.load(a / "checkpoints/raw_CNN_noAug_MSE/last.pt", weights_only=False)
+    cb = torch.load(b / "checkpoints/raw_CNN_noAug_MSE/last.pt", weights_only=False)
+    assert cb["epoch"] == 3 and [h["epoch"] for h in cb["history"]] == [1, 2, 3]
+    assert len(list((b / "runs/raw_CNN_noAug_MSE").iterdir())) == 1  # one TensorBoard run, continued
+    for k, v in ca["model"].items():
+        torch.testing.assert_close(cb["model"][k], v, rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="start without --resume"):
+        _train(tmp_path, "epochs=1", "--resume")
+
+
+def test_short_stage2_training_and_eval_json(tmp_path):
+    """Stage 2 on a frozen stage 1, then `facealign eval` reports both stages."""
+    assert _train(tmp_path, "epochs=1") == 0
+    s1 = tmp_path / "checkpoints/raw_CNN_noAug_MSE/last.pt"
+    assert cli(["train", "Cas_Stage2_Aug_Wing-S1_MSE", *TINY, f"stage1={s1}", "epochs=2", f"out={tmp_path}",
+                "--data", str(DATA)]) == 0
+    s2 = tmp_path / "checkpoints/Cas_Stage2_Aug_Wing-S1_MSE/last.pt"
+    rows = list(csv.DictReader(open(tmp_path / "logs/Cas_Stage2_Aug_Wing-S1_MSE/metrics.csv")))
+    assert len(rows) == 2
+    out = tmp_path / "eval.json"
+    assert cli(["eval", str(s2), "--data", str(DATA), "--json", str(out), "--plot", str(tmp_path / "ced.png")]) == 0
+    res = json.loads(out.read_text())["common"]
+    assert res["n"] == 554 and set(res) >= {"n", "nme", "fr", "auc", "stage1"}
+    assert 0 < res["nme"] < 100 and 0 <= res["fr"] <= 100 and 0 <= res["auc"] <= 1
+    assert (tmp_path / "ced.png").stat().st_size > 10000

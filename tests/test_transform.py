@@ -1,0 +1,77 @@
+"""CropTransform: frame <-> crop coordinates, and the pixels the warp moves."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facealign.transform import CropTransform, apply, points_box, similarity
+
+
+def _points(n=68, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(100, 300, size=(n, 2))).astype(np.float32)
+
+
+@pytest.mark.parametrize("angle", [0.0, 17.0, -90.0])
+def test_points_round_trip_frame_crop_frame(angle):
+    pts = _points()
+    tf = CropTransform.from_box(points_box(pts), 128, scale=1.35, shift=(0.05, -0.02), angle=angle)
+    back = tf.to_frame(tf.to_crop(pts))
+    np.testing.assert_allclose(back, pts, atol=1e-3)
+
+
+def test_box_crop_holds_the_box_at_the_stated_scale():
+    box = np.array([40.0, 60.0, 140.0, 140.0])  # 100 x 80: the crop follows the longer side
+    tf = CropTransform.from_box(box, 200, scale=2.0)
+    assert tf.scale == pytest.approx(200 / 200.0)
+    centre = tf.to_crop(np.array([[90.0, 100.0]]))[0]
+    np.testing.assert_allclose(centre, [99.5, 99.5], atol=1e-4)
+
+
+def test_warp_moves_a_pixel_where_to_crop_says():
+    frame = np.zeros((120, 160, 3), np.uint8)
+    frame[37, 91] = (10, 200, 30)
+    # one crop pixel per frame pixel, turned 90 degrees, centre on a half pixel: an integer map
+    tf = CropTransform.from_center(80.5, 50.5, 64.0, 64, angle=90.0)
+    crop = tf.warp(frame)
+    x, y = np.rint(tf.to_crop(np.array([[91.0, 37.0]]))[0]).astype(int)
+    assert tuple(crop[y, x]) == (10, 200, 30)
+    assert np.count_nonzero(crop.any(axis=2)) == 1
+
+
+def test_from_points_recovers_a_known_similarity():
+    t = np.deg2rad(25.0)
+    known = np.array([[1.7 * np.cos(t), -1.7 * np.sin(t), 12.0], [1.7 * np.sin(t), 1.7 * np.cos(t), -30.0]])
+    src = _points(seed=1)
+    tf = CropTransform.from_points(src, apply(known, src), 256)
+    np.testing.assert_allclose(tf.matrix, known, atol=1e-4)
+    assert tf.scale == pytest.approx(1.7, abs=1e-5)
+
+
+def test_from_points_is_least_squares_under_noise():
+    src = _points(seed=2)
+    known = np.array([[0.5, 0.0, 5.0], [0.0, 0.5, 7.0]])
+    noisy = apply(known, src) + np.random.default_rng(3).normal(0, 0.5, size=src.shape)
+    fitted = similarity(src, noisy)
+    assert np.abs(fitted[:, :2] - known[:, :2]).max() < 0.01
+    assert np.abs(fitted[:, 2] - known[:, 2]).max() < 1.0
+
+
+def test_similarity_rejects_degenerate_points():
+    with pytest.raises(ValueError, match="degenerate"):
+        similarity(np.ones((68, 2)), _points())
+
+
+def test_then_composes_and_inverse_undoes():
+    tf = CropTransform.from_box([0, 0, 50, 50], 64)
+    shift = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, -2.0]])
+    pts = _points(5)
+    np.testing.assert_allclose(tf.then(shift).to_crop(pts), tf.to_crop(pts) + [3.0, -2.0], atol=1e-4)
+    np.testing.assert_allclose(apply(tf.inverse, apply(tf.matrix, pts)), pts, atol=1e-3)
+
+
+def test_points_box_and_empty_box():
+    pts = np.array([[3.0, 4.0], [10.0, -1.0], [5.0, 8.0]])
+    np.testing.assert_array_equal(points_box(pts), np.array([3.0, -1.0, 10.0, 8.0], np.float32))
+    with pytest.raises(ValueError, match="no area"):
+        CropTransform.from_box([5, 5, 5, 5], 64)

@@ -151,7 +151,7 @@ def run(args) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        path = resolve(args.weights, args.preset)
+        path = resolve(args.weights, args.preset, args.backend)
         model = load_backend(path, args.backend)
         subsets = _subsets(args)
     except (FileNotFoundError, ValueError) as e:

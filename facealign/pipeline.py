@@ -84,7 +84,7 @@ class FaceAligner:
                              f"{redetect_every}, {fps}")
         from .backends import CascadeModel, load_backend
 
-        self.weights = resolve(weights, preset)
+        self.weights = resolve(weights, preset, backend)
         self.model: CascadeModel = load_backend(self.weights, backend, **backend_kwargs)
         self._timed = CascadeModel(self.model.stages, [self._timed_runner(r, i) for i, r in
                                                        enumerate(self.model.runners)],

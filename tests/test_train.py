@@ -89,3 +89,22 @@ def test_short_stage2_training_and_eval_json(tmp_path):
     assert res["n"] == 554 and set(res) >= {"n", "nme", "fr", "auc", "stage1"}
     assert 0 < res["nme"] < 100 and 0 <= res["fr"] <= 100 and 0 <= res["auc"] <= 1
     assert (tmp_path / "ced.png").stat().st_size > 10000
+
+
+def test_sweep_grids_follow_the_study(capsys):
+    from train.sweep import cells
+
+    assert [n for n, _ in cells("batch")] == [f"sweep_batch_bs{b}" for b in (2, 4, 8, 16, 32)]
+    assert len(cells("depth_loss")) == 15 and len(cells("lr")) == 6
+    assert cli(["sweep", "lr", "epochs=1", "--dry-run"]) == 0
+    assert capsys.readouterr().out.count("sweep_lr_lr") == 6
+
+
+def test_report_tables_the_logged_runs(tmp_path, capsys):
+    assert _train(tmp_path, "epochs=1") == 0
+    capsys.readouterr()
+    assert cli(["report", "--out", str(tmp_path), "--evaluate", "--data", str(DATA)]) == 0
+    out = capsys.readouterr().out
+    row = [line for line in out.splitlines() if line.startswith("| raw_CNN_noAug_MSE |")]
+    assert row and len(row[0].split("|")) == 9
+    assert json.loads((tmp_path / "logs/raw_CNN_noAug_MSE/test.json").read_text())["n"] == 554

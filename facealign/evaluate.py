@@ -55,13 +55,12 @@ def detector_boxes(faces: FaceSet, detector) -> tuple[np.ndarray, np.ndarray]:
     detections takes the one whose box centre is nearest the ground-truth face."""
     boxes, found = np.zeros((len(faces), 4), np.float32), np.zeros(len(faces), bool)
     for i in range(len(faces)):
-        dets = detector.detect(faces.image(i))
-        if not dets:
+        cands = [detector.box_map(d.box_xyxy) for d in detector.detect(faces.image(i))]
+        if not cands:
             continue
-        c = points_box(faces[i].pts)
-        centre = np.array([(c[0] + c[2]) / 2, (c[1] + c[3]) / 2])
-        best = min(dets, key=lambda d: np.linalg.norm(detector.point_box(d)[:2] / 2 + detector.point_box(d)[2:] / 2 - centre))
-        boxes[i], found[i] = detector.point_box(best), True
+        gt = points_box(faces[i].pts)
+        boxes[i] = min(cands, key=lambda b: np.abs((b[:2] + b[2:]) - (gt[:2] + gt[2:])).sum())
+        found[i] = True
     return boxes, found
 
 

@@ -87,7 +87,7 @@ class AlignerCache:
                 from facealign.export import export
 
                 log.info("exporting %s to %s for ONNX Runtime", preset, out)
-                export(resolve(None, preset), "onnx", out=out, preset=preset)
+                export(resolve(None, preset, "torch"), "onnx", out=out, preset=preset)
             return out
 
     def take(self, key: tuple):

@@ -82,12 +82,13 @@ class FaceAligner:
         if max_faces < 1 or redetect_every < 1 or fps <= 0:
             raise ValueError(f"need max_faces >= 1, redetect_every >= 1, fps > 0; got {max_faces}, "
                              f"{redetect_every}, {fps}")
+        if smoothing and not video:
+            raise ValueError("smoothing follows faces across frames: it needs video=True")
         from .backends import CascadeModel, load_backend
 
         self.weights = resolve(weights, preset, backend)
         self.model: CascadeModel = load_backend(self.weights, backend, **backend_kwargs)
-        self._timed = CascadeModel(self.model.stages, [self._timed_runner(r, i) for i, r in
-                                                       enumerate(self.model.runners)],
+        self._timed = CascadeModel(self.model.stages, [self._timed_runner(r) for r in self.model.runners],
                                    self.model.backend, self.model.meta)
         if isinstance(detector, str):
             detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
@@ -301,7 +302,7 @@ class FaceAligner:
             self.last_timings[key] += (b - a) * 1e3
         return stages[-1], stages[0]
 
-    def _timed_runner(self, run, index: int):
+    def _timed_runner(self, run):
         """Wrap a stage runner so the time at which each stage's network returns is recorded."""
         def timed(x: np.ndarray) -> np.ndarray:
             out = run(x)

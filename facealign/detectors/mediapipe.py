@@ -89,7 +89,7 @@ class MediaPipeDetector:
         if not self.refine:
             return _run(self._fd, rgb, self.min_score)
         faces = _run(self._fd, rgb, min(FIND_SCORE, self.min_score))
-        if not faces:  # too close for the finder?
+        if not faces and self.model_selection == 1:  # too close for full range?
             faces = _run(self._short, rgb, self.min_score)
         refined = [self._refine(rgb, f) for f in faces]
         return _nms([f for f in refined if f is not None])

@@ -77,8 +77,8 @@ def _settings_panel(gr):
         with gr.Row():
             preset = gr.Dropdown(list(PRESETS), value=PRESETS[0], label="Preset")
             backend = gr.Dropdown(backend_choices(), value="auto", label="Backend")
-            detector = gr.Dropdown(list_detectors(), value="mediapipe_full", label="Face detector",
-                                   info="mediapipe_full: any distance; mediapipe: close-up (selfie) faces")
+            detector = gr.Dropdown(list_detectors(), value="mediapipe", label="Face detector",
+                                   info="mediapipe: full range + short-range refinement (default); _short: close-up only; _full: full range only")
             max_faces = gr.Slider(1, 10, value=4, step=1, label="Maximum faces")
         with gr.Row():
             smoothing = gr.Checkbox(True, label="Smoothing (video, webcam)")
@@ -100,7 +100,7 @@ def build_app(weights=None, concurrency: int = 2,
     cache = H.AlignerCache(weights=weights, keep=max(2, concurrency), export_dir=root / "onnx")
 
     def settings_of(preset, backend, detector, smoothing, max_faces, points, contours, pose_axes, box):
-        return H.Settings(preset or "accurate", backend or "auto", detector or "mediapipe_full",
+        return H.Settings(preset or "accurate", backend or "auto", detector or "mediapipe",
                           bool(smoothing), int(max_faces or 1), bool(points), bool(contours),
                           bool(pose_axes), bool(box))
 

@@ -37,7 +37,7 @@ class Settings:
 
     preset: str = "accurate"
     backend: str = "auto"
-    detector: str = "mediapipe_full"  # full range: better than short range on group pictures
+    detector: str = "mediapipe"  # full range, refined by short range: see facealign.detectors
     smoothing: bool = True  # One Euro smoothing of tracked points; video and webcam only
     max_faces: int = 4
     points: bool = True

@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "data" / "media" / "single_face.mp4"  # 72 frames, 640x360
+LONG_CLIP = REPO.parent / "shared" / "data" / "media" / "WolfgangLanger_Pexels.mp4"  # 19.7 s: time to press Ctrl-C
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
@@ -57,7 +58,7 @@ def test_headless_run_writes_every_frame_annotated(tmp_path):
 
 def test_ctrl_c_leaves_a_playable_output(tmp_path):
     out = tmp_path / "interrupted.mp4"
-    proc = subprocess.Popen(demo_cmd("--source", CLIP, "--no-display", "--output", out), cwd=REPO, env=ENV,
+    proc = subprocess.Popen(demo_cmd("--source", LONG_CLIP, "--no-display", "--output", out), cwd=REPO, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         for line in proc.stdout:  # headless progress: "frame 30: ... FPS"
@@ -72,7 +73,7 @@ def test_ctrl_c_leaves_a_playable_output(tmp_path):
     m = re.search(r"interrupted after (\d+) frames; wrote (\d+) frames", rest)
     assert m, rest
     written = int(m.group(2))
-    assert 30 <= written < 72
+    assert 30 <= written < 500  # stopped part-way through the clip's ~590 frames
     assert len(read_back(out)) == written
 
 

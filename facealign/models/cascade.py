@@ -102,6 +102,7 @@ def atomic_save(obj, path) -> None:
         f.write(buf.getvalue())
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes files private; weights and checkpoints are ordinary files
     os.replace(tmp, path)
 
 

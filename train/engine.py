@@ -146,9 +146,8 @@ class Run:
         crops2 = [t.warp(np.ascontiguousarray(f)) for t, f in zip(tfs2, frames)]
         if self.cfg.augment.enabled:
             crops2 = [photometric(x, self.cfg.augment, rng) for x in crops2]
-        prev = np.stack([t.to_crop(p) for t, p in zip(tfs2, s1_frame)])
         gt = np.stack([t.to_crop(p) for t, p in zip(tfs2, pts_frame)])
-        return np.stack(crops2), prev, gt
+        return np.stack(crops2), gt
 
     # ----- training -------------------------------------------------------------------------
     def fit(self, stop_after: int | None = None) -> dict:
@@ -193,12 +192,10 @@ class Run:
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
             crops, pts_crop, frames, pts_frame, tfs = self._batch(idx, rng)
+            gt = pts_crop
             if self.prev_models:
-                crops, prev, gt = self._stage2_inputs(crops, tfs, frames, pts_frame, rng)
-            else:
-                prev, gt = None, pts_crop
-            out = self.model(torch.from_numpy(to_input(crops)))
-            pred = self.spec.decode(out, torch.from_numpy(prev) if prev is not None else None)
+                crops, gt = self._stage2_inputs(crops, tfs, frames, pts_frame, rng)
+            pred = self.spec.decode(self.model(torch.from_numpy(to_input(crops))))
             loss = self.loss_fn(pred, torch.from_numpy(gt), omega=c.wing_omega, epsilon=c.wing_epsilon)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {self.epoch + 1}; lower lr={c.lr}")

@@ -13,9 +13,9 @@ train() {
   else step python -m train "$name" threads=1 "$@"; fi
 }
 train Cas_Stage1_Aug_Wing epochs=80
-train Cas_Stage2_Aug_Wing-S1_Wing epochs=40
-train fast_Stage1_Aug_Wing epochs=80
-train fast_Stage2_Aug_Wing epochs=40
+train Cas_Stage2_Aug_Wing-S1_Wing epochs=30
+train fast_Stage1_Aug_Wing epochs=60
+train fast_Stage2_Aug_Wing epochs=30
 step facealign export checkpoints/Cas_Stage2_Aug_Wing-S1_Wing/best.pt --format torch --preset accurate -o weights/accurate.pt
 step facealign export checkpoints/fast_Stage2_Aug_Wing/best.pt --format torch --preset fast -o weights/fast.pt
 step facealign export weights/accurate.pt --format onnx --preset accurate

@@ -4,9 +4,10 @@ Stage 1 crops a square around a face box (the tight box of the 68 points, or a
 detector box calibrated to match it) and regresses the points. Stage 2 builds a
 new crop from stage 1's points: the similarity that maps them onto a mean-face
 template, so the face arrives upright, centred and at one scale. Stage 2
-regresses the *residual* to stage 1's points in that crop: its last layer starts
-at zero, so an untrained stage 2 returns stage 1 unchanged, and it only has to
-learn the small, similar-looking corrections stage 1 needs.
+regresses the points in that crop as offsets from the template. (Offsets from
+stage 1's own points were tried first and learnt nothing: only the rigid part of
+stage 1's shape is visible in the aligned crop, its non-rigid errors are not, so
+the network cannot know what to add to them.)
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class StageSpec:
     crop: str = "box"  # "box": square around a face box; "points": similarity to `template`
     crop_scale: float = 1.35  # crop side / longer side of the point box
     template: list | None = None  # (68, 2) crop pixels, for crop="points"
-    residual: bool = False  # outputs are added to the previous stage's points in this crop
+    residual: bool = False  # outputs are offsets from `template` (crop pixels / half the crop side)
 
     @property
     def codec(self) -> PointCodec:
@@ -55,11 +56,16 @@ class StageSpec:
             return CropTransform.from_box(box_xyxy, self.input_size, self.crop_scale)
         return CropTransform.from_points(pts_frame, np.asarray(self.template, np.float32), self.input_size)
 
-    def decode(self, out: np.ndarray, prev_crop: np.ndarray | None = None) -> np.ndarray:
-        """(N, 68, 2) network outputs -> crop pixels (adding the previous points for residual stages)."""
-        if self.residual:
-            return prev_crop + out * self.codec.half
-        return self.codec.decode(out)
+    def decode(self, out):
+        """(N, 68, 2) network outputs (numpy or torch) -> crop pixels."""
+        if not self.residual:
+            return self.codec.decode(out)
+        base = np.asarray(self.template, np.float32)
+        if not isinstance(out, np.ndarray):  # a torch tensor, in training
+            import torch
+
+            base = torch.from_numpy(base)
+        return base + out * self.codec.half
 
 
 def mean_template(pts_frames: np.ndarray, size: int, crop_scale: float) -> np.ndarray:
@@ -151,8 +157,7 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy) -> list[np
             tfs = [spec.transform(pts_frame=p) for p in pts]
         crops = [t.warp(f) for t, f in zip(tfs, frames)]
         raw = np.asarray(run(to_input(crops)), dtype=np.float32).reshape(len(tfs), -1, 2)
-        prev = np.stack([t.to_crop(p) for t, p in zip(tfs, pts)]) if spec.residual else None
-        pts_crop = spec.decode(raw, prev)
+        pts_crop = spec.decode(raw)
         pts = np.stack([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
         out.append(pts)
     return out

@@ -1,0 +1,52 @@
+"""The cascade: stage-2 crop geometry and the shipped weights on real 300-W test faces."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facealign.backends import load_backend
+from facealign.data import load_split
+from facealign.evaluate import predict_faceset
+from facealign.metrics import nme
+from facealign.models import load_cascade, mean_template
+from facealign.models.cascade import StageSpec
+from facealign.weights import WEIGHTS_DIR
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
+
+
+@pytest.fixture(scope="module")
+def common():
+    return load_split("common", DATA)
+
+
+def test_stage2_crop_round_trip_and_alignment(common):
+    """points -> stage-2 crop -> back is the identity, and the crop brings a face onto the mean face."""
+    template = mean_template(common.points()[:100], 128, 1.25)
+    spec = StageSpec(crop="points", template=template.tolist(), input_size=128, crop_scale=1.25, residual=True)
+    for i in (0, 7, 42):
+        pts = common[i].pts
+        tf = spec.transform(pts_frame=pts)
+        np.testing.assert_allclose(tf.to_frame(tf.to_crop(pts)), pts, atol=1e-3)
+        in_crop = tf.to_crop(pts)
+        assert np.abs(in_crop - template).mean() < 6  # aligned to within a few crop pixels
+        crop = tf.warp(common.image(i))
+        assert crop.shape == (128, 128, 3) and crop.std() > 10
+    # residual decoding: normalised offsets from the template, half the crop side per unit
+    zero = np.zeros((1, 68, 2), np.float32)
+    np.testing.assert_allclose(spec.decode(zero)[0], template)
+    np.testing.assert_allclose(spec.decode(zero + 0.5)[0], template + 32)
+
+
+@pytest.mark.parametrize("preset", ["accurate", "fast"])
+def test_shipped_cascade_beats_its_stage1_on_test_faces(common, preset):
+    path = WEIGHTS_DIR / f"{preset}.pt"
+    casc = load_cascade(path)
+    assert len(casc.stages) == 2 and casc.stages[1].residual
+    assert path.stat().st_size < 50e6
+    faces = common.subset(range(0, 554, 5))  # 111 faces across helen and lfpw
+    stage1, final = predict_faceset(load_backend(path, "torch"), faces)
+    gt = faces.points()
+    e1, e2 = nme(stage1, gt).mean(), nme(final, gt).mean()
+    assert e2 < e1, f"{preset}: cascade NME {e2:.4f} is not below stage 1's {e1:.4f}"
+    assert e2 < {"accurate": 0.045, "fast": 0.06}[preset]

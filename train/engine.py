@@ -71,6 +71,8 @@ class Run:
             template = mean_template(self.train_set.points(), cfg.input_size, cfg.crop_scale)
         self.spec = stage_spec(cfg, template)
         self.model = self.spec.build()
+        if cfg.stage == 2 and cfg.init_from_stage1:
+            self._init_from(self.prev_models[0], self.prev_stages[0])
         self.loss_fn = get_loss(cfg.loss)
         self.opt = self._optimizer()
         self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
@@ -84,6 +86,19 @@ class Run:
         self.tb = SummaryWriter(str(self.run_dir))
 
     # ----- set-up -------------------------------------------------------------------------
+    def _init_from(self, stage1, spec1):
+        """Start stage 2 as stage 1 run on the aligned crop: same weights, and the output
+        bias moved so that stage 1's absolute outputs become offsets from the template."""
+        if (spec1.model, spec1.width, spec1.head, spec1.input_size) != (self.spec.model, self.spec.width,
+                                                                       self.spec.head, self.spec.input_size):
+            raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same architecture and input size")
+        self.model.load_state_dict(stage1.state_dict())
+        half = self.spec.codec.half
+        shift = 1.0 - (torch.tensor(self.spec.template) + 0.5) / half  # abs_norm -> offset_norm
+        with torch.no_grad():
+            self.model.fc.bias += shift.reshape(-1)
+        log.info("stage 2 starts from stage 1's weights")
+
     def _log_to_file(self):
         handler = logging.FileHandler(self.log_dir / "train.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))

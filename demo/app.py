@@ -97,7 +97,7 @@ def build_app(weights=None, concurrency: int = 2,
     from . import handlers as H
 
     root = Path(work_dir or tempfile.mkdtemp(prefix="facealign-app-"))
-    cache = H.AlignerCache(weights=weights, keep=max(2, concurrency), export_dir=root / "onnx")
+    cache = H.AlignerCache(weights=weights, keep=max(2, concurrency))
 
     def settings_of(preset, backend, detector, smoothing, max_faces, points, contours, pose_axes, box):
         return H.Settings(preset or "accurate", backend or "auto", detector or "mediapipe",

@@ -58,9 +58,8 @@ class AlignerCache:
     back; at most `keep` idle instances are kept per settings.
     """
 
-    def __init__(self, weights=None, keep: int = 2, export_dir=None):
+    def __init__(self, weights=None, keep: int = 2):
         self.weights, self.keep = weights, keep
-        self.export_dir = Path(export_dir or tempfile.mkdtemp(prefix="facealign-onnx-"))
         self._idle: dict[tuple, list] = {}
         self._lock = threading.Lock()
 
@@ -69,26 +68,8 @@ class AlignerCache:
         from facealign import FaceAligner  # heavy import: only when a request needs it
 
         preset, backend, detector, smoothing, max_faces, video = key
-        return FaceAligner(weights=self._weights_for(preset, backend), preset=preset, backend=backend,
+        return FaceAligner(weights=self.weights, preset=preset, backend=backend,
                            detector=detector, max_faces=max_faces, video=video, smoothing=smoothing)
-
-    def _weights_for(self, preset: str, backend: str):
-        """Explicit weights, else for ONNX Runtime weights/<preset>.onnx, exported once if missing."""
-        if self.weights or backend != "onnxruntime":
-            return self.weights
-        from facealign.weights import WEIGHTS_DIR, resolve
-
-        shipped = WEIGHTS_DIR / f"{preset}.onnx"
-        if shipped.is_file():
-            return shipped
-        with self._lock:
-            out = self.export_dir / f"{preset}.onnx"
-            if not out.is_file():
-                from facealign.export import export
-
-                log.info("exporting %s to %s for ONNX Runtime", preset, out)
-                export(resolve(None, preset, "torch"), "onnx", out=out, preset=preset)
-            return out
 
     def take(self, key: tuple):
         """An idle aligner for `key` (reset), else a new one; hand it back with give_back()."""

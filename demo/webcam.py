@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -160,6 +161,8 @@ def run_loop(loop: Loop, reader, writer, display: bool) -> None:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    # Ctrl-C must reach us even when started from a shell that ignores SIGINT (a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from facealign.video import VideoError, VideoReader, VideoWriter, is_stream
 
     display = not args.no_display and display_available()

@@ -89,6 +89,19 @@ def _settings_panel(gr):
     return [preset, backend, detector, smoothing, max_faces, points, contours, pose_axes, box]
 
 
+def _png(image_rgb, beside):
+    """The annotated picture as a PNG file of this request's own. Gradio caches an array under
+    the hash of its bytes and rewrites that file on every request, so identical results of
+    concurrent requests clobbered each other while being served; a file is cached atomically."""
+    if image_rgb is None or not beside:
+        return image_rgb
+    import cv2
+
+    path = Path(beside).with_name("annotated.png")
+    cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    return str(path)
+
+
 def build_app(weights=None, concurrency: int = 2,
               max_video_frames: int = 1800, work_dir=None):
     """The page as a gr.Blocks with its queue set; launch it with `launch(app, ...)` or `.launch()`."""
@@ -115,7 +128,7 @@ def build_app(weights=None, concurrency: int = 2,
             r = H.PictureResult(message=f"Could not process the picture: {err}")
         if r.message and (r.image is None or r.n_faces == 0):
             gr.Warning(r.message)
-        return r.image, r.n_faces, r.table, r.json_path, r.csv_path, r.message
+        return _png(r.image, r.json_path), r.n_faces, r.table, r.json_path, r.csv_path, r.message
 
     def on_video(video, preset, backend, detector, smoothing, max_faces, points, contours, pose_axes,
                  box, progress=gr.Progress()):

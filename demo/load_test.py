@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="accurate")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -39,7 +40,7 @@ def start_page(concurrency: int):
     from demo.app import build_app, launch
 
     app = build_app(concurrency=concurrency)
-    port = _free_port()
+    port = free_port()
     launch(app, port=port, block=False, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
 

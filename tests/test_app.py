@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -24,15 +23,10 @@ UPLOAD_LIMIT = "5mb"
 pytestmark = pytest.mark.skipif(not MEDIA.is_dir(), reason=f"test media not found at {MEDIA}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from demo.app import build_app, launch
+    from demo.load_test import free_port
 
     app = build_app(work_dir=tmp_path_factory.mktemp("app"), concurrency=2)
     port = free_port()

@@ -7,7 +7,6 @@ served from 127.0.0.1 and chromium's background networking is switched off.
 from __future__ import annotations
 
 import os
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -31,15 +30,10 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     from demo.app import build_app, launch
+    from demo.load_test import free_port
 
     app = build_app(work_dir=tmp_path_factory.mktemp("app"))
     port = free_port()

@@ -11,11 +11,14 @@ where `dlib` is importable, dlib's HOG detector + 68-point shape predictor on
 every frame (dlib has no tracker). Peers are timed without drawing, so the
 ratios compare them with our pipeline without drawing ("landmarks").
 
---json writes (all times in ms; each {"median", "p95", "count"}):
-  ms_per_frame  end to end after decoding: pipeline + drawing ({"median", "p95"}); fps = 1000 / its median
+--json writes (all times in ms; each {"median", "mean", "p95", "count"}):
+  ms_per_frame  end to end after decoding: pipeline + drawing ({"median", "mean", "p95"});
+                fps = 1000 / its median
   landmarks     the pipeline call alone (what the peers are compared with)
-  stages        FaceAligner.last_timings per stage (detect, track, stage1, stage2, pose, smooth; a
-                stage's crop is inside its time) + draw; a stage counts only frames where it ran
+  stages        FaceAligner.last_timings per stage (detect, track, crop, stage1, stage2, smooth) +
+                draw; a stage counts only frames where it ran, and "per_frame" spreads its
+                total over all timed frames. The head pose is solved only when a
+                caller reads Landmarks.pose, so it is not part of the pipeline's time
   decode        per frame, decoding the clip once
   peers         {"mediapipe_facemesh", "dlib_hog_68"}; peers_skipped: {name: reason}
   preset, backend, frames (timed), source, clip_frames, frame_size [w, h], machine
@@ -38,7 +41,7 @@ from .video import read_frames
 
 log = logging.getLogger(__name__)
 CLIP = "single_face.mp4"
-STAGE_ORDER = ("detect", "track", "crop", "stage1", "stage2", "pose", "smooth", "draw")
+STAGE_ORDER = ("detect", "track", "crop", "stage1", "stage2", "smooth", "draw")
 WARMUP = 10
 
 
@@ -64,13 +67,18 @@ def default_source() -> Path:
     raise FileNotFoundError(f"{candidates[0]}: the default clip is missing; pass --source VIDEO")
 
 
-def stats(ms) -> dict:
-    """Median and 95th percentile (ms) of a list of timings, and how many there were."""
+def stats(ms, frames: int | None = None) -> dict:
+    """Median, mean and 95th percentile (ms) of a list of timings, and how many there were;
+    with `frames`, also "per_frame": their sum spread over that many frames (a stage that
+    runs on every 10th frame costs a tenth of its time per frame)."""
     a = np.asarray(ms, dtype=np.float64)
-    if a.size == 0:
-        return {"median": 0.0, "p95": 0.0, "count": 0}
-    return {"median": round(float(np.median(a)), 3), "p95": round(float(np.percentile(a, 95)), 3),
-            "count": int(a.size)}
+    out = {"median": 0.0, "mean": 0.0, "p95": 0.0, "count": 0}
+    if a.size:
+        out = {"median": round(float(np.median(a)), 3), "mean": round(float(a.mean()), 3),
+               "p95": round(float(np.percentile(a, 95)), 3), "count": int(a.size)}
+    if frames:
+        out["per_frame"] = round(float(a.sum()) / frames, 3)
+    return out
 
 
 def decode(source) -> tuple[list[np.ndarray], list[float]]:
@@ -213,10 +221,10 @@ def measure(args) -> dict:
     aligner.close()
     e2e = stats(t.pop("end_to_end"))
     report = {
-        "ms_per_frame": {"median": e2e["median"], "p95": e2e["p95"]},
+        "ms_per_frame": {"median": e2e["median"], "mean": e2e["mean"], "p95": e2e["p95"]},
         "fps": round(1000.0 / e2e["median"], 2) if e2e["median"] > 0 else 0.0,
         "landmarks": stats(t.pop("landmarks")),
-        "stages": {name: stats(t[name]) for name in sorted(t, key=_stage_rank)},
+        "stages": {name: stats(t[name], len(order)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
         "peers": {}, "peers_skipped": {},
         "preset": args.preset, "backend": resolved_backend(aligner, args.backend), "frames": len(order),
@@ -235,16 +243,18 @@ def print_report(r: dict) -> None:
     print(f"facealign bench: {Path(r['source']).name} ({r['clip_frames']} frames, "
           f"{r['frame_size'][0]}x{r['frame_size'][1]}), {r['frames']} timed, "
           f"preset {r['preset']}, backend {r['backend']}")
-    print(f"{'stage':<22}{'median ms':>11}{'p95 ms':>10}{'frames':>8}")
+    print(f"{'stage':<22}{'median ms':>11}{'mean ms':>9}{'p95 ms':>9}{'frames':>8}{'ms/frame':>10}")
     rows = [("decode", r["decode"])] + list(r["stages"].items()) + [("landmarks (no draw)", r["landmarks"])]
     for name, s in rows:
-        print(f"{name:<22}{s['median']:>11.2f}{s['p95']:>10.2f}{s.get('count', r['frames']):>8}")
+        per = f"{s['per_frame']:>10.2f}" if "per_frame" in s else ""
+        print(f"{name:<22}{s['median']:>11.2f}{s['mean']:>9.2f}{s['p95']:>9.2f}{s.get('count', r['frames']):>8}{per}")
     e = r["ms_per_frame"]
-    print(f"{'end to end':<22}{e['median']:>11.2f}{e['p95']:>10.2f}{r['frames']:>8}   -> {r['fps']:.1f} FPS")
+    print(f"{'end to end':<22}{e['median']:>11.2f}{e['mean']:>9.2f}{e['p95']:>9.2f}{r['frames']:>8}"
+          f"   -> {r['fps']:.1f} FPS")
     ours = r["landmarks"]["median"]
     for name, s in r["peers"].items():
         ratio = s["median"] / ours if ours > 0 else float("nan")
-        print(f"peer {name:<17}{s['median']:>11.2f}{s['p95']:>10.2f}{s['count']:>8}   "
+        print(f"peer {name:<17}{s['median']:>11.2f}{s['mean']:>9.2f}{s['p95']:>9.2f}{s['count']:>8}   "
               f"facealign (no draw) runs at {ratio:.2f}x its speed")
     for name, why in r["peers_skipped"].items():
         print(f"peer {name}: skipped ({why})")

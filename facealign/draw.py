@@ -54,16 +54,24 @@ def draw_points(image: np.ndarray, pts: np.ndarray, color=(0, 255, 0), radius: i
     return out
 
 
-def _contours(img: np.ndarray, pts: np.ndarray, spec: DrawingSpec) -> None:
-    for i, j in CONNECTIONS:
-        if _finite(pts[i]) and _finite(pts[j]):
-            cv2.line(img, _pt(pts[i]), _pt(pts[j]), spec.line_color, spec.thickness, spec.line_type)
+def _pixels(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(68, 2) float points -> (int32 rounded pixels, finite mask): rounded once for every shape."""
+    ok = np.isfinite(pts).all(axis=1)
+    return np.rint(np.where(ok[:, None], pts, 0)).astype(np.int32), ok
 
 
-def _points(img: np.ndarray, pts: np.ndarray, spec: DrawingSpec) -> None:
-    for p in pts:
-        if _finite(p):
-            cv2.circle(img, _pt(p), spec.radius, spec.color, -1, spec.line_type)
+_SEGMENTS = np.asarray(CONNECTIONS, dtype=np.intp)
+
+
+def _contours(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec) -> None:
+    seg = _SEGMENTS[ok[_SEGMENTS].all(axis=1)]
+    if len(seg):  # every segment in one call
+        cv2.polylines(img, list(px[seg]), False, spec.line_color, spec.thickness, spec.line_type)
+
+
+def _points(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec) -> None:
+    for x, y in px[ok].tolist():
+        cv2.circle(img, (x, y), spec.radius, spec.color, -1, spec.line_type)
 
 
 def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec) -> None:
@@ -92,10 +100,11 @@ def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -
     out = np.ascontiguousarray(frame).copy()
     for face in faces:
         pts = np.asarray(face.points, dtype=np.float32).reshape(-1, 2)
+        px, ok = _pixels(pts)
         if spec.contours:
-            _contours(out, pts, spec)
+            _contours(out, px, ok, spec)
         if spec.points:
-            _points(out, pts, spec)
+            _points(out, px, ok, spec)
         if spec.box and _finite(np.asarray(face.box_xyxy)):
             b = np.asarray(face.box_xyxy)
             cv2.rectangle(out, _pt(b[:2]), _pt(b[2:]), spec.box_color, spec.thickness, spec.line_type)

@@ -5,17 +5,20 @@
     video = FaceAligner(video=True)               # tracking + One Euro smoothing
     for frame in frames: faces = video(frame)
 
-Picture mode runs the detector on every call. Video mode (as MediaPipe does)
-places each face's next crop from its last points and runs the detector only
-when a track is lost, when there is none, and every `redetect_every` frames to
-confirm the tracks (a track the detector no longer sees is dropped) and to pick
-up new faces. A landmark regressor finds a "face" in any crop, so between
-detections each track is confirmed by the detector's cheap `confirm()` where it
-has one (MediaPipe: short-range BlazeFace on a small crop around the track), and
-checked for plausibility (box not degenerate, points inside the frame, stage 1
-close to the last points, later stages close to stage 1). Track ids follow
-faces by box overlap. All faces of a frame go through each cascade stage as one
-batch.
+Picture mode runs the detector and the whole cascade on every call. Video mode
+(as MediaPipe does) runs the whole cascade on new detections only; a tracked
+face goes through the last stage alone, its crop placed by the last frame's
+points (the refining stage is trained on stage 1's errors, which are larger than
+a frame's motion). The detector runs when a track is lost, when there is none,
+and every `redetect_every` frames to confirm the tracks (a track the detector no
+longer sees is dropped) and to pick up new faces. A landmark regressor finds a
+"face" in any crop, so between detections each track is confirmed every
+`confirm_every` frames by the detector's cheap `confirm()` where it has one
+(MediaPipe: short-range BlazeFace on a small crop around the track), and checked
+on every frame for plausibility (box not degenerate, points inside the frame,
+not too far from the last points; on new faces, later stages close to stage 1).
+Track ids follow faces by box overlap. All faces of a frame go through each
+cascade stage as one batch.
 """
 from __future__ import annotations
 
@@ -28,7 +31,6 @@ import numpy as np
 
 from .detectors import Detector, FaceBox, create_detector, iou
 from .image import to_bgr
-from .pose import head_pose
 from .results import Landmarks
 from .smoothing import TrackSmoother, face_size
 from .transform import points_box
@@ -63,12 +65,13 @@ class FaceAligner:
     returned (best detector scores first); video: track across calls; smoothing:
     None (on in video mode only), True/False, or a dict of One Euro parameters
     (min_cutoff, beta, d_cutoff); redetect_every: frames between detector
-    confirmations in video mode; min_score: detector confidence threshold for a
+    confirmations in video mode; confirm_every: frames between the cheap
+    per-track presence checks in between (1: every frame); min_score: detector confidence threshold for a
     detector built by name (None: that detector's default); fps: the frame rate assumed for timestamps when a
     call passes none.
     """
 
-    LOST_DRIFT = 0.35  # stage-1 points moved more than this many face sizes from the last ones
+    LOST_DRIFT = 0.35  # points moved more than this many face sizes from the last ones
     LOST_STAGES = 0.15  # a later stage disagrees with stage 1 by more than this (face sizes)
     MIN_INSIDE = 0.5  # fewer of the points than this inside the frame
     MIN_FACE_PX = 8.0  # point box smaller than this
@@ -77,11 +80,11 @@ class FaceAligner:
 
     def __init__(self, weights=None, preset: str = "accurate", backend: str = "auto",
                  detector: str | Detector = "mediapipe", max_faces: int = 4, video: bool = False,
-                 smoothing: bool | dict | None = None, redetect_every: int = 10, min_score: float | None = None,
-                 fps: float = 30.0, **backend_kwargs):
-        if max_faces < 1 or redetect_every < 1 or fps <= 0:
-            raise ValueError(f"need max_faces >= 1, redetect_every >= 1, fps > 0; got {max_faces}, "
-                             f"{redetect_every}, {fps}")
+                 smoothing: bool | dict | None = None, redetect_every: int = 10, confirm_every: int = 3,
+                 min_score: float | None = None, fps: float = 30.0, **backend_kwargs):
+        if max_faces < 1 or redetect_every < 1 or confirm_every < 1 or fps <= 0:
+            raise ValueError(f"need max_faces >= 1, redetect_every >= 1, confirm_every >= 1, fps > 0; got "
+                             f"{max_faces}, {redetect_every}, {confirm_every}, {fps}")
         if smoothing and not video:
             raise ValueError("smoothing follows faces across frames: it needs video=True")
         from .backends import CascadeModel, load_backend
@@ -94,6 +97,7 @@ class FaceAligner:
             detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
         self.detector = detector
         self.max_faces, self.video, self.redetect_every, self.fps = max_faces, video, redetect_every, fps
+        self.confirm_every = confirm_every
         use = video if smoothing is None else bool(smoothing)
         self.smoother = TrackSmoother(**(smoothing if isinstance(smoothing, dict) else {})) if use else None
         self.last_timings: dict[str, float] = {}
@@ -112,7 +116,7 @@ class FaceAligner:
         for smoothing in video mode (default: frame count / fps).
         """
         start = time.perf_counter()
-        self.last_timings = dict.fromkeys(("detect", "track", "stage1", "stage2", "pose", "smooth"), 0.0)
+        self.last_timings = dict.fromkeys(("detect", "track", "crop", "stage1", "stage2", "smooth"), 0.0)
         img = to_bgr(frame, assume=color)
         self._frame_index += 1
         t = self._frame_index / self.fps if timestamp is None else float(timestamp)
@@ -160,10 +164,10 @@ class FaceAligner:
         if not cands or self._frame_index - self._last_detect >= self.redetect_every:
             detections = self._detect(img)
             cands = self._confirm(cands, detections)
-        else:
+        elif (self._frame_index - self._last_detect) % self.confirm_every == 0:
             cands = self._presence(img, cands)
-        pts, first = self._cascade(img, cands)
-        alive, lost = self._check(img, cands, pts, first)
+        pts = self._refine(img, cands)
+        alive, lost = self._check(img, cands, pts)
         lost_ids = {tr.track_id for tr in lost} | {c.track_id for c in cands}
         lost += [tr for tr in self._tracks if tr.track_id not in lost_ids]  # unconfirmed ones
         if lost and detections is None:  # lost one: look again on this very frame
@@ -175,18 +179,16 @@ class FaceAligner:
         return self._tracks
 
     def _finish(self, img: np.ndarray, tracks: list[_Track], t: float) -> list[Landmarks]:
-        """Smooth (video), solve the pose, wrap as Landmarks."""
+        """Smooth (video), wrap as Landmarks."""
         t0 = time.perf_counter()
         pts_out = [tr.pts for tr in tracks]
         if self.smoother is not None:
             pts_out = [self.smoother(tr.track_id, tr.pts, t) for tr in tracks]
             self.smoother.keep([tr.track_id for tr in tracks])
-        t1 = time.perf_counter()
-        size = (img.shape[1], img.shape[0])
-        out = [Landmarks(p, tr.score, points_box(p), tr.track_id if self.video else None, head_pose(p, size))
+        size = (img.shape[1], img.shape[0])  # the pose is solved when a caller reads it
+        out = [Landmarks(p, tr.score, points_box(p), tr.track_id if self.video else None, frame_size=size)
                for tr, p in zip(tracks, pts_out)]
-        self.last_timings["smooth"] += (t1 - t0) * 1e3
-        self.last_timings["pose"] += (time.perf_counter() - t1) * 1e3
+        self.last_timings["smooth"] += (time.perf_counter() - t0) * 1e3
         return out
 
     # -- pieces ------------------------------------------------------------------------------
@@ -245,10 +247,10 @@ class FaceAligner:
                     lost_boxes[int(np.argmax(o))] = np.zeros(4, np.float32)
             cands.append(_Candidate(b, s, tid))
         self.last_timings["track"] += (time.perf_counter() - t0) * 1e3
-        pts, _ = self._cascade(img, cands)
+        pts, first = self._cascade(img, cands)
         out = []
-        for c, p in zip(cands, pts):
-            if self._plausible(p, img.shape):
+        for c, p, p1 in zip(cands, pts, first):
+            if self._plausible(p, img.shape) and self._stages_agree(p1, p):
                 out.append(_Track(self._new_id() if c.track_id is None else c.track_id, p, c.score))
         return out
 
@@ -256,14 +258,14 @@ class FaceAligner:
         self._next_id += 1
         return self._next_id - 1
 
-    def _check(self, img, cands, pts, first) -> tuple[list[_Track], list[_Track]]:
+    def _check(self, img, cands, pts) -> tuple[list[_Track], list[_Track]]:
         """Split tracked faces into (alive, lost) by the tracking-quality checks."""
         t0 = time.perf_counter()
         prev = {tr.track_id: tr.pts for tr in self._tracks}
         alive, lost = [], []
-        for c, p, p1 in zip(cands, pts, first):
+        for c, p in zip(cands, pts):
             last = prev.get(c.track_id)
-            if self._plausible(p, img.shape) and self._consistent(last, p1, p):
+            if self._plausible(p, img.shape) and self._near(last, p):
                 alive.append(_Track(c.track_id, p, c.score))
             else:  # remember where it was, so a detection there gets its id back
                 lost.append(_Track(c.track_id, p if last is None else last, c.score))
@@ -282,29 +284,56 @@ class FaceAligner:
         inside = (pts[:, 0] >= 0) & (pts[:, 0] <= shape[1] - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= shape[0] - 1)
         return float(inside.mean()) >= self.MIN_INSIDE
 
-    def _consistent(self, prev: np.ndarray | None, first: np.ndarray, final: np.ndarray) -> bool:
-        """Stage 1 close to the last frame's points, and later stages close to stage 1."""
-        size = face_size(final)
-        if prev is not None and np.median(np.linalg.norm(first - prev, axis=1)) > self.LOST_DRIFT * size:
-            return False
-        return np.median(np.linalg.norm(final - first, axis=1)) <= self.LOST_STAGES * size
+    def _near(self, prev: np.ndarray | None, pts: np.ndarray) -> bool:
+        """The tracked points stayed close to the last frame's."""
+        if prev is None:
+            return True
+        return np.median(np.linalg.norm(pts - prev, axis=1)) <= self.LOST_DRIFT * face_size(pts)
+
+    def _stages_agree(self, first: np.ndarray, final: np.ndarray) -> bool:
+        """A new face: the later stages stayed close to stage 1."""
+        return np.median(np.linalg.norm(final - first, axis=1)) <= self.LOST_STAGES * face_size(final)
 
     def _cascade(self, img: np.ndarray, cands: list[_Candidate]) -> tuple[np.ndarray, np.ndarray]:
         """One batch through the cascade -> (final (N, 68, 2), stage-1 (N, 68, 2)) frame points."""
         if not cands:
             empty = np.zeros((0, 68, 2), np.float32)
             return empty, empty
-        self._marks = [time.perf_counter()]
-        stages = self._timed([img] * len(cands), np.stack([c.box_xyxy for c in cands]))
-        self._marks[-1] = time.perf_counter()  # the last stage ends when the points are in the frame
-        for i, (a, b) in enumerate(zip(self._marks[:-1], self._marks[1:])):
-            key = "stage1" if i == 0 else "stage2"
-            self.last_timings[key] += (b - a) * 1e3
+        names = [self._stage_name(i) for i in range(len(self.model.stages))]
+        stages = self._run_timed(names, self._timed, [img] * len(cands), np.stack([c.box_xyxy for c in cands]))
         return stages[-1], stages[0]
 
+    def _refine(self, img: np.ndarray, cands: list[_Candidate]) -> np.ndarray:
+        """Tracked faces: the last stage alone from their last points -> (N, 68, 2) frame points."""
+        if not cands:
+            return np.zeros((0, 68, 2), np.float32)
+        prev = {tr.track_id: tr.pts for tr in self._tracks}
+        names = [self._stage_name(len(self.model.stages) - 1)]
+        pts = np.stack([prev[c.track_id] for c in cands])
+        return self._run_timed(names, self._timed.refine, [img] * len(cands), pts)[-1]
+
+    @staticmethod
+    def _stage_name(i: int) -> str:
+        return "stage1" if i == 0 else "stage2"
+
+    def _run_timed(self, names: list[str], fn, *args) -> list[np.ndarray]:
+        """fn(*args) with its time split into "crop" (warping and input preparation, before
+        each network) and the stages `names` (each network, plus putting its points back)."""
+        self._marks = [time.perf_counter()]
+        out = fn(*args)
+        end = time.perf_counter()
+        marks, prev = self._marks, self._marks[0]  # t0, then (start, stop) per network
+        for k, name in enumerate(names):
+            start, stop = marks[1 + 2 * k], marks[2 + 2 * k]
+            self.last_timings["crop"] += (start - prev) * 1e3
+            self.last_timings[name] += ((end if k == len(names) - 1 else stop) - start) * 1e3
+            prev = stop
+        return out
+
     def _timed_runner(self, run):
-        """Wrap a stage runner so the time at which each stage's network returns is recorded."""
+        """Wrap a stage runner so the times at which each network starts and returns are recorded."""
         def timed(x: np.ndarray) -> np.ndarray:
+            self._marks.append(time.perf_counter())
             out = run(x)
             self._marks.append(time.perf_counter())
             return out

@@ -1,9 +1,11 @@
 """What the pipeline returns: one frozen Landmarks per face."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+_NAN3 = (float("nan"),) * 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -15,13 +17,16 @@ class Landmarks:
     box_xyxy: (4,) float32 tight box (x0, y0, x1, y1) of `points`;
     track_id: the same int for the same face across video frames; None in picture mode;
     pose: (yaw, pitch, roll) degrees (facealign.pose for the conventions), NaN if unsolvable.
+      Given, or solved from the points on first access when frame_size (width, height) is
+      known (the pipeline passes it), so a caller that never reads it never pays for it.
     """
 
     points: np.ndarray
     score: float
     box_xyxy: np.ndarray
     track_id: int | None = None
-    pose: tuple[float, float, float] = (float("nan"),) * 3
+    given_pose: tuple[float, float, float] | None = field(default=None, repr=False)
+    frame_size: tuple[int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         pts = np.asarray(self.points, dtype=np.float32)
@@ -30,7 +35,19 @@ class Landmarks:
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "box_xyxy", np.asarray(self.box_xyxy, dtype=np.float32).reshape(4))
         object.__setattr__(self, "score", float(self.score))
-        object.__setattr__(self, "pose", tuple(float(v) for v in self.pose))
+        if self.given_pose is not None:
+            object.__setattr__(self, "given_pose", tuple(float(v) for v in self.given_pose))
+
+    @property
+    def pose(self) -> tuple[float, float, float]:
+        if self.given_pose is None:
+            pose = _NAN3
+            if self.frame_size is not None:
+                from .pose import head_pose
+
+                pose = tuple(float(v) for v in head_pose(self.points, self.frame_size))
+            object.__setattr__(self, "given_pose", pose)  # solved once
+        return self.given_pose
 
     def plot(self, frame: np.ndarray, style=None) -> np.ndarray:
         """Copy of the BGR `frame` with this face drawn (see draw.draw_landmarks)."""

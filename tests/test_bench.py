@@ -65,4 +65,5 @@ def test_pingpong_and_stats():
     assert pingpong(4, 10) == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
     assert pingpong(1, 3) == [0, 0, 0]
     s = stats([1.0, 2.0, 3.0, 4.0, 100.0])
-    assert s["median"] == 3.0 and s["count"] == 5 and 4.0 < s["p95"] < 100.0
+    assert s["median"] == 3.0 and s["count"] == 5 and 4.0 < s["p95"] < 100.0 and s["mean"] == 22.0
+    assert "per_frame" not in s and stats([8.0, 8.0], frames=10)["per_frame"] == 1.6

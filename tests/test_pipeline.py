@@ -110,9 +110,27 @@ def test_bad_input_raises_a_clear_image_error(aligner, bad, match):
 def test_timings_are_recorded(aligner, read_media):
     aligner(read_media("single_face.jpg"))
     t = aligner.last_timings
-    assert {"detect", "track", "stage1", "stage2", "pose", "smooth", "total"} <= set(t)
-    assert t["detect"] > 0 and t["stage1"] > 0 and all(v >= 0 for v in t.values())
-    assert t["total"] >= t["detect"] + t["stage1"]
+    assert {"detect", "track", "crop", "stage1", "stage2", "smooth", "total"} <= set(t)
+    assert t["detect"] > 0 and t["crop"] > 0 and t["stage1"] > 0 and t["stage2"] > 0
+    assert all(v >= 0 for v in t.values())
+    assert t["total"] >= t["detect"] + t["crop"] + t["stage1"] + t["stage2"]
+
+
+def test_tracked_frames_run_the_last_stage_only(video_frames):
+    """Video mode: a new face goes through the whole cascade; a tracked one through stage 2
+    alone, its crop placed by the last frame's points."""
+    frames = video_frames("single_face.mp4", stop=4)
+    with FaceAligner(video=True, smoothing=False) as fa:
+        fa(frames[0])
+        first = dict(fa.last_timings)
+        fa(frames[1])
+        tracked = dict(fa.last_timings)
+        assert first["stage1"] > 0 and first["stage2"] > 0
+        assert tracked["stage1"] == 0 and tracked["stage2"] > 0 and tracked["detect"] == 0
+        track = fa(frames[2])[0].points
+        picture = FaceAligner(detector=fa.detector)(frames[2])[0].points
+    # tracking lands where a fresh detection + the whole cascade lands (3 % of the face width)
+    assert np.median(np.linalg.norm(track - picture, axis=1)) < 0.03 * np.ptp(picture[:, 0])
 
 
 def test_nme_on_300w_test_faces(aligner, w300):

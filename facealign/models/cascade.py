@@ -141,17 +141,21 @@ def load_cascade(path) -> CascadeFile:
     raise ValueError(f"{path}: not a facealign cascade or checkpoint")
 
 
-def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy) -> list[np.ndarray]:
+def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None) -> list[np.ndarray]:
     """Run the cascade on N faces.
 
     frames: N BGR uint8 pictures (the same array may repeat for several faces);
     boxes_xyxy: (N, 4) point-box-like boxes in frame pixels; runners[i]: a
     callable (N, 3, S, S) float32 -> (N, 68, 2) normalised outputs.
+    pts instead of boxes: (N, 68, 2) frame points from which a box stage crops
+    around their box and a points stage aligns them (tracking: last frame's points).
     Returns one (N, 68, 2) float32 array of frame points per stage.
     """
-    out, pts = [], None
+    out = []
     for spec, run in zip(stages, runners):
-        if spec.crop == "box":
+        if spec.crop == "box" and pts is not None:
+            tfs = [spec.transform(pts_frame=p) for p in pts]
+        elif spec.crop == "box":
             tfs = [spec.transform(box_xyxy=b) for b in boxes_xyxy]
         else:
             tfs = [spec.transform(pts_frame=p) for p in pts]

@@ -11,7 +11,8 @@ face goes through the last stage alone, its crop placed by the last frame's
 points (the refining stage is trained on stage 1's errors, which are larger than
 a frame's motion). The detector runs when a track is lost, when there is none,
 and every `redetect_every` frames to confirm the tracks (a track the detector no
-longer sees is dropped) and to pick up new faces. A landmark regressor finds a
+longer sees is dropped) and to pick up new faces; not while `max_faces` faces
+are tracked and the detector can confirm them (as MediaPipe's face mesh does). A landmark regressor finds a
 "face" in any crop, so between detections each track is confirmed every
 `confirm_every` frames by the detector's cheap `confirm()` where it has one
 (MediaPipe: short-range BlazeFace on a small crop around the track), and checked
@@ -161,7 +162,7 @@ class FaceAligner:
         """Track, confirm with the detector when due, re-detect when a track is lost."""
         detections = None
         cands = [_Candidate(points_box(tr.pts), tr.score, tr.track_id) for tr in self._tracks]
-        if not cands or self._frame_index - self._last_detect >= self.redetect_every:
+        if not cands or self._redetect_due(len(cands)):
             detections = self._detect(img)
             cands = self._confirm(cands, detections)
         elif (self._frame_index - self._last_detect) % self.confirm_every == 0:
@@ -177,6 +178,13 @@ class FaceAligner:
         alive.sort(key=lambda tr: -tr.score)
         self._tracks = alive[: self.max_faces]
         return self._tracks
+
+    def _redetect_due(self, n_tracks: int) -> bool:
+        """Every `redetect_every` frames, to find new faces, unless `max_faces` are tracked and
+        the detector can confirm them (then there is nothing new to look for, as in MediaPipe)."""
+        if n_tracks >= self.max_faces and hasattr(self.detector, "confirm"):
+            return False
+        return self._frame_index - self._last_detect >= self.redetect_every
 
     def _finish(self, img: np.ndarray, tracks: list[_Track], t: float) -> list[Landmarks]:
         """Smooth (video), wrap as Landmarks."""

@@ -187,6 +187,26 @@ def test_tracking_skips_the_detector_and_reset_starts_over(video_frames):
         assert fa(frames[0])[0].track_id == 0 and fa.last_timings["detect"] > 0
 
 
+def test_with_max_faces_tracked_only_the_presence_check_runs(video_frames):
+    """max_faces faces tracked: no periodic detection (nothing new to find), and the cheap
+    presence check on every `confirm_every`-th frame."""
+    frames = video_frames("single_face.mp4", stop=13)
+    with FaceAligner(video=True, max_faces=1, redetect_every=5, confirm_every=3) as fa:
+        calls = []
+        confirm = fa.detector.confirm
+
+        def counted(*a, **k):
+            calls.append(fa._frame_index)
+            return confirm(*a, **k)
+        fa.detector.confirm = counted
+        detected = []
+        for f in frames:
+            assert len(fa(f)) == 1
+            detected.append(fa.last_timings["detect"] > 0)
+    assert detected == [True] + [False] * 12
+    assert calls == [4, 7, 10, 13]
+
+
 def test_smoothing_reduces_jitter_on_a_real_clip(media):
     from facealign.jitter import measure_jitter
 

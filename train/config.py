@@ -29,7 +29,7 @@ class Config:
     # model
     model: str = "resnet18"
     width: float = 1.0
-    head: str = "avg"  # "avg" (torchvision) or "flatten"
+    head: str = "avg"  # "avg" (torchvision), "flatten" or "integral" (soft-argmax)
     input_size: int = 128
     crop_scale: float = 1.35  # crop side / longer side of the 68-point box
     box_jitter: float = 0.05  # detector-like noise of the training box (fraction of its side)
@@ -41,6 +41,8 @@ class Config:
     loss: str = "mse"  # mse | l1 | smoothl1 | wing
     wing_omega: float = 10.0  # crop pixels
     wing_epsilon: float = 2.0  # crop pixels
+    heatmap_weight: float = 0.0  # integral head only: weight of losses.heatmap_kl added to the point loss
+    heatmap_sigma: float = 1.0  # its Gaussian's sigma, in map cells
     # optimisation
     epochs: int = 30
     batch_size: int = 32
@@ -138,6 +140,10 @@ def validate(cfg: Config) -> None:
 
     if cfg.model not in list_models():
         raise ConfigError(f"model {cfg.model!r} unknown; choose from {', '.join(list_models())}")
+    from facealign.models.resnet import HEADS
+
+    if cfg.head not in HEADS:
+        raise ConfigError(f"head {cfg.head!r} unknown; choose from {', '.join(HEADS)}")
     if cfg.loss not in LOSSES:
         raise ConfigError(f"loss {cfg.loss!r} unknown; choose from {', '.join(LOSSES)}")
     if cfg.optimizer not in ("adamw", "sgd"):

@@ -24,7 +24,7 @@ from facealign.transform import CropTransform, points_box
 
 from .augment import photometric, sample_crop
 from .config import Config, from_dict, to_dict
-from .losses import get_loss
+from .losses import get_loss, heatmap_kl
 
 log = logging.getLogger("facealign.train")
 
@@ -34,7 +34,10 @@ def stage_spec(cfg: Config, template=None) -> StageSpec:
                   crop_scale=cfg.crop_scale)
     if cfg.stage == 1:
         return StageSpec(crop="box", **common)
-    return StageSpec(crop="points", template=np.asarray(template).tolist(), residual=True, **common)
+    # a fully connected head regresses offsets from the template; an integral head
+    # (soft-argmax) points where each landmark is, so its outputs are absolute
+    return StageSpec(crop="points", template=np.asarray(template).tolist(), residual=cfg.head != "integral",
+                     **common)
 
 
 class Run:
@@ -88,10 +91,17 @@ class Run:
     # ----- set-up -------------------------------------------------------------------------
     def _init_from(self, stage1, spec1):
         """Start stage 2 as stage 1 run on the aligned crop: same weights, and the output
-        bias moved so that stage 1's absolute outputs become offsets from the template."""
-        if (spec1.model, spec1.width, spec1.head, spec1.input_size) != (self.spec.model, self.spec.width,
-                                                                       self.spec.head, self.spec.input_size):
-            raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same architecture and input size")
+        bias moved so that stage 1's absolute outputs become offsets from the template.
+        A stage 2 with another head (integral) takes stage 1's backbone only."""
+        if (spec1.model, spec1.width) != (self.spec.model, self.spec.width):
+            raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same network and width")
+        if spec1.head != self.spec.head:
+            backbone = {k: v for k, v in stage1.state_dict().items() if k.startswith(("stem.", "layers."))}
+            self.model.load_state_dict(backbone, strict=False)
+            log.info("stage 2 starts from stage 1's backbone (%d tensors)", len(backbone))
+            return
+        if spec1.input_size != self.spec.input_size:
+            raise ValueError("init_from_stage1 with the same head needs the same input size")
         self.model.load_state_dict(stage1.state_dict())
         half = self.spec.codec.half
         shift = 1.0 - (torch.tensor(self.spec.template) + 0.5) / half  # abs_norm -> offset_norm
@@ -212,6 +222,9 @@ class Run:
                 crops, gt = self._stage2_inputs(crops, tfs, frames, pts_frame, rng)
             pred = self.spec.decode(self.model(torch.from_numpy(to_input(crops))))
             loss = self.loss_fn(pred, torch.from_numpy(gt), omega=c.wing_omega, epsilon=c.wing_epsilon)
+            if c.heatmap_weight and c.head == "integral":
+                target = self.spec.codec.encode(torch.from_numpy(gt))
+                loss = loss + c.heatmap_weight * heatmap_kl(self.model.integral.last_prob, target, c.heatmap_sigma)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {self.epoch + 1}; lower lr={c.lr}")
             self.opt.zero_grad(set_to_none=True)

@@ -41,6 +41,8 @@ class IntegralHead(nn.Module):
         logits = self.logits(self.smooth(x))
         b, k, h, w = logits.shape
         prob = logits.flatten(2).softmax(-1).view(b, k, h, w)
+        if self.training:
+            self.last_prob = prob  # for a loss on the maps themselves (train.losses.heatmap_kl)
         xs = (torch.arange(w, dtype=prob.dtype, device=prob.device) * 2 + 1) / w - 1  # cell centres
         ys = (torch.arange(h, dtype=prob.dtype, device=prob.device) * 2 + 1) / h - 1
         return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)

@@ -32,3 +32,19 @@ def test_wing_by_hand():
 def test_unknown_loss_lists_choices():
     with pytest.raises(ValueError, match="mse, l1, smoothl1, wing"):
         get_loss("huber")
+
+
+def test_heatmap_kl_is_zero_at_its_own_target_and_grows_with_distance():
+    from train.losses import heatmap_kl
+
+    target = torch.tensor([[[0.1, -0.2]]])
+    h = w = 16
+    xs = (torch.arange(w) * 2 + 1) / w - 1
+
+    def blob(cx, cy, s=2.0 / 16):
+        g = torch.exp(-0.5 * ((xs.view(1, w) - cx) / s) ** 2) * torch.exp(-0.5 * ((xs.view(h, 1) - cy) / s) ** 2)
+        return (g / g.sum()).view(1, 1, h, w)
+
+    assert heatmap_kl(blob(0.1, -0.2), target).item() == pytest.approx(0.0, abs=1e-5)
+    near, far = heatmap_kl(blob(0.2, -0.2), target).item(), heatmap_kl(blob(0.6, 0.3), target).item()
+    assert 0 < near < far

@@ -91,6 +91,27 @@ def test_short_stage2_training_and_eval_json(tmp_path):
     assert (tmp_path / "ced.png").stat().st_size > 10000
 
 
+def test_integral_stage2_trains_from_stage1_backbone_and_exports(tmp_path):
+    """A soft-argmax stage 2 with the heatmap loss: starts from stage 1's backbone, its loss
+    falls, it exports to ONNX (the exporter checks torch against onnxruntime itself)."""
+    assert _train(tmp_path, "epochs=1") == 0
+    s1 = tmp_path / "checkpoints/raw_CNN_noAug_MSE/last.pt"
+    assert cli(["train", "Cas_Stage2_Integral_Aug_Wing-S1_Wing", *TINY, "head=integral", "heatmap_weight=1",
+                f"stage1={s1}", "epochs=2", "lr=0.01", f"out={tmp_path}", "--data", str(DATA)]) == 0
+    ck = torch.load(tmp_path / "checkpoints/Cas_Stage2_Integral_Aug_Wing-S1_Wing/last.pt", weights_only=False)
+    s1_sd = torch.load(s1, weights_only=False)["model"]
+    stages = ck["cascade"]["stages"]
+    assert stages[1]["head"] == "integral" and stages[1]["residual"] is False
+    assert not torch.equal(ck["model"]["stem.0.weight"], s1_sd["stem.0.weight"])  # trained on from there
+    assert "starts from stage 1's backbone" in (tmp_path / "logs/Cas_Stage2_Integral_Aug_Wing-S1_Wing/train.log").read_text()
+    rows = list(csv.DictReader(open(tmp_path / "logs/Cas_Stage2_Integral_Aug_Wing-S1_Wing/metrics.csv")))
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+    onnx = tmp_path / "int.onnx"
+    assert cli(["export", str(tmp_path / "checkpoints/Cas_Stage2_Integral_Aug_Wing-S1_Wing/last.pt"),
+                "--format", "onnx", "-o", str(onnx)]) == 0
+    assert onnx.stat().st_size > 100000
+
+
 def test_sweep_grids_follow_the_study(capsys):
     from train.sweep import cells
 

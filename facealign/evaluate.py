@@ -33,21 +33,9 @@ def predict_faceset(model, faces: FaceSet, boxes=None, batch: int = 32, flip: bo
     for s in range(0, len(faces), batch):
         idx = list(range(s, min(s + batch, len(faces))))
         frames = [faces.image(i) for i in idx]
-        outs = model(frames, boxes[idx])
-        if flip:
-            outs = [(a + b) / 2 for a, b in zip(outs, _flipped(model, frames, boxes[idx]))]
+        outs = model(frames, boxes[idx], flip=flip)
         per_stage = outs if per_stage is None else [np.concatenate([a, b]) for a, b in zip(per_stage, outs)]
     return per_stage
-
-
-def _flipped(model, frames, boxes):
-    from .topology import flip_points
-
-    widths = [f.shape[1] for f in frames]
-    fframes = [np.ascontiguousarray(f[:, ::-1]) for f in frames]
-    fboxes = np.stack([[w - 1 - b[2], b[1], w - 1 - b[0], b[3]] for b, w in zip(boxes, widths)])
-    outs = model(fframes, fboxes)
-    return [np.stack([flip_points(p, w) for p, w in zip(o, widths)]) for o in outs]
 
 
 def detector_boxes(faces: FaceSet, detector) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +110,7 @@ def add_arguments(p) -> None:
     p.add_argument("--subset", default="common", help=f"one of {', '.join(TEST_SUBSETS)}, 'all', or train")
     p.add_argument("--folder", help="evaluate on any folder of picture + .pts pairs instead")
     p.add_argument("--boxes", choices=("gt", "detector"), default="gt")
-    p.add_argument("--flip", action="store_true", help="average with the mirrored picture's prediction")
+    p.add_argument("--flip", action="store_true", help="test-time flip averaging: every stage also runs on its mirrored crops")
     p.add_argument("--json", help="write {subset: {n, nme, fr, auc}} here (nme and fr in percent)")
     p.add_argument("--plot", help="draw the CED curves to this PNG")
 

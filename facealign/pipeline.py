@@ -67,7 +67,8 @@ class FaceAligner:
     None (on in video mode only), True/False, or a dict of One Euro parameters
     (min_cutoff, beta, d_cutoff); redetect_every: frames between detector
     confirmations in video mode; confirm_every: frames between the cheap
-    per-track presence checks in between (1: every frame); min_score: detector confidence threshold for a
+    per-track presence checks in between (1: every frame); flip: test-time flip
+    averaging (every stage also runs on its mirrored crops, in the same batch); min_score: detector confidence threshold for a
     detector built by name (None: that detector's default); fps: the frame rate assumed for timestamps when a
     call passes none.
     """
@@ -82,7 +83,7 @@ class FaceAligner:
     def __init__(self, weights=None, preset: str = "accurate", backend: str = "auto",
                  detector: str | Detector = "mediapipe", max_faces: int = 4, video: bool = False,
                  smoothing: bool | dict | None = None, redetect_every: int = 10, confirm_every: int = 3,
-                 min_score: float | None = None, fps: float = 30.0, **backend_kwargs):
+                 min_score: float | None = None, fps: float = 30.0, flip: bool = False, **backend_kwargs):
         if max_faces < 1 or redetect_every < 1 or confirm_every < 1 or fps <= 0:
             raise ValueError(f"need max_faces >= 1, redetect_every >= 1, confirm_every >= 1, fps > 0; got "
                              f"{max_faces}, {redetect_every}, {confirm_every}, {fps}")
@@ -98,7 +99,7 @@ class FaceAligner:
             detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
         self.detector = detector
         self.max_faces, self.video, self.redetect_every, self.fps = max_faces, video, redetect_every, fps
-        self.confirm_every = confirm_every
+        self.confirm_every, self.flip = confirm_every, flip
         use = video if smoothing is None else bool(smoothing)
         self.smoother = TrackSmoother(**(smoothing if isinstance(smoothing, dict) else {})) if use else None
         self.last_timings: dict[str, float] = {}
@@ -308,7 +309,8 @@ class FaceAligner:
             empty = np.zeros((0, 68, 2), np.float32)
             return empty, empty
         names = [self._stage_name(i) for i in range(len(self.model.stages))]
-        stages = self._run_timed(names, self._timed, [img] * len(cands), np.stack([c.box_xyxy for c in cands]))
+        stages = self._run_timed(names, self._timed, [img] * len(cands), np.stack([c.box_xyxy for c in cands]),
+                                 self.flip)
         return stages[-1], stages[0]
 
     def _refine(self, img: np.ndarray, cands: list[_Candidate]) -> np.ndarray:
@@ -318,7 +320,7 @@ class FaceAligner:
         prev = {tr.track_id: tr.pts for tr in self._tracks}
         names = [self._stage_name(len(self.model.stages) - 1)]
         pts = np.stack([prev[c.track_id] for c in cands])
-        return self._run_timed(names, self._timed.refine, [img] * len(cands), pts)[-1]
+        return self._run_timed(names, self._timed.refine, [img] * len(cands), pts, self.flip)[-1]
 
     @staticmethod
     def _stage_name(i: int) -> str:

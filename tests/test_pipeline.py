@@ -217,3 +217,13 @@ def test_smoothing_reduces_jitter_on_a_real_clip(media):
     # the eye-corner distance per frame
     assert smooth["jitter_rigid_removed"] < 0.8 * raw["jitter_rigid_removed"]
     assert smooth["jitter"] < raw["jitter"]
+
+
+def test_flip_averaging_in_the_pipeline(aligner, read_media):
+    img = read_media("single_face.jpg")
+    plain = aligner(img)[0].points
+    fa = FaceAligner(flip=True, detector=aligner.detector)  # not closed: the detector is the fixture's
+    flipped = fa(img)
+    assert len(flipped) == 1 and fa.last_timings["stage2"] > 0
+    moved = np.median(np.linalg.norm(flipped[0].points - plain, axis=1))
+    assert 0 < moved < 0.03 * np.ptp(plain[:, 0])  # a small correction, not another face

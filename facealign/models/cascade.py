@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..topology import flip_points
 from ..transform import CropTransform, points_box
 from .codec import PointCodec
 from .registry import create_model
@@ -141,7 +142,8 @@ def load_cascade(path) -> CascadeFile:
     raise ValueError(f"{path}: not a facealign cascade or checkpoint")
 
 
-def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None) -> list[np.ndarray]:
+def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None,
+                flip: bool = False) -> list[np.ndarray]:
     """Run the cascade on N faces.
 
     frames: N BGR uint8 pictures (the same array may repeat for several faces);
@@ -149,6 +151,8 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     callable (N, 3, S, S) float32 -> (N, 68, 2) normalised outputs.
     pts instead of boxes: (N, 68, 2) frame points from which a box stage crops
     around their box and a points stage aligns them (tracking: last frame's points).
+    flip: test-time flip averaging: each stage also sees its crops mirrored (in the
+    same batch) and averages the two answers before the next stage crops from them.
     Returns one (N, 68, 2) float32 array of frame points per stage.
     """
     out = []
@@ -159,9 +163,14 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
             tfs = [spec.transform(box_xyxy=b) for b in boxes_xyxy]
         else:
             tfs = [spec.transform(pts_frame=p) for p in pts]
-        crops = [t.warp(f) for t, f in zip(tfs, frames)]
-        raw = np.asarray(run(to_input(crops)), dtype=np.float32).reshape(len(tfs), -1, 2)
+        crops = np.stack([t.warp(f) for t, f in zip(tfs, frames)])
+        if flip:
+            crops = np.concatenate([crops, crops[:, :, ::-1]])
+        raw = np.asarray(run(to_input(crops)), dtype=np.float32).reshape(len(crops), -1, 2)
         pts_crop = spec.decode(raw)
+        if flip:
+            n = len(tfs)
+            pts_crop = (pts_crop[:n] + flip_points(pts_crop[n:], spec.input_size)) / 2
         pts = np.stack([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
         out.append(pts)
     return out

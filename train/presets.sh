@@ -12,10 +12,14 @@ train() {
   if [ -f "checkpoints/$name/last.pt" ]; then step python -m train "$name" threads=1 "$@" --resume
   else step python -m train "$name" threads=1 "$@"; fi
 }
+# Stage 1 ran a cosine schedule to 80 epochs, then was resumed to 140: the schedule is re-based on
+# the new length, so the learning rate rises again (to 0.4 x its peak) and anneals a second time.
 train Cas_Stage1_Aug_Wing epochs=80
-train Cas_Stage2_Aug_Wing-S1_Wing epochs=30
+train Cas_Stage1_Aug_Wing epochs=140
+train Cas_Stage2_Aug_Wing-S1_Wing epochs=40
 train fast_Stage1_Aug_Wing epochs=60
-train fast_Stage2_Aug_Wing epochs=30
+train fast_Stage1_Aug_Wing epochs=120
+train fast_Stage2_Aug_Wing epochs=40
 step facealign export checkpoints/Cas_Stage2_Aug_Wing-S1_Wing/best.pt --format torch --preset accurate -o weights/accurate.pt
 step facealign export checkpoints/fast_Stage2_Aug_Wing/best.pt --format torch --preset fast -o weights/fast.pt
 step facealign export weights/accurate.pt --format onnx --preset accurate

@@ -19,6 +19,7 @@ train Cas_Stage1_Aug_Wing epochs=140
 train Cas_Stage2_Aug_Wing-S1_Wing epochs=40
 train fast_Stage1_Aug_Wing epochs=60
 train fast_Stage1_Aug_Wing epochs=120
+train fast_Stage1_Aug_Wing epochs=180
 train fast_Stage2_Aug_Wing epochs=40
 step facealign export checkpoints/Cas_Stage2_Aug_Wing-S1_Wing/best.pt --format torch --preset accurate -o weights/accurate.pt
 step facealign export checkpoints/fast_Stage2_Aug_Wing/best.pt --format torch --preset fast -o weights/fast.pt

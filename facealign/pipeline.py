@@ -12,8 +12,8 @@ points (the refining stage is trained on stage 1's errors, which are larger than
 a frame's motion). The detector runs when a track is lost, when there is none,
 and every `redetect_every` frames to confirm the tracks (a track the detector no
 longer sees is dropped) and to pick up new faces; not while `max_faces` faces
-are tracked and the detector can confirm them (as MediaPipe's face mesh does). A landmark regressor finds a
-"face" in any crop, so between detections each track is confirmed every
+are tracked and the detector can confirm them (as MediaPipe's face mesh does).
+A landmark regressor finds a "face" in any crop, so between detections each track is confirmed every
 `confirm_every` frames by the detector's cheap `confirm()` where it has one
 (MediaPipe: short-range BlazeFace on a small crop around the track), and checked
 on every frame for plausibility (box not degenerate, points inside the frame,
@@ -68,8 +68,9 @@ class FaceAligner:
     (min_cutoff, beta, d_cutoff); redetect_every: frames between detector
     confirmations in video mode; confirm_every: frames between the cheap
     per-track presence checks in between (1: every frame); flip: test-time flip
-    averaging (every stage also runs on its mirrored crops, in the same batch); min_score: detector confidence threshold for a
-    detector built by name (None: that detector's default); fps: the frame rate assumed for timestamps when a
+    averaging (every stage also runs on its mirrored crops, in the same batch);
+    min_score: detector confidence threshold for a detector built by name (None:
+    that detector's default); fps: the frame rate assumed for timestamps when a
     call passes none.
     """
 
@@ -168,8 +169,9 @@ class FaceAligner:
             cands = self._confirm(cands, detections)
         elif (self._frame_index - self._last_detect) % self.confirm_every == 0:
             cands = self._presence(img, cands)
-        pts = self._refine(img, cands)
-        alive, lost = self._check(img, cands, pts)
+        prev = {tr.track_id: tr.pts for tr in self._tracks}
+        pts = self._refine(img, [prev[c.track_id] for c in cands])
+        alive, lost = self._check(img, cands, pts, prev)
         lost_ids = {tr.track_id for tr in lost} | {c.track_id for c in cands}
         lost += [tr for tr in self._tracks if tr.track_id not in lost_ids]  # unconfirmed ones
         if lost and detections is None:  # lost one: look again on this very frame
@@ -267,10 +269,10 @@ class FaceAligner:
         self._next_id += 1
         return self._next_id - 1
 
-    def _check(self, img, cands, pts) -> tuple[list[_Track], list[_Track]]:
-        """Split tracked faces into (alive, lost) by the tracking-quality checks."""
+    def _check(self, img, cands, pts, prev: dict) -> tuple[list[_Track], list[_Track]]:
+        """Split tracked faces into (alive, lost) by the tracking-quality checks; prev: the
+        last frame's points by track id."""
         t0 = time.perf_counter()
-        prev = {tr.track_id: tr.pts for tr in self._tracks}
         alive, lost = [], []
         for c, p in zip(cands, pts):
             last = prev.get(c.track_id)
@@ -313,14 +315,12 @@ class FaceAligner:
                                  self.flip)
         return stages[-1], stages[0]
 
-    def _refine(self, img: np.ndarray, cands: list[_Candidate]) -> np.ndarray:
+    def _refine(self, img: np.ndarray, last_pts: list[np.ndarray]) -> np.ndarray:
         """Tracked faces: the last stage alone from their last points -> (N, 68, 2) frame points."""
-        if not cands:
+        if not last_pts:
             return np.zeros((0, 68, 2), np.float32)
-        prev = {tr.track_id: tr.pts for tr in self._tracks}
         names = [self._stage_name(len(self.model.stages) - 1)]
-        pts = np.stack([prev[c.track_id] for c in cands])
-        return self._run_timed(names, self._timed.refine, [img] * len(cands), pts, self.flip)[-1]
+        return self._run_timed(names, self._timed.refine, [img] * len(last_pts), np.stack(last_pts), self.flip)[-1]
 
     @staticmethod
     def _stage_name(i: int) -> str:

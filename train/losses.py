@@ -40,9 +40,10 @@ def heatmap_kl(prob: torch.Tensor, target_norm: torch.Tensor, sigma_cells: float
 
     prob: (B, K, H, W) softmax maps; target_norm: (B, K, 2) targets in [-1, 1] over the crop.
     """
+    from facealign.models.resnet import cell_centres
+
     b, k, h, w = prob.shape
-    xs = (torch.arange(w, dtype=prob.dtype) * 2 + 1) / w - 1
-    ys = (torch.arange(h, dtype=prob.dtype) * 2 + 1) / h - 1
+    xs, ys = cell_centres(w, prob), cell_centres(h, prob)
     sx, sy = 2.0 * sigma_cells / w, 2.0 * sigma_cells / h
     gx = torch.exp(-0.5 * ((xs.view(1, 1, w) - target_norm[..., :1]) / sx) ** 2)  # (B, K, W)
     gy = torch.exp(-0.5 * ((ys.view(1, 1, h) - target_norm[..., 1:]) / sy) ** 2)  # (B, K, H)

@@ -157,11 +157,9 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     """
     out = []
     for spec, run in zip(stages, runners):
-        if spec.crop == "box" and pts is not None:
-            tfs = [spec.transform(pts_frame=p) for p in pts]
-        elif spec.crop == "box":
+        if pts is None:
             tfs = [spec.transform(box_xyxy=b) for b in boxes_xyxy]
-        else:
+        else:  # a box stage crops around the points' box, a points stage aligns them
             tfs = [spec.transform(pts_frame=p) for p in pts]
         crops = np.stack([t.warp(f) for t, f in zip(tfs, frames)])
         if flip:

@@ -22,6 +22,11 @@ from .registry import register_model
 HEADS = ("avg", "flatten", "integral")
 
 
+def cell_centres(n: int, like: torch.Tensor) -> torch.Tensor:
+    """Centres of n map cells across the crop, in the [-1, 1] coordinates of PointCodec."""
+    return (torch.arange(n, dtype=like.dtype, device=like.device) * 2 + 1) / n - 1
+
+
 class IntegralHead(nn.Module):
     """Feature maps at strides 4, 8, 16, 32 -> (B, K, 2) soft-argmax points in [-1, 1]."""
 
@@ -43,8 +48,7 @@ class IntegralHead(nn.Module):
         prob = logits.flatten(2).softmax(-1).view(b, k, h, w)
         if self.training:
             self.last_prob = prob  # for a loss on the maps themselves (train.losses.heatmap_kl)
-        xs = (torch.arange(w, dtype=prob.dtype, device=prob.device) * 2 + 1) / w - 1  # cell centres
-        ys = (torch.arange(h, dtype=prob.dtype, device=prob.device) * 2 + 1) / h - 1
+        xs, ys = cell_centres(w, prob), cell_centres(h, prob)
         return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
 
 _SPECS = {

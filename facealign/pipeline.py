@@ -13,10 +13,10 @@ a frame's motion). The detector runs when a track is lost, when there is none,
 and every `redetect_every` frames to confirm the tracks (a track the detector no
 longer sees is dropped) and to pick up new faces; not while `max_faces` faces
 are tracked and the detector can confirm them (as MediaPipe's face mesh does).
-A landmark regressor finds a "face" in any crop, so between detections each track is confirmed every
-`confirm_every` frames by the detector's cheap `confirm()` where it has one
-(MediaPipe: short-range BlazeFace on a small crop around the track), and checked
-on every frame for plausibility (box not degenerate, points inside the frame,
+A landmark regressor finds a "face" in any crop, so between detections each
+track is confirmed every `confirm_every` frames by the detector's cheap
+`confirm()` where it has one (MediaPipe: short-range BlazeFace on a small crop
+around the track), and checked on every frame for plausibility (box not degenerate, points inside the frame,
 not too far from the last points; on new faces, later stages close to stage 1).
 Track ids follow faces by box overlap. All faces of a frame go through each
 cascade stage as one batch.

@@ -74,6 +74,21 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
         _train(tmp_path, "epochs=1", "--resume")
 
 
+def test_init_from_fine_tunes_an_earlier_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _train(a, "epochs=3") == 0
+    ck = a / "checkpoints/raw_CNN_noAug_MSE/last.pt"
+    assert _train(b, "epochs=1", f"init_from={ck}") == 0
+
+    def first_loss(out):
+        return float(next(csv.DictReader(open(out / "logs/raw_CNN_noAug_MSE/metrics.csv")))["loss"])
+
+    assert first_loss(b) < first_loss(a)  # it went on from where run a got to
+    assert f"starts from the weights in {ck}" in (b / "logs/raw_CNN_noAug_MSE/train.log").read_text()
+    with pytest.raises(ValueError, match="another network"):
+        _train(tmp_path / "c", "epochs=1", f"init_from={ck}", "width=0.5")
+
+
 def test_short_stage2_training_and_eval_json(tmp_path):
     """Stage 2 on a frozen stage 1, then `facealign eval` reports both stages."""
     assert _train(tmp_path, "epochs=1") == 0
@@ -89,6 +104,17 @@ def test_short_stage2_training_and_eval_json(tmp_path):
     assert res["n"] == 554 and set(res) >= {"n", "nme", "fr", "auc", "stage1"}
     assert 0 < res["nme"] < 100 and 0 <= res["fr"] <= 100 and 0 <= res["auc"] <= 1
     assert (tmp_path / "ced.png").stat().st_size > 10000
+
+
+def test_stage2_at_another_input_size_starts_from_stage1_backbone(tmp_path):
+    assert _train(tmp_path, "epochs=1") == 0
+    s1 = tmp_path / "checkpoints/raw_CNN_noAug_MSE/last.pt"
+    assert cli(["train", "Cas_Stage2_Aug_Wing-S1_MSE", *TINY, "input_size=96", f"stage1={s1}", "epochs=1",
+                f"out={tmp_path}", "--data", str(DATA)]) == 0
+    log = (tmp_path / "logs/Cas_Stage2_Aug_Wing-S1_MSE/train.log").read_text()
+    assert "starts from stage 1's backbone" in log
+    ck = torch.load(tmp_path / "checkpoints/Cas_Stage2_Aug_Wing-S1_MSE/last.pt", weights_only=False)
+    assert [s["input_size"] for s in ck["cascade"]["stages"]] == [64, 96]
 
 
 def test_integral_stage2_trains_from_stage1_backbone_and_exports(tmp_path):

@@ -37,6 +37,7 @@ class Config:
     stage: int = 1
     stage1: str = ""  # stage 2 only: stage-1 checkpoint or cascade file
     init_from_stage1: bool = False  # stage 2 only: start from stage 1's weights (same architecture)
+    init_from: str = ""  # fine-tune: start from this training checkpoint's (or cascade file's last) weights
     # loss
     loss: str = "mse"  # mse | l1 | smoothl1 | wing
     wing_omega: float = 10.0  # crop pixels

@@ -74,7 +74,9 @@ class Run:
             template = mean_template(self.train_set.points(), cfg.input_size, cfg.crop_scale)
         self.spec = stage_spec(cfg, template)
         self.model = self.spec.build()
-        if cfg.stage == 2 and cfg.init_from_stage1:
+        if cfg.init_from:
+            self._init_from_checkpoint(Path(cfg.init_from))
+        elif cfg.stage == 2 and cfg.init_from_stage1:
             self._init_from(self.prev_models[0], self.prev_stages[0])
         self.loss_fn = get_loss(cfg.loss)
         self.opt = self._optimizer()
@@ -92,22 +94,34 @@ class Run:
     def _init_from(self, stage1, spec1):
         """Start stage 2 as stage 1 run on the aligned crop: same weights, and the output
         bias moved so that stage 1's absolute outputs become offsets from the template.
-        A stage 2 with another head (integral) takes stage 1's backbone only."""
+        A stage 2 with another head (integral) or input size takes stage 1's backbone only."""
         if (spec1.model, spec1.width) != (self.spec.model, self.spec.width):
             raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same network and width")
-        if spec1.head != self.spec.head:
+        if (spec1.head, spec1.input_size) != (self.spec.head, self.spec.input_size):
             backbone = {k: v for k, v in stage1.state_dict().items() if k.startswith(("stem.", "layers."))}
             self.model.load_state_dict(backbone, strict=False)
             log.info("stage 2 starts from stage 1's backbone (%d tensors)", len(backbone))
             return
-        if spec1.input_size != self.spec.input_size:
-            raise ValueError("init_from_stage1 with the same head needs the same input size")
         self.model.load_state_dict(stage1.state_dict())
         half = self.spec.codec.half
         shift = 1.0 - (torch.tensor(self.spec.template) + 0.5) / half  # abs_norm -> offset_norm
         with torch.no_grad():
             self.model.fc.bias += shift.reshape(-1)
         log.info("stage 2 starts from stage 1's weights")
+
+    def _init_from_checkpoint(self, path: Path):
+        """Fine-tune: start from the weights of an earlier run of the same network (a training
+        checkpoint, or the last stage of a cascade file)."""
+        if not path.is_file():
+            raise FileNotFoundError(f"init_from={path}: no such file")
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        state = ck["model"] if "model" in ck else ck["state_dicts"][-1]
+        try:
+            self.model.load_state_dict(state)
+        except RuntimeError as e:
+            raise ValueError(f"init_from={path} holds another network than this config's "
+                             f"({self.spec.model}, width {self.spec.width}, head {self.spec.head})") from e
+        log.info("starts from the weights in %s", path)
 
     def _log_to_file(self):
         handler = logging.FileHandler(self.log_dir / "train.log")

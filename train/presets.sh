@@ -15,28 +15,21 @@ train() {
   if [ -f "checkpoints/$name/last.pt" ]; then step python -m train "$name" threads="$THREADS" "$@" --resume
   else step python -m train "$name" threads="$THREADS" "$@"; fi
 }
-# Stage 2 again on a retrained stage 1, starting from the stage 2 trained before (kept as
-# previous.pt): a run that was already fine-tuned this way resumes instead.
-finetune() {
-  local name=$1; shift
-  local ck="checkpoints/$name"
-  if python -c "import sys, torch; sys.exit(0 if torch.load(sys.argv[1], weights_only=False)['config']['init_from'] else 1)" "$ck/last.pt" 2>/dev/null
-  then step python -m train "$name" threads="$THREADS" "$@" --resume
-  else cp "$ck/best.pt" "$ck/previous.pt"; step python -m train "$name" threads="$THREADS" init_from="$ck/previous.pt" "$@"; fi
-}
-# Stage 1 ran a cosine schedule to 80 epochs, then was resumed to 140: the schedule is re-based on
-# the new length, so the learning rate rises again (to 0.4 x its peak) and anneals a second time.
+# Stage 1 ran a cosine schedule to 80 epochs, then was resumed to 140 and to 250: the schedule is re-based on
+# the new length each time, so the learning rate rises again and anneals once more (a warm restart).
 train Cas_Stage1_Aug_Wing epochs=80
 train Cas_Stage1_Aug_Wing epochs=140
-train Cas_Stage2_Aug_Wing-S1_Wing epochs=40
 train Cas_Stage1_Aug_Wing epochs=250
-finetune Cas_Stage2_Aug_Wing-S1_Wing epochs=40
+# Stage 2 (160 px, from stage 1's backbone) on the final stage 1, 32 epochs and a warm restart to 52.
+train Cas_Stage2_Aug_Wing-S1_Wing epochs=32
+train Cas_Stage2_Aug_Wing-S1_Wing epochs=52
 train fast_Stage1_Aug_Wing epochs=60
 train fast_Stage1_Aug_Wing epochs=120
 train fast_Stage1_Aug_Wing epochs=180
-train fast_Stage2_Aug_Wing epochs=40
 train fast_Stage1_Aug_Wing epochs=260
-finetune fast_Stage2_Aug_Wing epochs=40
+# Stage 2 (128 px, from stage 1's backbone), 40 epochs and a warm restart to 70.
+train fast_Stage2_Aug_Wing epochs=40
+train fast_Stage2_Aug_Wing epochs=70
 step facealign export checkpoints/Cas_Stage2_Aug_Wing-S1_Wing/best.pt --format torch --preset accurate -o weights/accurate.pt
 step facealign export checkpoints/fast_Stage2_Aug_Wing/best.pt --format torch --preset fast -o weights/fast.pt
 step facealign export weights/accurate.pt --format onnx --preset accurate

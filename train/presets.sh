@@ -3,7 +3,7 @@
 # What was run for the shipped files (2 CPU cores, one training at a time); the epochs are given on
 # the command line here. The first sessions trained with 1 torch thread so that other work on the
 # machine could not stall the run; the last steps (from stage 1's epochs=250 / 260 on) with 2 threads,
-# 1.4x faster per epoch with the machine otherwise idle. THREADS=1 bash train/presets.sh for the former.
+# 1.4-1.7x faster per epoch with the machine otherwise idle. THREADS=1 bash train/presets.sh for the former.
 # Usage: bash train/presets.sh   (from the repository root, in the project's virtualenv)
 set -euo pipefail
 THREADS=${THREADS:-2}

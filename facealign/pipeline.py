@@ -16,8 +16,9 @@ are tracked and the detector can confirm them (as MediaPipe's face mesh does).
 A landmark regressor finds a "face" in any crop, so between detections each
 track is confirmed every `confirm_every` frames by the detector's cheap
 `confirm()` where it has one (MediaPipe: short-range BlazeFace on a small crop
-around the track), and checked on every frame for plausibility (box not degenerate, points inside the frame,
-not too far from the last points; on new faces, later stages close to stage 1).
+around the track), and checked on every frame for plausibility (box not
+degenerate, points inside the frame, not too far from the last points; on new
+faces, later stages close to stage 1).
 Track ids follow faces by box overlap. All faces of a frame go through each
 cascade stage as one batch.
 """
@@ -320,7 +321,8 @@ class FaceAligner:
         if not last_pts:
             return np.zeros((0, 68, 2), np.float32)
         names = [self._stage_name(len(self.model.stages) - 1)]
-        return self._run_timed(names, self._timed.refine, [img] * len(last_pts), np.stack(last_pts), self.flip)[-1]
+        frames = [img] * len(last_pts)
+        return self._run_timed(names, self._timed.refine, frames, np.stack(last_pts), self.flip)[-1]
 
     @staticmethod
     def _stage_name(i: int) -> str:

@@ -74,9 +74,9 @@ class Run:
             template = mean_template(self.train_set.points(), cfg.input_size, cfg.crop_scale)
         self.spec = stage_spec(cfg, template)
         self.model = self.spec.build()
-        if cfg.init_from:
-            self._init_from_checkpoint(Path(cfg.init_from))
-        elif cfg.stage == 2 and cfg.init_from_stage1:
+        if cfg.init_from and not resume:  # (a resumed run takes its weights from last.pt below)
+            self._init_from_checkpoint(cfg.init_from)
+        elif cfg.stage == 2 and cfg.init_from_stage1 and not resume:
             self._init_from(self.prev_models[0], self.prev_stages[0])
         self.loss_fn = get_loss(cfg.loss)
         self.opt = self._optimizer()
@@ -109,13 +109,10 @@ class Run:
             self.model.fc.bias += shift.reshape(-1)
         log.info("stage 2 starts from stage 1's weights")
 
-    def _init_from_checkpoint(self, path: Path):
+    def _init_from_checkpoint(self, path: str):
         """Fine-tune: start from the weights of an earlier run of the same network (a training
         checkpoint, or the last stage of a cascade file)."""
-        if not path.is_file():
-            raise FileNotFoundError(f"init_from={path}: no such file")
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        state = ck["model"] if "model" in ck else ck["state_dicts"][-1]
+        state = {k: v.float() for k, v in load_cascade(path).state_dicts[-1].items()}
         try:
             self.model.load_state_dict(state)
         except RuntimeError as e:

@@ -13,6 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from facealign.models.resnet import cell_centres
+
 
 def mse(pred, target, **_):
     return F.mse_loss(pred, target)
@@ -40,8 +42,6 @@ def heatmap_kl(prob: torch.Tensor, target_norm: torch.Tensor, sigma_cells: float
 
     prob: (B, K, H, W) softmax maps; target_norm: (B, K, 2) targets in [-1, 1] over the crop.
     """
-    from facealign.models.resnet import cell_centres
-
     b, k, h, w = prob.shape
     xs, ys = cell_centres(w, prob), cell_centres(h, prob)
     sx, sy = 2.0 * sigma_cells / w, 2.0 * sigma_cells / h

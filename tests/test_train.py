@@ -65,13 +65,29 @@ def test_resume_continues_exactly(tmp_path):
     cb = torch.load(b / "checkpoints/raw_CNN_noAug_MSE/last.pt", weights_only=False)
     assert cb["epoch"] == 3 and [h["epoch"] for h in cb["history"]] == [1, 2, 3]
     assert len(list((b / "runs/raw_CNN_noAug_MSE").iterdir())) == 1  # one TensorBoard run, continued
-    for k, v in ca["model"].items():
-        torch.testing.assert_close(cb["model"][k], v, rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+    for part in ("model", "ema"):
+        for k, v in ca[part].items():
+            torch.testing.assert_close(cb[part][k], v, rtol=1e-4, atol=1e-5, msg=f"{part} {k} differs after resume")
 
 
-def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="start without --resume"):
-        _train(tmp_path, "epochs=1", "--resume")
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert _train(tmp_path, "epochs=1", "--resume") == 2
+    assert "start without --resume" in capsys.readouterr().err
+
+
+def test_a_second_run_never_replaces_the_first(tmp_path, capsys):
+    assert _train(tmp_path, "epochs=1") == 0
+    ckpts = tmp_path / "checkpoints/raw_CNN_noAug_MSE"
+    before = {p.name: p.read_bytes() for p in ckpts.iterdir()}
+    metrics = (tmp_path / "logs/raw_CNN_noAug_MSE/metrics.csv").read_text()
+    assert _train(tmp_path, "epochs=1", "seed=1") == 2
+    err = capsys.readouterr().err
+    assert all(choice in err for choice in ("--resume", "--overwrite", "name="))
+    assert {p.name: p.read_bytes() for p in ckpts.iterdir()} == before
+    assert (tmp_path / "logs/raw_CNN_noAug_MSE/metrics.csv").read_text() == metrics
+    assert _train(tmp_path, "epochs=1", "seed=1", "--overwrite") == 0
+    assert (ckpts / "last.pt").read_bytes() != before["last.pt"]
+    assert len(list((tmp_path / "runs/raw_CNN_noAug_MSE").iterdir())) == 1  # the old TensorBoard run went too
 
 
 def test_init_from_fine_tunes_an_earlier_run(tmp_path):

@@ -16,13 +16,16 @@ from facealign.transform import CropTransform, points_box
 from .config import AugmentConfig
 
 
-def sample_crop(image: np.ndarray, pts_frame: np.ndarray, size: int, crop_scale: float, box_jitter: float,
-                aug: AugmentConfig, rng: np.random.Generator):
-    """-> (crop BGR uint8 (size, size, 3), pts_crop (68, 2), frame (maybe flipped), pts_frame, CropTransform)."""
-    on = aug.enabled
-    if on and rng.random() < aug.flip:
-        image = image[:, ::-1]
-        pts_frame = flip_points(pts_frame, image.shape[1])
+def random_flip(image: np.ndarray, pts_frame: np.ndarray, aug: AugmentConfig, rng: np.random.Generator):
+    """Mirror the picture and its points with probability aug.flip -> (image, pts_frame)."""
+    if aug.enabled and rng.random() < aug.flip:
+        return image[:, ::-1], flip_points(pts_frame, image.shape[1])
+    return image, pts_frame
+
+
+def random_crop(pts_frame: np.ndarray, size: int, crop_scale: float, box_jitter: float, aug: AugmentConfig,
+                rng: np.random.Generator) -> CropTransform:
+    """A detector-like, randomly rotated, scaled and shifted square crop around the points' box."""
     box = points_box(pts_frame)
     side = float(max(box[2] - box[0], box[3] - box[1]))
     # detector-like box: the centre and the size of the box wander a little
@@ -30,21 +33,29 @@ def sample_crop(image: np.ndarray, pts_frame: np.ndarray, size: int, crop_scale:
     scale = crop_scale * (1 + jit[2])
     shift = jit[:2]
     angle = 0.0
-    if on:
+    if aug.enabled:
         scale *= rng.uniform(1 - aug.scale, 1 + aug.scale)
         shift = shift + rng.uniform(-aug.shift, aug.shift, size=2)
         angle = rng.uniform(-aug.rotate, aug.rotate)
     cx = (box[0] + box[2]) / 2 + shift[0] * side
     cy = (box[1] + box[3]) / 2 + shift[1] * side
-    tf = CropTransform.from_center(cx, cy, scale * side, size, angle)
+    return CropTransform.from_center(cx, cy, scale * side, size, angle)
+
+
+def sample_crop(image: np.ndarray, pts_frame: np.ndarray, size: int, crop_scale: float, box_jitter: float,
+                aug: AugmentConfig, rng: np.random.Generator):
+    """-> (crop BGR uint8 (size, size, 3), pts_crop (68, 2), frame (maybe flipped), pts_frame, CropTransform)."""
+    image, pts_frame = random_flip(image, pts_frame, aug, rng)
+    tf = random_crop(pts_frame, size, crop_scale, box_jitter, aug, rng)
     crop = tf.warp(np.ascontiguousarray(image))
-    if on:
+    if aug.enabled:
         crop = photometric(crop, aug, rng)
     return crop, tf.to_crop(pts_frame), image, pts_frame, tf
 
 
-def photometric(crop: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
-    """Colour jitter, blur, grey and one occluding rectangle, each with its probability."""
+def photometric(crop: np.ndarray, aug: AugmentConfig, rng: np.random.Generator, face=None) -> np.ndarray:
+    """Colour jitter, blur, grey and one occluding rectangle, each with its probability.
+    face: (x0, y0, x1, y1) crop pixels the rectangle is sized by and placed in (default: all of it)."""
     img = crop
     if rng.random() < aug.color:
         f = img.astype(np.float32)
@@ -60,9 +71,10 @@ def photometric(crop: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) 
     if rng.random() < aug.grey:
         img = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     if rng.random() < aug.occlusion:
-        h, w = img.shape[:2]
+        fx0, fy0, fx1, fy1 = face if face is not None else (0, 0, img.shape[1], img.shape[0])
+        w, h = fx1 - fx0, fy1 - fy0
         rw, rh = (rng.uniform(0.1, 0.4, size=2) * (w, h)).astype(int)
-        x0, y0 = int(rng.integers(0, w - rw)), int(rng.integers(0, h - rh))
+        x0, y0 = fx0 + int(rng.integers(0, w - rw)), fy0 + int(rng.integers(0, h - rh))
         img = img.copy()
         img[y0:y0 + rh, x0:x0 + rw] = rng.integers(0, 256, size=3, dtype=np.uint8)
     return img

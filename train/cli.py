@@ -1,4 +1,8 @@
-"""`facealign train CONFIG [key=value ...] [--resume] [--data DIR]` (also `python -m train`)."""
+"""`facealign train CONFIG [key=value ...] [--resume|--overwrite] [--nproc N] [--bench STEPS]` (= `python -m train`).
+
+Under torchrun (`torchrun --nproc_per_node N -m train CONFIG ...`) every process
+runs this; `--nproc N` starts torchrun itself.
+"""
 from __future__ import annotations
 
 import argparse
@@ -10,23 +14,81 @@ from .config import ConfigError, list_configs, load_config
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help=f"YAML file or a name in train/configs ({', '.join(list_configs())})")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. epochs=1 max_train=64")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. epochs=1 max_train=64 device=cuda")
     p.add_argument("--resume", action="store_true", help="continue from checkpoints/<name>/last.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh over an earlier run of this name (deletes its checkpoints and logs)")
     p.add_argument("--stop-after", type=int, metavar="N", help="stop after N epochs of this run (resume later)")
     p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train in N processes (one per GPU, or CPU shares), started with torchrun (default: 1)")
+    p.add_argument("--bench", type=int, metavar="STEPS",
+                   help="time STEPS training steps (images/s, data-wait share, step time); writes no run")
+
+
+def _child_argv(args) -> list[str]:
+    """This command again, less --nproc, for each process torchrun starts."""
+    argv = [args.config, *args.overrides]
+    argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite
+    for flag, value in (("--stop-after", args.stop_after), ("--data", args.data), ("--bench", args.bench)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv
 
 
 def run(args) -> int:
-    from .engine import Run
-
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as e:
         print(f"facealign train: {e}", file=sys.stderr)
         return 2
+    from . import distributed
+    from .devices import DeviceError, check_sync_bn, resolve_device
+
+    if args.nproc < 1:
+        print("facealign train: --nproc must be 1 or more", file=sys.stderr)
+        return 2
+    try:  # a device that is not there is an error before anything is loaded or launched
+        world = max(args.nproc, distributed.from_env().world)
+        check_sync_bn(cfg.sync_bn, resolve_device(cfg.device, 0, world), world)
+    except DeviceError as e:
+        print(f"facealign train: {e}", file=sys.stderr)
+        return 2
+    if args.nproc > 1:
+        if distributed.from_env().distributed:
+            print("facealign train: --nproc inside torchrun; give one or the other", file=sys.stderr)
+            return 2
+        if not args.bench and not args.resume:  # the guard, before any process starts
+            from .outputs import RunFiles
+
+            try:
+                RunFiles(cfg).check(resume=False, overwrite=False) if not args.overwrite else None
+            except FileExistsError as e:
+                print(f"facealign train: {e}", file=sys.stderr)
+                return 2
+        return distributed.launch(_child_argv(args), args.nproc)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    result = Run(cfg, data_root=args.data, resume=args.resume).fit(args.stop_after)
-    print(f"{cfg.name}: best validation NME {result['best_val_nme']:.3f} % after {result['epochs']} epochs")
+    if args.bench:
+        from .bench import bench
+
+        r = bench(cfg, args.bench, args.data)
+        if distributed.from_env().main:
+            print(f"{cfg.name}: {r['images_per_s']:.1f} images/s, data wait {100 * r['data_wait_share']:.1f} % "
+                  f"of the time, {r['step_ms']:.1f} ms a step (batch {r['batch_size']}, {r['processes']} "
+                  f"process(es) x {r['threads']} thread(s), {r['workers']} worker(s), {r['device']}, "
+                  f"precision {r['precision']}, {r['steps']} steps)")
+        return 0
+    from .engine import Trainer
+    from .outputs import RunExistsError
+
+    try:
+        trainer = Trainer(cfg, data_root=args.data, resume=args.resume, overwrite=args.overwrite)
+    except (RunExistsError, FileNotFoundError) as e:
+        print(f"facealign train: {e}", file=sys.stderr)
+        return 2
+    result = trainer.fit(args.stop_after)
+    if distributed.from_env().main:
+        print(f"{cfg.name}: best validation NME {result['best_val_nme']:.3f} % after {result['epochs']} epochs")
     return 0
 
 

@@ -1,13 +1,24 @@
-"""Experiment config: a dataclass schema, one YAML per experiment, `key=value` overrides."""
+"""Experiment config: a dataclass schema, one YAML per experiment, `key=value` overrides.
+
+Checked without importing torch, so a typo is reported at once: the names of the
+models, heads and losses are listed here (tests check them against the registries).
+"""
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")  # = facealign.models.list_models()
+HEADS = ("avg", "flatten", "integral")  # = facealign.models.resnet.HEADS
+LOSSES = ("mse", "l1", "smoothl1", "wing")  # = train.losses.LOSSES
+AMP = ("auto", "off", "bf16", "fp16")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass
@@ -21,6 +32,9 @@ class AugmentConfig:
     blur: float = 0.2
     grey: float = 0.1
     occlusion: float = 0.3  # probability of one random grey rectangle
+
+
+WORKERS_DEFAULT = 0  # chosen from `facealign train CONFIG --bench` on 2 cores (see README, Training)
 
 
 @dataclass
@@ -56,7 +70,14 @@ class Config:
     seed: int = 0
     max_train: int = 0  # 0 = all training faces; N = only the first N (smoke runs)
     val_fraction: float = 0.1
-    threads: int = 0  # torch threads; 0 = all cores
+    # hardware
+    device: str = "auto"  # auto (CUDA when present, else cpu) | cpu | cuda | cuda:N | mps
+    amp: str = "auto"  # auto (bf16 on a GPU that has it, else fp16; off on CPU) | off | bf16 | fp16
+    workers: int = WORKERS_DEFAULT  # DataLoader worker processes per training process (0 = in the loop)
+    threads: int = 0  # torch threads per process; 0 = the cores shared out among the processes
+    channels_last: bool = False  # NHWC memory layout (faster convolutions on recent GPUs)
+    ema: float = 0.999  # decay of the exponential moving average of the weights; 0 = off
+    sync_bn: bool = False  # BatchNorm statistics over all processes (CUDA, several processes)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # where things go
     data: str = ""  # 300-W root; "" = --data / $FACEALIGN_DATA / ../shared/data/300w
@@ -68,45 +89,54 @@ class ConfigError(ValueError):
     pass
 
 
-def _coerce(value: str, target):
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _coerce(key: str, value: str, target):
     if isinstance(target, bool):
         low = value.lower()
         if low in ("1", "true", "yes", "on"):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"expected true/false, got {value!r}")
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
     try:
         return type(target)(value)
     except ValueError:
-        raise ConfigError(f"expected {type(target).__name__}, got {value!r}") from None
+        raise ConfigError(f"{key}: expected {type(target).__name__}, got {value!r}") from None
 
 
-def _set(cfg, key: str, value, from_text: bool):
+def _set(cfg, key: str, value, from_text: bool, prefix: str = ""):
+    """Set `key` (dotted for sub-configs) of `cfg`; `prefix` names the enclosing keys in errors."""
     head, _, rest = key.partition(".")
+    full = prefix + head
     names = {f.name for f in fields(cfg)}
     if head not in names:
-        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(sorted(names))}")
+        valid = ", ".join(sorted(prefix + n for n in names))
+        suggest = _suggest(prefix + head, [prefix + n for n in names])
+        raise ConfigError(f"unknown config key {prefix + key!r}{suggest} (valid keys: {valid})")
     current = getattr(cfg, head)
     if dataclasses.is_dataclass(current):
         if rest:
-            _set(current, rest, value, from_text)
+            _set(current, rest, value, from_text, full + ".")
         elif isinstance(value, dict):
             for k, v in value.items():
-                _set(current, k, v, from_text)
+                _set(current, k, v, from_text, full + ".")
         elif isinstance(value, (bool, str)):  # `augment=false` switches every augmentation off
-            current.enabled = _coerce(str(value), True) if from_text or isinstance(value, str) else value
+            current.enabled = _coerce(full, str(value), True) if from_text or isinstance(value, str) else value
         else:
-            raise ConfigError(f"{key}: expected a mapping or true/false")
+            raise ConfigError(f"{full}: expected a mapping or true/false")
         return
     if rest:
-        raise ConfigError(f"{head!r} has no sub-keys")
+        raise ConfigError(f"{full!r} has no sub-keys")
     if from_text:
-        value = _coerce(value, current)
+        value = _coerce(full, value, current)
     elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     elif type(value) is not type(current):
-        raise ConfigError(f"{key}: expected {type(current).__name__}, got {value!r}")
+        raise ConfigError(f"{full}: expected {type(current).__name__}, got {value!r}")
     setattr(cfg, head, value)
 
 
@@ -118,7 +148,8 @@ def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
         if not p.exists() and (CONFIG_DIR / f"{path}.yaml").exists():
             p = CONFIG_DIR / f"{path}.yaml"
         if not p.is_file():
-            raise ConfigError(f"{path}: no such config (configs: {', '.join(list_configs())})")
+            raise ConfigError(f"{path}: no such config{_suggest(str(path), list_configs())} "
+                              f"(configs: {', '.join(list_configs())})")
         data = yaml.safe_load(p.read_text()) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping of config keys")
@@ -134,23 +165,20 @@ def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
     return cfg
 
 
+def _choice(key: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}={value!r} unknown{_suggest(str(value), choices)} (choose from {', '.join(choices)})")
+
+
 def validate(cfg: Config) -> None:
-    from facealign.models import list_models
-
-    from .losses import LOSSES
-
-    if cfg.model not in list_models():
-        raise ConfigError(f"model {cfg.model!r} unknown; choose from {', '.join(list_models())}")
-    from facealign.models.resnet import HEADS
-
-    if cfg.head not in HEADS:
-        raise ConfigError(f"head {cfg.head!r} unknown; choose from {', '.join(HEADS)}")
-    if cfg.loss not in LOSSES:
-        raise ConfigError(f"loss {cfg.loss!r} unknown; choose from {', '.join(LOSSES)}")
-    if cfg.optimizer not in ("adamw", "sgd"):
-        raise ConfigError("optimizer must be adamw or sgd")
-    if cfg.schedule not in ("cosine", "step", "constant"):
-        raise ConfigError("schedule must be cosine, step or constant")
+    _choice("model", cfg.model, MODELS)
+    _choice("head", cfg.head, HEADS)
+    _choice("loss", cfg.loss, LOSSES)
+    _choice("optimizer", cfg.optimizer, ("adamw", "sgd"))
+    _choice("schedule", cfg.schedule, ("cosine", "step", "constant"))
+    _choice("amp", cfg.amp, AMP)
+    if not DEVICE_PATTERN.fullmatch(cfg.device):
+        raise ConfigError(f"device={cfg.device!r} unknown (choose from auto, cpu, cuda, cuda:N, mps)")
     if cfg.input_size % 32 or cfg.input_size < 32:
         raise ConfigError(f"input_size must be a multiple of 32, got {cfg.input_size}")
     if cfg.stage not in (1, 2):
@@ -159,6 +187,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("a stage-2 config needs stage1=<stage-1 checkpoint>")
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise ConfigError("epochs, batch_size and lr must be positive")
+    if cfg.workers < 0 or cfg.threads < 0:
+        raise ConfigError("workers and threads must be 0 or more")
+    if not 0 <= cfg.ema < 1:
+        raise ConfigError(f"ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
 
 
 def to_dict(cfg: Config) -> dict:

@@ -1,312 +1,169 @@
-"""The training loop: one stage of the cascade, checkpointed every epoch, resumable exactly.
+"""The training loop of one cascade stage: data -> step -> end-of-epoch work, resumable exactly.
 
-Writes checkpoints/<name>/{last,best}.pt, logs/<name>/{train.log,metrics.csv}
-and TensorBoard runs/<name>/<timestamp>/ below `cfg.out`.
+One process, or several started by torchrun (DistributedDataParallel): each takes
+its share of every batch; rank 0 alone validates and writes (train/outputs.py).
 """
 from __future__ import annotations
 
-import csv
 import logging
-import math
 import time
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from facealign.data import load_split, train_val_split
-from facealign.metrics import nme
-from facealign.models import StageSpec, load_cascade, mean_template, to_input
-from facealign.models.cascade import atomic_save, run_cascade
-from facealign.transform import CropTransform, points_box
-
-from .augment import photometric, sample_crop
+from . import distributed
 from .config import Config, from_dict, to_dict
-from .losses import get_loss, heatmap_kl
+from .data import FaceSamples, ShardedBatches, context_size, make_loader, split_faces
+from .devices import check_sync_bn, default_threads, resolve_device, resolve_precision
+from .inputs import Stage1Inputs, Stage2Inputs
+from .models import build_model, frozen_stage1
+from .outputs import RunFiles, cascade_entry, cpu_weights, read_last
+from .step import Step
+from .validate import face_grid, val_nme
 
 log = logging.getLogger("facealign.train")
 
 
-def stage_spec(cfg: Config, template=None) -> StageSpec:
-    common = dict(model=cfg.model, width=cfg.width, head=cfg.head, input_size=cfg.input_size,
-                  crop_scale=cfg.crop_scale)
-    if cfg.stage == 1:
-        return StageSpec(crop="box", **common)
-    # a fully connected head regresses offsets from the template; an integral head
-    # (soft-argmax) points where each landmark is, so its outputs are absolute
-    return StageSpec(crop="points", template=np.asarray(template).tolist(), residual=cfg.head != "integral",
-                     **common)
+class Trainer:
+    """Everything one run holds. `fit()` trains; `write=False` (the benchmark) leaves no files."""
 
+    def __init__(self, cfg: Config, data_root=None, resume: bool = False, overwrite: bool = False,
+                 write: bool = True):
+        self.cfg, self.ranks = cfg, distributed.from_env()
+        self.device = resolve_device(cfg.device, self.ranks.local_rank, self.ranks.world)
+        check_sync_bn(cfg.sync_bn, self.device, self.ranks.world)
+        self.precision = resolve_precision(cfg.amp, self.device)
+        torch.set_num_threads(cfg.threads or default_threads(self.ranks.local_world))
+        distributed.init(self.ranks, self.device)
+        if not self.ranks.main:
+            logging.getLogger("facealign").setLevel(logging.WARNING)
+        self.files = RunFiles(cfg) if write else None
+        error = None
+        if self.files and self.ranks.main:
+            try:
+                self.files.check(resume, overwrite)
+            except (FileExistsError, FileNotFoundError) as e:
+                error = e
+        error = distributed.share(error, self.ranks)
+        if error:
+            raise error
 
-class Run:
-    """Everything one training run holds; `fit()` trains, `--resume` rebuilds it from last.pt."""
-
-    def __init__(self, cfg: Config, data_root=None, resume: bool = False):
-        self.cfg = cfg
-        out = Path(cfg.out)
-        self.ckpt_dir = out / "checkpoints" / cfg.name
-        self.log_dir = out / "logs" / cfg.name
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._log_to_file()
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-
-        faces = load_split("train", cfg.data or data_root)
-        tr, va = train_val_split(len(faces), cfg.val_fraction, seed=0)
-        if cfg.max_train:
-            tr = tr[: cfg.max_train]
-            va = va[: max(16, min(len(va), cfg.max_train // 4))]
-        self.train_set, self.val_set = faces.subset(tr), faces.subset(va)
-        log.info("%s: %d training faces, %d validation faces (%s)", cfg.name, len(self.train_set),
-                 len(self.val_set), faces.counts)
-
-        self.prev_stages, self.prev_models = [], []
-        template = None
+        self.train_set, self.val_set = split_faces(cfg, data_root)
+        self.prev_stages, self.prev_models, stage1 = [], [], None
         if cfg.stage == 2:
-            casc = load_cascade(cfg.stage1)
-            self.prev_stages, self.prev_models = casc.stages[:1], casc.models()[:1]
-            for m in self.prev_models:
-                m.requires_grad_(False)
-            template = mean_template(self.train_set.points(), cfg.input_size, cfg.crop_scale)
-        self.spec = stage_spec(cfg, template)
-        self.model = self.spec.build()
-        if cfg.init_from and not resume:  # (a resumed run takes its weights from last.pt below)
-            self._init_from_checkpoint(cfg.init_from)
-        elif cfg.stage == 2 and cfg.init_from_stage1 and not resume:
-            self._init_from(self.prev_models[0], self.prev_stages[0])
-        self.loss_fn = get_loss(cfg.loss)
-        self.opt = self._optimizer()
-        self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_factor)
-        self.epoch, self.best, self.history = 0, float("inf"), []
-        self.run_dir = out / "runs" / cfg.name / time.strftime("%Y%m%d-%H%M%S")
+            stage1 = frozen_stage1(cfg)
+            self.prev_stages, self.prev_models = [stage1[0]], [stage1[1].to(self.device)]
+        self.spec, model = build_model(cfg, self.train_set.points(), stage1, resume)
+        self._build(model)
+        self.epoch, self.best, self.history, run_dir = 0, float("inf"), [], None
         if resume:
-            self._resume()
-        from torch.utils.tensorboard import SummaryWriter  # imported late: tensorboard is slow to import
+            run_dir = self._resume()
+        if self.files and self.ranks.main:
+            self.run_dir = self.files.open(run_dir)
 
-        self.tb = SummaryWriter(str(self.run_dir))
+    def _build(self, model: torch.nn.Module) -> None:
+        cfg, dev = self.cfg, self.device
+        model = model.to(dev, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
+        if cfg.sync_bn and self.ranks.distributed:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if cfg.stage == 1:
+            self.dataset = FaceSamples(self.train_set, cfg, cfg.input_size, cfg.crop_scale)
+            self.inputs = Stage1Inputs(dev, cfg.channels_last)
+        else:
+            s1 = self.prev_stages[0]
+            ctx = context_size([(s1.input_size, s1.crop_scale), (cfg.input_size, cfg.crop_scale)])
+            self.dataset = FaceSamples(self.train_set, cfg, s1.input_size, s1.crop_scale, context=ctx)
+            self.inputs = Stage2Inputs(self.prev_models[0], s1, self.spec, dev, cfg.channels_last,
+                                       self.precision.dtype)
+        r = self.ranks
+        self.sampler = ShardedBatches(len(self.train_set), cfg.batch_size, cfg.seed, r.rank, r.world)
+        self.loader = make_loader(self.dataset, self.sampler, cfg.workers, pin=dev.type == "cuda")
+        self.step = Step(model, self.spec, cfg, dev, self.precision, len(self.sampler), r.distributed)
+        log.info("%s on %s (%s), precision %s, %d process(es), %d loader worker(s) each, %d torch thread(s)",
+                 cfg.name, dev, torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU",
+                 self.precision.name, r.world, cfg.workers, torch.get_num_threads())
 
-    # ----- set-up -------------------------------------------------------------------------
-    def _init_from(self, stage1, spec1):
-        """Start stage 2 as stage 1 run on the aligned crop: same weights, and the output
-        bias moved so that stage 1's absolute outputs become offsets from the template.
-        A stage 2 with another head (integral) or input size takes stage 1's backbone only."""
-        if (spec1.model, spec1.width) != (self.spec.model, self.spec.width):
-            raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same network and width")
-        if (spec1.head, spec1.input_size) != (self.spec.head, self.spec.input_size):
-            backbone = {k: v for k, v in stage1.state_dict().items() if k.startswith(("stem.", "layers."))}
-            self.model.load_state_dict(backbone, strict=False)
-            log.info("stage 2 starts from stage 1's backbone (%d tensors)", len(backbone))
-            return
-        self.model.load_state_dict(stage1.state_dict())
-        half = self.spec.codec.half
-        shift = 1.0 - (torch.tensor(self.spec.template) + 0.5) / half  # abs_norm -> offset_norm
-        with torch.no_grad():
-            self.model.fc.bias += shift.reshape(-1)
-        log.info("stage 2 starts from stage 1's weights")
-
-    def _init_from_checkpoint(self, path: str):
-        """Fine-tune: start from the weights of an earlier run of the same network (a training
-        checkpoint, or the last stage of a cascade file)."""
-        state = {k: v.float() for k, v in load_cascade(path).state_dicts[-1].items()}
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as e:
-            raise ValueError(f"init_from={path} holds another network than this config's "
-                             f"({self.spec.model}, width {self.spec.width}, head {self.spec.head})") from e
-        log.info("starts from the weights in %s", path)
-
-    def _log_to_file(self):
-        handler = logging.FileHandler(self.log_dir / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        root = logging.getLogger("facealign")
-        root.handlers = [h for h in root.handlers if not isinstance(h, logging.FileHandler)] + [handler]
-        root.setLevel(logging.INFO)
-
-    def _optimizer(self):
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if self.cfg.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=self.cfg.lr, momentum=self.cfg.momentum,
-                                   weight_decay=self.cfg.weight_decay, nesterov=True)
-        return torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
-
-    def _lr_factor(self, step: int) -> float:
-        total = self.cfg.epochs * self.steps_per_epoch
-        warm = self.cfg.warmup_epochs * self.steps_per_epoch
-        if step < warm:
-            return (step + 1) / warm
-        if self.cfg.schedule == "cosine":
-            t = (step - warm) / max(1, total - warm)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-        if self.cfg.schedule == "step":
-            return 0.1 ** int(3 * step / max(1, total))
-        return 1.0
-
-    def _resume(self):
-        path = self.ckpt_dir / "last.pt"
-        if not path.is_file():
-            raise FileNotFoundError(f"--resume: {path} does not exist; start without --resume")
-        ck = torch.load(path, map_location="cpu", weights_only=False)
+    def _resume(self) -> str:
+        """Rank 0 reads last.pt and hands it to the others (no shared disk needed)."""
+        ck = distributed.share(read_last(self.files.last) if self.ranks.main else None, self.ranks)
         saved = from_dict(ck["config"])
         if replace(saved, epochs=self.cfg.epochs) != replace(self.cfg, epochs=self.cfg.epochs):
             log.warning("--resume: the config differs from the checkpoint's (only `epochs` should change)")
-        self.model.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["optimizer"])
-        self.sched.load_state_dict(ck["scheduler"])
+        self.step.load_state_dict(ck["state"], ck["model"], ck.get("ema"))
         self.epoch, self.best, self.history = ck["epoch"], ck["best"], ck["history"]
-        self.run_dir = Path(ck["run_dir"])
         log.info("resumed %s after epoch %d (best val NME %.3f %%)", self.cfg.name, self.epoch, self.best)
+        return ck["run_dir"]
 
-    # ----- data -----------------------------------------------------------------------------
-    def _batch(self, idx, rng):
-        """Augmented stage-1 samples for the faces `idx`."""
-        c, size = self.cfg, self.cfg.input_size
-        s1_size = self.prev_stages[0].input_size if self.prev_stages else size
-        s1_scale = self.prev_stages[0].crop_scale if self.prev_stages else c.crop_scale
-        out = [sample_crop(self.train_set.image(i, cache=True), self.train_set[i].pts, s1_size, s1_scale,
-                           c.box_jitter, c.augment, rng) for i in idx]
-        crops, pts_crop, frames, pts_frame, tfs = zip(*out)
-        return np.stack(crops), np.stack(pts_crop), frames, np.stack(pts_frame), tfs
-
-    def _stage2_inputs(self, crops1, tfs1, frames, pts_frame, rng):
-        """Stage 1's real predictions on the augmented faces -> stage-2 crops and their targets."""
-        with torch.no_grad():
-            raw = self.prev_models[0](torch.from_numpy(to_input(crops1))).numpy()
-        s1_crop = self.prev_stages[0].decode(raw)
-        s1_frame = [t.to_frame(p) for t, p in zip(tfs1, s1_crop)]
-        tfs2 = [self.spec.transform(pts_frame=p) for p in s1_frame]
-        crops2 = [t.warp(np.ascontiguousarray(f)) for t, f in zip(tfs2, frames)]
-        if self.cfg.augment.enabled:
-            crops2 = [photometric(x, self.cfg.augment, rng) for x in crops2]
-        gt = np.stack([t.to_crop(p) for t, p in zip(tfs2, pts_frame)])
-        return np.stack(crops2), gt
-
-    # ----- training -------------------------------------------------------------------------
+    # ----- training -------------------------------------------------------------------------------
     def fit(self, stop_after: int | None = None) -> dict:
         """Train to cfg.epochs, or stop (resumably) after `stop_after` more epochs."""
         c = self.cfg
         log.info("training %s: %s", c.name, to_dict(c))
         last = c.epochs if stop_after is None else min(c.epochs, self.epoch + stop_after)
-        while self.epoch < last:
-            t0 = time.time()
-            loss = self._train_epoch()
-            val = self.validate()
-            self.epoch += 1
-            row = {"epoch": self.epoch, "loss": loss, "val_nme": val, "lr": self.opt.param_groups[0]["lr"],
-                   "seconds": time.time() - t0}
-            self.history.append(row)
-            self.tb.add_scalar("loss/train", loss, self.epoch)
-            self.tb.add_scalar("nme/val", val, self.epoch)
-            self.tb.add_scalar("lr", row["lr"], self.epoch)
-            if self.epoch % c.grid_every == 0 or self.epoch == c.epochs:
-                self._grid()
-            is_best = val < self.best
-            self.best = min(self.best, val)
-            self._checkpoint(is_best)
-            self._write_metrics()
-            log.info("epoch %d/%d loss %.4f val NME %.3f %% (best %.3f) %.0fs", self.epoch, c.epochs, loss, val,
-                     self.best, row["seconds"])
-        self.tb.close()
+        try:
+            while self.epoch < last:
+                started = time.time()
+                loss, images_per_s = self.train_epoch()
+                self.epoch += 1
+                if self.ranks.main:
+                    self._end_of_epoch(loss, images_per_s, started)
+        finally:
+            if self.files and self.ranks.main:
+                self.files.close()
+        distributed.shutdown()
         return {"best_val_nme": self.best, "epochs": self.epoch, "history": self.history}
 
-    def _train_epoch(self) -> float:
+    def batches(self):
+        """This process's batches of the current epoch, as (input, target) on the device."""
+        self.sampler.set_epoch(self.epoch)
+        for batch in self.loader:
+            yield self.inputs(batch)
+
+    def train_epoch(self) -> tuple[float, float]:
+        """One epoch -> (mean loss over all processes' faces, images per second over all processes)."""
+        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        bar = tqdm(self.batches(), total=len(self.sampler), desc=f"{self.cfg.name} {self.epoch + 1}/{self.cfg.epochs}",
+                   leave=False, dynamic_ncols=True, disable=not self.ranks.main)
+        t0 = time.perf_counter()
+        for x, target in bar:
+            loss = self.step(x, target)
+            total += torch.stack([loss.double() * len(x), torch.tensor(len(x), dtype=torch.float64, device=self.device)])
+            if self.ranks.main and bar.n % 5 == 0:
+                seen = total[1].item() * self.ranks.world
+                bar.set_postfix(loss=f"{(total[0] / total[1]).item():.4f}",
+                                img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        total = distributed.sum_over_ranks(total, self.ranks)
+        return float(total[0] / total[1]), float(total[1]) / (time.perf_counter() - t0)
+
+    # ----- end of epoch (rank 0) ------------------------------------------------------------------
+    def _end_of_epoch(self, loss: float, images_per_s: float, started: float) -> None:
         c = self.cfg
-        rng = np.random.default_rng([c.seed, self.epoch])  # one stream per epoch: resume replays it
-        torch.manual_seed(c.seed * 100003 + self.epoch)
-        order = rng.permutation(len(self.train_set))
-        self.model.train()
-        total, n = 0.0, 0
-        codec = self.spec.codec
-        bar = tqdm(range(0, len(order), c.batch_size), desc=f"{c.name} {self.epoch + 1}/{c.epochs}",
-                   leave=False, dynamic_ncols=True)
-        for start in bar:
-            idx = order[start:start + c.batch_size]
-            if len(idx) < 2:
-                continue  # BatchNorm needs two samples
-            crops, pts_crop, frames, pts_frame, tfs = self._batch(idx, rng)
-            gt = pts_crop
-            if self.prev_models:
-                crops, gt = self._stage2_inputs(crops, tfs, frames, pts_frame, rng)
-            pred = self.spec.decode(self.model(torch.from_numpy(to_input(crops))))
-            loss = self.loss_fn(pred, torch.from_numpy(gt), omega=c.wing_omega, epsilon=c.wing_epsilon)
-            if c.heatmap_weight and c.head == "integral":
-                target = self.spec.codec.encode(torch.from_numpy(gt))
-                loss = loss + c.heatmap_weight * heatmap_kl(self.model.integral.last_prob, target, c.heatmap_sigma)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {self.epoch + 1}; lower lr={c.lr}")
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.sched.step()
-            total += loss.item() * len(idx)
-            n += len(idx)
-            bar.set_postfix(loss=f"{total / n:.4f}")
-        return total / max(n, 1)
+        models = self.prev_models + [self.step.eval_model]
+        stages = self.prev_stages + [self.spec]
+        val = val_nme(stages, models, self.val_set, self.device)
+        is_best = val < self.best
+        self.best = min(self.best, val)
+        row = {"epoch": self.epoch, "loss": loss, "val_nme": val, "lr": self.step.lr,
+               "images_per_s": images_per_s, "seconds": 0.0}
+        self.history.append(row)
+        if self.files:
+            grid = None
+            if self.epoch % c.grid_every == 0 or self.epoch == c.epochs:
+                grid = face_grid(stages, models, self.val_set, self.device)
+            row["seconds"] = time.time() - started
+            self.files.epoch(self.history, grid)
+            self._checkpoint(stages, is_best)
+        row["seconds"] = time.time() - started
+        log.info("epoch %d/%d  loss %.4f  val NME %.3f %% (best %.3f)  %.0f img/s  %.0fs", self.epoch, c.epochs,
+                 loss, val, self.best, images_per_s, row["seconds"])
 
-    def runners(self):
-        models = self.prev_models + [self.model]
-
-        def wrap(m):
-            def run(x):
-                with torch.no_grad():
-                    return m(torch.from_numpy(x)).numpy()
-            return run
-        return [wrap(m) for m in models]
-
-    def validate(self) -> float:
-        """Mean NME (%) of the cascade so far on the validation faces, ground-truth boxes."""
-        self.model.eval()
-        gt = self.val_set.points()
-        preds = []
-        for s in range(0, len(self.val_set), 64):
-            idx = range(s, min(s + 64, len(self.val_set)))
-            frames = [self.val_set.image(i, cache=True) for i in idx]
-            boxes = [points_box(gt[i]) for i in idx]
-            preds.append(run_cascade(self.prev_stages + [self.spec], self.runners(), frames, boxes)[-1])
-        return float(nme(np.concatenate(preds), gt).mean() * 100)
-
-    # ----- outputs --------------------------------------------------------------------------
-    def _grid(self):
-        import cv2
-
-        from facealign.draw import draw_points
-
-        self.model.eval()
-        tiles = []
-        for i in range(min(16, len(self.val_set))):
-            img = self.val_set.image(i, cache=True)
-            box = points_box(self.val_set[i].pts)
-            pts = run_cascade(self.prev_stages + [self.spec], self.runners(), [img], [box])[-1][0]
-            tf = CropTransform.from_box(box, 128, 1.4)
-            tile = draw_points(tf.warp(img), tf.to_crop(pts), radius=1)
-            tiles.append(cv2.cvtColor(tile, cv2.COLOR_BGR2RGB))
-        grid = np.stack(tiles).transpose(0, 3, 1, 2)
-        self.tb.add_images("val/predictions", grid, self.epoch, dataformats="NCHW")
-
-    def cascade_entry(self) -> dict:
-        from dataclasses import asdict
-
-        models = self.prev_models + [self.model]
-        return {"stages": [asdict(s) for s in self.prev_stages + [self.spec]],
-                "state_dicts": [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in models],
-                "meta": {"config": to_dict(self.cfg), "val_nme": self.best}}
-
-    def _checkpoint(self, is_best: bool):
-        ck = {"config": to_dict(self.cfg), "epoch": self.epoch, "best": self.best, "history": self.history,
-              "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-              "scheduler": self.sched.state_dict(), "run_dir": str(self.run_dir),
-              "metrics": self.history[-1], "cascade": self.cascade_entry()}
-        atomic_save(ck, self.ckpt_dir / "last.pt")
-        if is_best:
-            atomic_save(ck, self.ckpt_dir / "best.pt")
-
-    def _write_metrics(self):
-        path = self.log_dir / "metrics.csv"
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(self.history[0]))
-            w.writeheader()
-            w.writerows(self.history)
+    def _checkpoint(self, stages, is_best: bool) -> None:
+        """Each tensor once: the cascade's last stage *is* the EMA (or raw) weights dict."""
+        raw = cpu_weights(self.step.model)
+        ema = cpu_weights(self.step.ema.module) if self.step.ema else None
+        weights = [cpu_weights(m) for m in self.prev_models] + [ema if ema is not None else raw]
+        state = {"config": to_dict(self.cfg), "epoch": self.epoch, "best": self.best, "history": self.history,
+                 "metrics": self.history[-1], "run_dir": self.run_dir, "model": raw, "ema": ema,
+                 "state": self.step.state_dict()}
+        self.files.save(state, cascade_entry(stages, weights, self.cfg, self.best), is_best)

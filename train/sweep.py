@@ -40,6 +40,7 @@ def add_arguments(p) -> None:
     p.add_argument("--data", help="300-W root")
     p.add_argument("--dry-run", action="store_true", help="list the runs only")
     p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
+    p.add_argument("--overwrite", action="store_true", help="start every run afresh over earlier ones of its name")
 
 
 def run(args) -> int:
@@ -48,11 +49,19 @@ def run(args) -> int:
     import torch
 
     from .config import load_config
-    from .engine import Run
+    from .engine import Trainer
+    from .outputs import RunFiles
 
     base = GRIDS[args.grid][0]
-    for name, cell in cells(args.grid):
-        cfg = load_config(base, [*cell, *args.overrides, f"name={name}"])
+    configs = [(name, cell, load_config(base, [*cell, *args.overrides, f"name={name}"])) for name, cell in cells(args.grid)]
+    if not (args.resume or args.overwrite or args.dry_run):
+        try:  # every cell is checked before the first one trains
+            for _, _, cfg in configs:
+                RunFiles(cfg).check(resume=False, overwrite=False)
+        except FileExistsError as e:
+            print(f"facealign sweep: {e}", file=sys.stderr)
+            return 2
+    for name, cell, cfg in configs:
         print(f"{name}: {base} {' '.join(cell + list(args.overrides))}", flush=True)
         if args.dry_run:
             continue
@@ -61,7 +70,7 @@ def run(args) -> int:
         if resume and torch.load(last, map_location="cpu", weights_only=False)["epoch"] >= cfg.epochs:
             continue
         try:
-            Run(cfg, data_root=args.data, resume=resume).fit()
+            Trainer(cfg, data_root=args.data, resume=resume, overwrite=args.overwrite).fit()
         except FloatingPointError as e:  # a diverged cell is a result, not a crash of the sweep
             print(f"{name}: diverged ({e})", file=sys.stderr)
     return 0

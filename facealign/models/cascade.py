@@ -62,10 +62,8 @@ class StageSpec:
         if not self.residual:
             return self.codec.decode(out)
         base = np.asarray(self.template, np.float32)
-        if not isinstance(out, np.ndarray):  # a torch tensor, in training
-            import torch
-
-            base = torch.from_numpy(base)
+        if not isinstance(out, np.ndarray):  # a torch tensor, in training (on any device)
+            base = torch.as_tensor(base, device=out.device)
         return base + out * self.codec.half
 
 

@@ -1,0 +1,93 @@
+"""Which device a training process runs on, and in which precision.
+
+`device` and `amp` are config keys (train/config.py checks their spelling); this
+module checks that the device is there, before any data or weights are loaded.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+log = logging.getLogger("facealign.train")
+
+
+class DeviceError(RuntimeError):
+    """The configured device does not exist on this machine."""
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Autocast dtype (None = full float32) and whether gradients need a GradScaler (fp16)."""
+
+    name: str  # "off" | "bf16" | "fp16"
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.name)
+
+    @property
+    def scaled(self) -> bool:
+        return self.name == "fp16"
+
+
+def resolve_device(name: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """Config `device` -> torch.device; under torchrun, `cuda` means this process's local GPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise DeviceError("device=mps: this machine has no Apple GPU that torch can use; "
+                              "use device=cpu or device=auto")
+        if world_size > 1:
+            raise DeviceError("device=mps trains in one process only; drop --nproc / torchrun")
+        return torch.device("mps")
+    if not torch.cuda.is_available():
+        raise DeviceError(f"device={name}: torch sees no CUDA GPU (torch {torch.__version__}, built for CUDA "
+                          f"{torch.version.cuda or 'none'}); use device=cpu, or device=auto to take a GPU "
+                          "only when there is one")
+    count = torch.cuda.device_count()
+    if ":" in name:
+        if world_size > 1:
+            raise DeviceError(f"device={name}: under torchrun each process takes the GPU of its local rank; "
+                              "give device=cuda (choose GPUs with CUDA_VISIBLE_DEVICES)")
+        index = int(name.split(":")[1])
+    else:
+        index = local_rank
+    if index >= count:
+        raise DeviceError(f"device=cuda:{index}: this machine has {count} CUDA GPU(s), "
+                          f"cuda:0..cuda:{count - 1}")
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
+
+def check_sync_bn(sync_bn: bool, device: torch.device, world_size: int) -> None:
+    """sync_bn needs CUDA (torch's SyncBatchNorm raises "only work with GPU modules" elsewhere)."""
+    if sync_bn and device.type != "cuda":
+        raise DeviceError(f"sync_bn=true needs CUDA GPUs (torch's SyncBatchNorm runs on GPUs only); "
+                          f"this run is on {device.type}: leave sync_bn off")
+    if sync_bn and world_size == 1:
+        log.warning("sync_bn=true has no effect in one process")
+
+
+def resolve_precision(amp: str, device: torch.device) -> Precision:
+    """Config `amp` -> Precision. auto: bf16 on a GPU that has it, else fp16; off elsewhere."""
+    if amp == "auto":
+        if device.type != "cuda":
+            return Precision("off")
+        return Precision("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    if amp == "fp16" and device.type == "cpu":
+        log.warning("amp=fp16 on the CPU: float16 matrix products are slow there; amp=bf16 is the CPU's "
+                    "mixed precision")
+    return Precision(amp)
+
+
+def default_threads(local_world_size: int) -> int:
+    """torch threads per process: the cores shared out among this machine's training processes."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, local_world_size))

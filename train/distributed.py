@@ -1,0 +1,79 @@
+"""Several training processes with torch's own launcher (torchrun), nothing home-made.
+
+torchrun starts one process per GPU (or per CPU share) and tells each its place
+through the environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+MASTER_ADDR/PORT). `facealign train CONFIG --nproc N` starts torchrun itself.
+Rank 0 alone validates and writes; what it decides reaches the others by broadcast.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Ranks:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+
+def from_env() -> Ranks:
+    """This process's place, as torchrun set it (one process when it did not)."""
+    env = os.environ
+    if "RANK" not in env or "WORLD_SIZE" not in env:
+        return Ranks()
+    return Ranks(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
+                 int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+
+
+def init(ranks: Ranks, device: torch.device) -> None:
+    """Join the process group: NCCL between GPUs, gloo on CPU."""
+    if ranks.distributed and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def share(obj, ranks: Ranks):
+    """Rank 0's `obj` on every rank (any picklable object; a no-op in one process)."""
+    if not ranks.distributed:
+        return obj
+    box = [obj if ranks.main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def sum_over_ranks(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
+    """Sum a small tensor over the ranks (e.g. [loss * n, n]); itself in one process."""
+    if ranks.distributed:
+        values = values.clone()
+        dist.all_reduce(values)
+    return values
+
+
+def launch(argv: list[str], nproc: int) -> int:
+    """`python -m torch.distributed.run --standalone --nproc_per_node N -m train ARGV` -> its exit code."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "train", *argv]
+    print("launching:", " ".join(cmd[1:]), flush=True)
+    return subprocess.call(cmd)

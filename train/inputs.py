@@ -1,0 +1,57 @@
+"""From a loader batch to the network's input and its target, on the training device.
+
+Stage 1: the batch holds the crops. Stage 2: it holds the context pictures; the
+frozen stage 1 runs on its crops, batched, and stage 2's crops are cut where
+stage 1's points say, as the cascade does at inference (facealign.models.cascade).
+"""
+from __future__ import annotations
+
+import torch
+
+from facealign.models import StageSpec
+
+from .geometry import apply, invert, similarity, warp
+
+
+def to_network(images: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """(B, H, W, 3) uint8 BGR -> (B, 3, H, W) float32 RGB in [0, 1] on `device` (facealign.models.to_input)."""
+    x = images.to(device, non_blocking=True).flip(-1).permute(0, 3, 1, 2).float().div_(255.0)
+    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+class Stage1Inputs:
+    def __init__(self, device: torch.device, channels_last: bool = False):
+        self.device, self.channels_last = device, channels_last
+
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (input (B, 3, S, S), target points (B, 68, 2) in crop pixels)."""
+        return (to_network(batch["image"], self.device, self.channels_last),
+                batch["pts"].to(self.device, non_blocking=True))
+
+
+class Stage2Inputs:
+    """Stage 1 (frozen, on the device) places stage 2's crop in each context picture."""
+
+    def __init__(self, stage1: torch.nn.Module, spec1: StageSpec, spec2: StageSpec, device: torch.device,
+                 channels_last: bool = False, autocast_dtype: torch.dtype | None = None):
+        self.stage1, self.spec1, self.spec2 = stage1, spec1, spec2
+        self.autocast_dtype = autocast_dtype
+        self.template = torch.as_tensor(spec2.template, dtype=torch.float32, device=device)
+        self.device, self.channels_last = device, channels_last
+
+    @torch.no_grad()
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (stage 2's input (B, 3, S2, S2), target points (B, 68, 2) in stage 2's crop pixels).
+        Geometry in float32; only stage 1's forward pass in the mixed precision, if any."""
+        context = to_network(batch["image"], self.device)
+        to_crop1 = batch["to_crop1"].to(self.device, non_blocking=True)
+        pts_context = batch["pts"].to(self.device, non_blocking=True)
+        crop1 = warp(context, to_crop1, self.spec1.input_size)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+            raw = self.stage1(crop1)
+        pts1 = self.spec1.decode(raw.float())  # stage 1's points, its crop's pixels
+        to_crop2 = similarity(apply(invert(to_crop1), pts1), self.template)
+        crop2 = warp(context, to_crop2, self.spec2.input_size)
+        if self.channels_last:
+            crop2 = crop2.contiguous(memory_format=torch.channels_last)
+        return crop2, apply(to_crop2, pts_context)

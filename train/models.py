@@ -1,0 +1,76 @@
+"""The network a run trains: its stage, its first weights, and a stage-2 run's frozen stage 1."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from facealign.models import StageSpec, load_cascade, mean_template
+
+from .config import Config
+
+log = logging.getLogger("facealign.train")
+
+
+def stage_spec(cfg: Config, template=None) -> StageSpec:
+    common = dict(model=cfg.model, width=cfg.width, head=cfg.head, input_size=cfg.input_size,
+                  crop_scale=cfg.crop_scale)
+    if cfg.stage == 1:
+        return StageSpec(crop="box", **common)
+    # a fully connected head regresses offsets from the template; an integral head
+    # (soft-argmax) points where each landmark is, so its outputs are absolute
+    return StageSpec(crop="points", template=np.asarray(template).tolist(), residual=cfg.head != "integral",
+                     **common)
+
+
+def frozen_stage1(cfg: Config) -> tuple[StageSpec, torch.nn.Module]:
+    """A stage-2 run's stage 1 (cfg.stage1: a checkpoint or cascade file), weights frozen."""
+    casc = load_cascade(cfg.stage1)
+    model = casc.models()[0].requires_grad_(False)
+    return casc.stages[0], model
+
+
+def build_model(cfg: Config, train_pts: np.ndarray, stage1=None, resume: bool = False):
+    """-> (StageSpec, model with its first weights). A resumed run takes its weights from last.pt later."""
+    template = mean_template(train_pts, cfg.input_size, cfg.crop_scale) if cfg.stage == 2 else None
+    spec = stage_spec(cfg, template)
+    torch.manual_seed(cfg.seed)
+    model = spec.build()
+    if resume:
+        return spec, model
+    if cfg.init_from:
+        init_from_checkpoint(model, spec, cfg.init_from)
+    elif cfg.stage == 2 and cfg.init_from_stage1:
+        init_from_stage1(model, spec, *stage1)
+    return spec, model
+
+
+def init_from_stage1(model: torch.nn.Module, spec: StageSpec, spec1: StageSpec, stage1: torch.nn.Module) -> None:
+    """Start stage 2 as stage 1 run on the aligned crop: same weights, and the output
+    bias moved so that stage 1's absolute outputs become offsets from the template.
+    A stage 2 with another head (integral) or input size takes stage 1's backbone only."""
+    if (spec1.model, spec1.width) != (spec.model, spec.width):
+        raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same network and width")
+    if (spec1.head, spec1.input_size) != (spec.head, spec.input_size):
+        backbone = {k: v for k, v in stage1.state_dict().items() if k.startswith(("stem.", "layers."))}
+        model.load_state_dict(backbone, strict=False)
+        log.info("stage 2 starts from stage 1's backbone (%d tensors)", len(backbone))
+        return
+    model.load_state_dict(stage1.state_dict())
+    shift = 1.0 - (torch.tensor(spec.template) + 0.5) / spec.codec.half  # abs_norm -> offset_norm
+    with torch.no_grad():
+        model.fc.bias += shift.reshape(-1)
+    log.info("stage 2 starts from stage 1's weights")
+
+
+def init_from_checkpoint(model: torch.nn.Module, spec: StageSpec, path: str) -> None:
+    """Fine-tune: start from the weights of an earlier run of the same network (a training
+    checkpoint, or the last stage of a cascade file)."""
+    state = {k: v.float() for k, v in load_cascade(path).state_dicts[-1].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"init_from={path} holds another network than this config's "
+                         f"({spec.model}, width {spec.width}, head {spec.head})") from e
+    log.info("starts from the weights in %s", path)

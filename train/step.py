@@ -1,0 +1,100 @@
+"""One training step: the model (in DistributedDataParallel across processes), its loss,
+the optimiser and learning-rate schedule, mixed precision and the weights' EMA."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from facealign.models import StageSpec
+
+from .config import Config
+from .devices import Precision
+from .ema import ModelEMA
+from .losses import get_loss, heatmap_kl
+
+
+def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=True)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(cfg: Config, steps_per_epoch: int):
+    """step -> factor of cfg.lr: linear warm-up, then cosine / step / constant to cfg.epochs."""
+    total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if cfg.schedule == "cosine":
+            t = (step - warm) / max(1, total - warm)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+        if cfg.schedule == "step":
+            return 0.1 ** int(3 * step / max(1, total))
+        return 1.0
+    return factor
+
+
+class Step:
+    """`step(x, target)` trains on one batch already on the device and returns its mean loss (a tensor)."""
+
+    def __init__(self, model: torch.nn.Module, spec: StageSpec, cfg: Config, device: torch.device,
+                 precision: Precision, steps_per_epoch: int, distributed: bool = False):
+        self.model, self.spec, self.cfg, self.device, self.precision = model, spec, cfg, device, precision
+        self.net = model
+        if distributed:
+            self.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.opt = make_optimizer(model, cfg)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_factor(cfg, steps_per_epoch))
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
+        self.ema = ModelEMA(model, cfg.ema) if cfg.ema else None
+        self.loss_fn = get_loss(cfg.loss)
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The weights to validate, keep and export: the EMA when there is one."""
+        return self.ema.module if self.ema else self.model
+
+    @property
+    def lr(self) -> float:
+        return self.opt.param_groups[0]["lr"]
+
+    def __call__(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        c = self.cfg
+        self.net.train()
+        with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.dtype is not None):
+            out = self.net(x)
+        pred = self.spec.decode(out.float())
+        loss = self.loss_fn(pred, target, omega=c.wing_omega, epsilon=c.wing_epsilon)
+        if c.heatmap_weight and c.head == "integral":
+            maps = self.model.integral.last_prob.float()
+            loss = loss + c.heatmap_weight * heatmap_kl(maps, self.spec.codec.encode(target), c.heatmap_sigma)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()}; lower lr={c.lr}")
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.sched.step()
+        if self.ema:
+            self.ema.update(self.model)
+        return loss.detach()
+
+    def state_dict(self) -> dict:
+        """What a resume needs besides the weights (they are stored apart: see train/outputs.py)."""
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                "scaler": self.scaler.state_dict(), "ema_updates": self.ema.updates if self.ema else 0}
+
+    def load_state_dict(self, state: dict, model: dict, ema: dict | None) -> None:
+        self.model.load_state_dict(model)
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        if self.ema:
+            self.ema.load_state_dict({"weights": ema if ema is not None else model,
+                                      "updates": state.get("ema_updates", 0)})

@@ -1,0 +1,51 @@
+"""Rank 0's look at the cascade so far: validation NME and a grid of predicted faces."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from facealign.data import FaceSet
+from facealign.metrics import nme
+from facealign.models import StageSpec
+from facealign.models.cascade import run_cascade
+from facealign.transform import CropTransform, points_box
+
+
+def runners(models: list[torch.nn.Module], device: torch.device):
+    """numpy (N, 3, S, S) -> numpy (N, 68, 2) callables for run_cascade, each model on `device`."""
+    def wrap(m):
+        def run(x):
+            with torch.no_grad():
+                return m(torch.from_numpy(x).to(device)).float().cpu().numpy()
+        return run
+    return [wrap(m.eval()) for m in models]
+
+
+def predict(stages: list[StageSpec], models, faces: FaceSet, device, indices) -> np.ndarray:
+    """Frame points (N, 68, 2) of the whole cascade for faces[indices], ground-truth boxes."""
+    frames = [faces.image(i, cache=True) for i in indices]
+    boxes = [points_box(faces[i].pts) for i in indices]
+    return run_cascade(stages, runners(models, device), frames, boxes)[-1]
+
+
+def val_nme(stages, models, faces: FaceSet, device, batch: int = 64) -> float:
+    """Mean NME (%) of the cascade on `faces`, ground-truth boxes."""
+    preds = [predict(stages, models, faces, device, range(s, min(s + batch, len(faces))))
+             for s in range(0, len(faces), batch)]
+    return float(nme(np.concatenate(preds), faces.points()).mean() * 100)
+
+
+def face_grid(stages, models, faces: FaceSet, device, count: int = 16) -> np.ndarray:
+    """(N, 3, 128, 128) uint8 RGB tiles of the first faces with their predicted points."""
+    import cv2
+
+    from facealign.draw import draw_points
+
+    idx = range(min(count, len(faces)))
+    pts = predict(stages, models, faces, device, idx)
+    tiles = []
+    for i, p in zip(idx, pts):
+        tf = CropTransform.from_box(points_box(faces[i].pts), 128, 1.4)
+        tile = draw_points(tf.warp(faces.image(i, cache=True)), tf.to_crop(p), radius=1)
+        tiles.append(cv2.cvtColor(tile, cv2.COLOR_BGR2RGB))
+    return np.stack(tiles).transpose(0, 3, 1, 2)

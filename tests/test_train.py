@@ -1,5 +1,7 @@
 """Config schema and short real training runs on the shared 300-W faces."""
 import csv
+import subprocess
+import sys
 import json
 from pathlib import Path
 
@@ -171,3 +173,38 @@ def test_report_tables_the_logged_runs(tmp_path, capsys):
     row = [line for line in out.splitlines() if line.startswith("| raw_CNN_noAug_MSE |")]
     assert row and len(row[0].split("|")) == 9
     assert json.loads((tmp_path / "logs/raw_CNN_noAug_MSE/test.json").read_text())["n"] == 554
+
+
+def test_config_errors_name_the_whole_key_and_suggest():
+    with pytest.raises(ConfigError, match=r"^lr: expected float, got 'abc'"):
+        load_config("Cas_Stage1_Aug_Wing", ["lr=abc"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'augment.rotat'; did you mean 'augment.rotate'"):
+        load_config("Cas_Stage1_Aug_Wing", ["augment.rotat=5"])
+    with pytest.raises(ConfigError, match=r"did you mean 'device'"):
+        load_config("Cas_Stage1_Aug_Wing", ["devce=cuda"])
+    with pytest.raises(ConfigError, match=r"device='gpu' unknown \(choose from auto, cpu, cuda, cuda:N, mps\)"):
+        load_config("Cas_Stage1_Aug_Wing", ["device=gpu"])
+    with pytest.raises(ConfigError, match=r"amp='fp8' unknown"):
+        load_config("Cas_Stage1_Aug_Wing", ["amp=fp8"])
+    with pytest.raises(ConfigError, match=r"ema is a decay in \[0, 1\)"):
+        load_config("Cas_Stage1_Aug_Wing", ["ema=1.5"])
+    assert load_config("Cas_Stage1_Aug_Wing", ["device=cuda:1", "amp=bf16", "workers=2"]).device == "cuda:1"
+
+
+def test_config_is_checked_before_torch_is_imported():
+    code = ("import sys\nfrom train.config import load_config, ConfigError\n"
+            "try:\n    load_config('Cas_Stage1_Aug_Wing', ['modle=resnet18'])\nexcept ConfigError as e:\n    print(e)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "did you mean 'model'" in done.stdout
+
+
+def test_config_names_match_the_registries():
+    from facealign.models import list_models
+    from facealign.models.resnet import HEADS
+    from train import config
+    from train.losses import LOSSES
+
+    assert config.MODELS == tuple(list_models()) or sorted(config.MODELS) == list_models()
+    assert config.HEADS == HEADS and config.LOSSES == tuple(LOSSES)

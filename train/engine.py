@@ -43,6 +43,7 @@ class Trainer:
         if self.files and self.ranks.main:
             try:
                 self.files.check(resume, overwrite)
+                self.files.start_log()
             except (FileExistsError, FileNotFoundError) as e:
                 error = e
         error = distributed.share(error, self.ranks)
@@ -60,7 +61,7 @@ class Trainer:
         if resume:
             run_dir = self._resume()
         if self.files and self.ranks.main:
-            self.run_dir = self.files.open(run_dir)
+            self.run_dir = self.files.open_tensorboard(run_dir)
 
     def _build(self, model: torch.nn.Module) -> None:
         cfg, dev = self.cfg, self.device

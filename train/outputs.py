@@ -62,8 +62,8 @@ class RunFiles:
                     shutil.rmtree(d)
                     log.info("--overwrite: removed %s", d)
 
-    def open(self, run_dir: str | None = None) -> str:
-        """Make the folders, log to train.log, open TensorBoard (the run's own folder on resume)."""
+    def start_log(self) -> None:
+        """Make the run's folders and send the library's log to train.log too."""
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(self.log_dir / "train.log")
@@ -71,6 +71,9 @@ class RunFiles:
         root = logging.getLogger("facealign")
         root.handlers = [h for h in root.handlers if not isinstance(h, logging.FileHandler)] + [handler]
         root.setLevel(logging.INFO)
+
+    def open_tensorboard(self, run_dir: str | None = None) -> str:
+        """A new TensorBoard run, or the run's own folder again on resume -> its path."""
         run_dir = run_dir or str(self.runs_dir / time.strftime("%Y%m%d-%H%M%S"))
         from torch.utils.tensorboard import SummaryWriter  # imported late: tensorboard is slow to import
 

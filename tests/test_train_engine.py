@@ -1,0 +1,126 @@
+"""The training engine on real hardware paths: torchrun processes (gloo), EMA, checkpoints, devices, --bench."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from facealign.cli import main as cli
+from facealign.models import load_cascade
+from train.config import load_config
+from train.data import split_faces
+from train.validate import val_nme
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
+TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16",
+        "lr=0.003", "grid_every=1", "warmup_epochs=0.5"]
+NAME = "raw_CNN_noAug_MSE"
+
+
+def _train(out, *extra):
+    return cli(["train", NAME, *TINY, f"out={out}", "--data", str(DATA), *extra])
+
+
+def _rows(out):
+    return list(csv.DictReader(open(out / f"logs/{NAME}/metrics.csv")))
+
+
+@pytest.mark.slow
+def test_two_processes_write_one_run_lower_the_loss_and_resume(tmp_path, capsys):
+    """`--nproc 2` starts torchrun: two gloo processes, one set of outputs, exact bookkeeping on resume."""
+    assert _train(tmp_path, "epochs=3", "--nproc", "2", "--stop-after", "2") == 0
+    assert [int(r["epoch"]) for r in _rows(tmp_path)] == [1, 2]
+    assert _train(tmp_path, "epochs=3", "--nproc", "2", "--resume") == 0
+    rows = _rows(tmp_path)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / NAME).iterdir()) == ["best.pt", "last.pt"]
+    assert len(list((tmp_path / "runs" / NAME).iterdir())) == 1  # one TensorBoard run, continued
+    log = (tmp_path / f"logs/{NAME}/train.log").read_text()
+    assert "2 process(es)" in log and log.count("resumed") == 1
+    assert log.count("epoch 3/3") == 1  # rank 1 wrote nothing
+    ck = torch.load(tmp_path / f"checkpoints/{NAME}/last.pt", weights_only=False)
+    assert ck["epoch"] == 3 and len(ck["history"]) == 3
+    assert "launching:" in capsys.readouterr().out
+
+
+def test_torchrun_itself_runs_the_module(tmp_path):
+    """The launcher users type: `torchrun --nproc_per_node 2 -m train CONFIG ...`."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train",
+           NAME, *TINY, "epochs=1", "max_train=32", f"out={tmp_path}", "--data", str(DATA)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("best validation NME") == 1  # rank 0 alone reports
+    assert len(_rows(tmp_path)) == 1
+
+
+def test_ema_weights_are_what_a_run_validates_and_keeps(tmp_path, w300):
+    assert _train(tmp_path, "epochs=1", "ema=0.99") == 0
+    last = torch.load(tmp_path / f"checkpoints/{NAME}/last.pt", weights_only=False)
+    best = load_cascade(tmp_path / f"checkpoints/{NAME}/best.pt")
+    for k, v in last["ema"].items():
+        assert torch.equal(best.state_dicts[-1][k], v), k
+    differ = [k for k, v in last["model"].items() if v.is_floating_point() and not torch.equal(v, last["ema"][k])]
+    assert "fc.weight" in differ
+    # the validation NME in the log is the EMA weights' NME
+    cfg = load_config(NAME, [*TINY, f"data={w300}"])
+    val = split_faces(cfg)[1]
+    models = best.models()
+    assert val_nme(best.stages, models, val, torch.device("cpu")) == pytest.approx(
+        float(_rows(tmp_path)[0]["val_nme"]), rel=1e-4)
+
+
+def test_a_checkpoint_stores_each_tensor_once(tmp_path):
+    assert _train(tmp_path, "epochs=1") == 0
+    path = tmp_path / f"checkpoints/{NAME}/last.pt"
+    ck = torch.load(path, weights_only=False)
+    cascade = ck["cascade"]["state_dicts"][-1]
+    for k, v in ck["ema"].items():  # the cascade entry *is* the EMA weights: one storage
+        assert cascade[k].untyped_storage().data_ptr() == v.untyped_storage().data_ptr(), k
+
+    def nbytes(sd):
+        return sum(v.numel() * v.element_size() for v in sd.values())
+
+    weights = nbytes(ck["model"])
+    moments = sum(t.numel() * t.element_size() for s in ck["state"]["optimizer"]["state"].values()
+                  for t in s.values() if torch.is_tensor(t))
+    assert path.stat().st_size < 1.05 * (2 * weights + moments) + 200_000  # raw + EMA + Adam, nothing twice
+    best = tmp_path / f"checkpoints/{NAME}/best.pt"
+    assert best.stat().st_size < 1.05 * weights + 200_000  # the cascade alone
+    assert "optimizer" not in str(torch.load(best, weights_only=False).keys())
+
+
+def test_mixed_precision_bf16_trains_on_the_cpu(tmp_path):
+    assert _train(tmp_path, "epochs=2", "amp=bf16", "channels_last=true") == 0
+    rows = _rows(tmp_path)
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+    assert "precision bf16" in (tmp_path / f"logs/{NAME}/train.log").read_text()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a CUDA GPU")
+def test_a_device_that_is_not_there_is_a_clear_error(tmp_path, capsys):
+    assert _train(tmp_path, "epochs=1", "device=cuda") == 2
+    err = capsys.readouterr().err
+    assert "device=cuda: torch sees no CUDA GPU" in err and "device=cpu" in err
+    assert not (tmp_path / "logs").exists()  # nothing was loaded or written
+    assert _train(tmp_path, "epochs=1", "device=cpu", "sync_bn=true", "--nproc", "2") == 2
+    assert "sync_bn=true needs CUDA" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_cuda_trains_with_auto_mixed_precision(tmp_path):
+    assert _train(tmp_path, "epochs=2", "device=cuda", "channels_last=true", "workers=2") == 0
+    log = (tmp_path / f"logs/{NAME}/train.log").read_text()
+    assert "on cuda:0" in log and ("precision bf16" in log or "precision fp16" in log)
+    rows = _rows(tmp_path)
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+
+
+def test_bench_prints_throughput_and_writes_nothing(tmp_path, capsys):
+    assert _train(tmp_path, "--bench", "4") == 0
+    out = capsys.readouterr().out
+    assert "images/s" in out and "data wait" in out and "ms a step" in out
+    assert not any(tmp_path.iterdir())

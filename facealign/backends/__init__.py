@@ -105,8 +105,8 @@ def check_packages(name: str) -> None:
     missing = [p for p in fmt.packages if not installed(p)]
     if missing:
         how = f"pip install 'facealign[{fmt.extra}]'" if fmt.extra else "pip install facealign"
-        raise ImportError(f"the {name} backend needs {', '.join(missing)}: {how} "
-                          f"(or pick another backend: {', '.join(n for n in FORMATS if n != name)})")
+        other = "" if name == "onnxruntime" else " (or use backend='onnxruntime' with an .onnx file)"
+        raise ImportError(f"the {name} backend needs {', '.join(missing)}: {how}{other}")
 
 
 def load_backend(path, backend: str = "auto", **options) -> CascadeModel:

@@ -128,3 +128,17 @@ def test_formats_table_options_match_the_loaders():
             continue
         params = [p for p in inspect.signature(load).parameters if p != "path"]
         assert tuple(params) == fmt.options, fmt.name
+
+
+def test_gpu_check_script_runs_and_says_why_it_skips():
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "gpu_check.py")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()[-7:]
+    assert [line.split()[1] for line in lines] == ["torch-graphs", "torch-two-threads", "trt-build", "trt-export",
+                                                   "trt-two-processes", "trt-damaged-entry", "auto-cpu"]
+    for line in lines:
+        status = line.split()[0]
+        assert status in ("PASS", "SKIP"), line
+        if status == "SKIP":
+            assert "GPU" in line or "tensorrt" in line, line

@@ -18,7 +18,6 @@ from facealign.backends import backend_for, load_backend
 from facealign.data import load_split
 from facealign.export import export
 from facealign.formats.cascade_pt import load_cascade, save_cascade
-from facealign.formats.engine_file import read_engine_file, write_engine_file
 from facealign.formats.hashing import sha256_file
 from facealign.formats.onnx_cascade import read_onnx
 from facealign.models.cascade import StageSpec, mean_template, to_input

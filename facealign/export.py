@@ -156,8 +156,7 @@ def run(args) -> int:
         raise
     except Exception as e:  # noqa: BLE001 - the CLI boundary: every failure is one line and exit 2
         log.debug("export failed", exc_info=True)
-        print(f"facealign export: {type(e).__name__}: {one_line(e)}" if not isinstance(
-            e, (FileNotFoundError, ValueError, ImportError, RuntimeError)) else f"facealign export: {one_line(e)}",
-            file=sys.stderr)
+        expected = isinstance(e, (FileNotFoundError, ValueError, ImportError, RuntimeError))
+        print(f"facealign export: {'' if expected else type(e).__name__ + ': '}{one_line(e)}", file=sys.stderr)
         return 2
     return 0

@@ -1,11 +1,12 @@
 """facealign: real-time 68-point face landmarks.
 
     from facealign import FaceAligner
-    aligner = FaceAligner()                  # weights/accurate.pt, MediaPipe detector
+    aligner = FaceAligner()                  # the shipped 'accurate' weights, MediaPipe detector
     faces = aligner(frame_bgr)               # list[Landmarks]: .points (68, 2) frame pixels
     annotated = faces[0].plot(frame_bgr)     # or draw_landmarks(frame_bgr, faces)
 
-Importing this is cheap: torch and mediapipe load when a FaceAligner is built.
+Importing this is cheap: the backend's runtime and mediapipe load when a FaceAligner is built,
+and an ONNX cascade on onnxruntime (the CPU default) never imports PyTorch.
 """
 from .detectors import FaceBox
 from .draw import DrawingSpec, draw_landmarks

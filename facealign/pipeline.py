@@ -38,7 +38,7 @@ from .smoothing import TrackSmoother, face_size
 from .transform import points_box
 from .weights import resolve
 
-if TYPE_CHECKING:  # the backends import torch: load them only when an aligner is built
+if TYPE_CHECKING:  # the backends load their runtimes: only when an aligner is built
     from .backends import CascadeModel
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class FaceAligner:
             raise ValueError("smoothing follows faces across frames: it needs video=True")
         from .backends import CascadeModel, load_backend
 
-        self.weights = resolve(weights, preset, backend)
+        self.weights = resolve(weights, preset, backend, backend_kwargs.get("device", "auto"))
         self.model: CascadeModel = load_backend(self.weights, backend, **backend_kwargs)
         self._timed = CascadeModel(self.model.stages, [self._timed_runner(r) for r in self.model.runners],
                                    self.model.backend, self.model.meta)

@@ -2,28 +2,47 @@
 
 weights/<preset>.pt is the cascade (half precision); weights/<preset>.onnx is
 the same cascade exported for onnxruntime, the CPU default. With backend="auto"
-a machine without a CUDA GPU gets the .onnx file, one with a GPU the .pt file
-(TensorRT builds its engines from it, or torch runs it on CUDA).
+a machine without a CUDA GPU (or device="cpu") gets the .onnx file, one with a
+GPU and CUDA PyTorch the .pt file (TensorRT builds its engines from it, or torch
+runs it on CUDA).
+
+In a checkout (or an editable install) the files are the repository's weights/
+folder; a wheel carries the same files as package data in facealign/_weights/.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT_DIR = PACKAGE_DIR.parent / "weights"  # the repository's top-level weights/
+INSTALLED_DIR = PACKAGE_DIR / "_weights"  # where a wheel puts them (pyproject.toml: package-dir)
 PRESETS = ("accurate", "fast")
 
 
-def _has_cuda() -> bool:
-    if importlib.util.find_spec("torch") is None:
-        return False
-    import torch
+def weights_dir() -> Path:
+    """The folder of the shipped weights: the checkout's weights/, else the installed copy."""
+    for d in (CHECKOUT_DIR, INSTALLED_DIR):
+        if any((d / f"{p}{s}").is_file() for p in PRESETS for s in (".onnx", ".pt")):
+            return d
+    return CHECKOUT_DIR if CHECKOUT_DIR.is_dir() else INSTALLED_DIR
 
-    return torch.cuda.is_available()
+
+WEIGHTS_DIR = weights_dir()
 
 
-def resolve(weights=None, preset: str = "accurate", backend: str = "auto") -> Path:
-    """An explicit weights path, else the shipped file of `preset` that suits `backend`."""
+def preferred_suffixes(backend: str = "auto", device: str = "auto") -> tuple[str, ...]:
+    """The shipped file types `backend` can load, best first."""
+    if backend == "onnxruntime":
+        return (".onnx",)
+    if backend in ("torch", "tensorrt"):
+        return (".pt",)
+    from .backends.devices import torch_cuda, wants_gpu
+
+    return (".pt", ".onnx") if wants_gpu(device) and torch_cuda() else (".onnx", ".pt")
+
+
+def resolve(weights=None, preset: str = "accurate", backend: str = "auto", device: str = "auto") -> Path:
+    """An explicit weights path, else the shipped file of `preset` that suits `backend` and `device`."""
     if weights:
         path = Path(weights)
         if not path.exists():
@@ -31,9 +50,9 @@ def resolve(weights=None, preset: str = "accurate", backend: str = "auto") -> Pa
         return path
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    onnx, pt = WEIGHTS_DIR / f"{preset}.onnx", WEIGHTS_DIR / f"{preset}.pt"
-    want_onnx = backend == "onnxruntime" or (backend == "auto" and not _has_cuda())
-    for path in ((onnx, pt) if want_onnx else (pt,)):
+    candidates = [WEIGHTS_DIR / f"{preset}{s}" for s in preferred_suffixes(backend, device)]
+    for path in candidates:
         if path.is_file():
             return path
-    raise FileNotFoundError(f"{pt}: the {preset!r} weights are not in this checkout; pass weights=PATH")
+    raise FileNotFoundError(f"{candidates[0]}: the {preset!r} weights for the {backend} backend are not installed; "
+                            "pass weights=PATH (command line: --weights PATH)")

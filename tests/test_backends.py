@@ -15,11 +15,12 @@ import pytest
 import torch
 
 from facealign.backends import backend_for, load_backend
-from facealign.backends.onnxruntime_backend import read_onnx
-from facealign.backends.tensorrt_backend import read_engine_file, write_engine_file
 from facealign.data import load_split
-from facealign.export import export, sha256_file
-from facealign.models.cascade import StageSpec, load_cascade, mean_template, save_cascade, to_input
+from facealign.export import export
+from facealign.formats.cascade_pt import load_cascade, save_cascade
+from facealign.formats.hashing import sha256_file
+from facealign.formats.onnx_cascade import read_onnx
+from facealign.models.cascade import StageSpec, mean_template, to_input
 from facealign.transform import points_box
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,9 +153,25 @@ def test_backend_chosen_by_suffix(onnx_files):
     assert load_backend(onnx_path).backend == "onnxruntime"
     gpu_trt = _cuda() and importlib.util.find_spec("tensorrt") is not None
     assert backend_for(ACCURATE) == ("tensorrt" if gpu_trt else "torch")
+    assert backend_for(ACCURATE, device="cpu") == "torch"  # auto honours the device: never TensorRT on the CPU
     assert load_backend(ACCURATE, "torch", device="cpu").backend == "torch"
     assert backend_for("model.ENGINE") == "tensorrt"
     assert backend_for(onnx_path, "torch") == "torch"  # an explicit backend wins over the suffix
+
+
+def test_unknown_backend_options_are_errors_listing_the_valid_ones(onnx_files):
+    onnx_path = onnx_files["accurate"][1]
+    with pytest.raises(ValueError, match="unknown option 'thread' for the onnxruntime backend; "
+                                         "valid options: device, threads, providers"):
+        load_backend(onnx_path, "onnxruntime", thread=2)
+    with pytest.raises(ValueError, match="unknown options 'cache', 'threads' for the torch backend; "
+                                         "valid options: device"):
+        load_backend(ACCURATE, "torch", threads=2, cache="x")
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        load_backend(onnx_path, threads=0)
+    with pytest.raises(ValueError, match="unknown device 'gpu'; use auto, cpu, cuda or cuda:N"):
+        load_backend(onnx_path, device="gpu")
+    assert load_backend(onnx_path, threads=1, device="cpu").backend == "onnxruntime"
 
 
 def test_unknown_backend_suffix_or_file_is_a_clear_error(tmp_path, onnx_files):
@@ -174,26 +191,9 @@ def test_unknown_backend_suffix_or_file_is_a_clear_error(tmp_path, onnx_files):
         load_backend(tmp_path / "junk.onnx")
 
 
-def test_engine_container_round_trip(tmp_path):
-    header = {"stages": [{"input_size": 128}], "meta": {"preset": "x"}, "inputs": ["stage1_input"],
-              "outputs": ["stage1_output"], "tensorrt": "10.0", "gpu": "test"}
-    engines = [b"\x01engine-one" * 7, b"\x02two" * 3]
-    write_engine_file(tmp_path / "m.engine", header, engines)
-    read_header, read_engines = read_engine_file(tmp_path / "m.engine")
-    assert read_engines == engines
-    assert read_header["meta"] == {"preset": "x"} and read_header["engine_sizes"] == [77, 12]
-    data = (tmp_path / "m.engine").read_bytes()
-    (tmp_path / "cut.engine").write_bytes(data[:-5])
-    with pytest.raises(ValueError, match="truncated"):
-        read_engine_file(tmp_path / "cut.engine")
-    (tmp_path / "other.engine").write_bytes(b"\x00" * 64)
-    with pytest.raises(ValueError, match="not a facealign engine file"):
-        read_engine_file(tmp_path / "other.engine")
-
-
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
 def test_tensorrt_missing_says_how_to_install(tmp_path):
-    with pytest.raises(ImportError, match=r"pip install facealign\[tensorrt\].*NVIDIA GPU|NVIDIA GPU.*pip install"):
+    with pytest.raises(ImportError, match=r"the tensorrt backend needs tensorrt.*pip install 'facealign\[tensorrt\]'"):
         load_backend(tmp_path / "model.engine")
 
 
@@ -206,6 +206,7 @@ def test_tensorrt_matches_torch_and_caches_engines(tmp_path, two_stage_pt, faces
     cache = tmp_path / "cache"
     trt_model = load_backend(two_stage_pt, "tensorrt", cache_dir=cache)
     assert trt_model.backend == "tensorrt" and len(list(cache.glob("*.engine"))) == 2
+    assert not list(cache.glob("*.tmp"))
     ref = load_backend(two_stage_pt, "torch", device="cpu")
     for k, x in enumerate(stage_inputs(ref, frames, boxes)):
         assert np.abs(trt_model.runners[k](x) - ref.runners[k](x)).max() < MAX_ERR_FP16

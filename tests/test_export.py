@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from facealign.backends.onnxruntime_backend import read_onnx
 from facealign.cli import main
 from facealign.export import EXPORTERS, compare, export
-from facealign.models.cascade import atomic_save, load_cascade
+from facealign.formats.cascade_pt import atomic_save, load_cascade
+from facealign.formats.onnx_cascade import read_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCURATE = ROOT / "weights" / "accurate.pt"
@@ -89,19 +89,37 @@ def test_export_engine_loads_and_matches(tmp_path, capsys):
     pytest.importorskip("tensorrt", reason="TensorRT not installed (pip install facealign[tensorrt])")
     if not torch.cuda.is_available():
         pytest.skip("TensorRT needs a CUDA GPU and none is visible")
-    from facealign.backends.tensorrt_backend import read_engine_file
+    from facealign.formats.engine_file import read_engine_file
 
     out = tmp_path / "acc.engine"
-    assert main(["export", str(ACCURATE), "--format", "engine", "-o", str(out)]) == 0
+    cache = tmp_path / "cache"
+    assert main(["export", str(ACCURATE), "--format", "engine", "-o", str(out), "--cache-dir", str(cache)]) == 0
+    assert len(list(cache.glob("*.engine"))) == len(load_cascade(ACCURATE).stages)
     assert "max |torch - tensorrt|" in capsys.readouterr().out
     header, engines = read_engine_file(out)
     assert len(engines) == len(load_cascade(ACCURATE).stages)
     assert [s["input_size"] for s in header["stages"]] == [s.input_size for s in load_cascade(ACCURATE).stages]
+    assert header["recipe"]["precision"] in ("fp16-flag", "fp16-typed")
     assert max(compare(load_cascade(ACCURATE), out, "tensorrt")) < 2e-2  # FP16; not measured (no GPU here)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
 def test_export_engine_without_tensorrt_says_why(tmp_path, capsys):
     assert main(["export", str(ACCURATE), "--format", "engine", "-o", str(tmp_path / "a.engine")]) == 2
-    assert "pip install facealign[tensorrt]" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "pip install 'facealign[tensorrt]'" in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "a.engine").exists()
+
+
+def test_every_export_error_is_one_line_with_exit_code_2(tmp_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x80not a pickle" * 50)
+    cases = [([str(junk), "--format", "onnx"], "not a readable torch weights file"),
+             ([str(ACCURATE), "--format", "onnx", "--opset", "2"], "opset"),  # the exporter refuses it
+             ([str(ACCURATE), "--format", "onnx", "-o", str(tmp_path / "x.onnx"), "--no-check",
+               "--preset", "p", "--opset", "999"], "")]
+    for argv, words in cases:
+        assert main(["export", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("facealign export: ") and err.count("\n") == 1, err
+        assert words.lower() in err.lower() and "Traceback" not in err

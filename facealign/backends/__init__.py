@@ -3,7 +3,9 @@
 A backend turns a weights file into a `CascadeModel`: the cascade's stage specs
 (crop geometry, shared with training) and one runner per stage, a callable
 (N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised outputs.
-The FORMATS table is read by both the exporter and the loader.
+The FORMATS table is read by both the exporter and the loader; each backend
+module is imported only when it loads something, so the onnxruntime path never
+imports PyTorch.
 """
 from __future__ import annotations
 
@@ -15,20 +17,26 @@ from typing import Callable
 import numpy as np
 
 from ..models.cascade import StageSpec, run_cascade
+from .devices import check_device, installed, torch_cuda, wants_gpu
 
 
 @dataclass(frozen=True)
 class Format:
     name: str
     suffix: str
-    module: str  # facealign.backends.<module> has load(path, **kw) -> CascadeModel
+    module: str  # facealign.backends.<module> has load(path, **options) -> CascadeModel
     needs_gpu: bool
+    options: tuple[str, ...]  # the keyword options its load() takes
+    packages: tuple[str, ...]  # what it imports
+    extra: str  # pip install 'facealign[<extra>]' brings them
 
 
 FORMATS: dict[str, Format] = {
-    "torch": Format("torch", ".pt", "torch_backend", False),
-    "onnxruntime": Format("onnxruntime", ".onnx", "onnxruntime_backend", False),
-    "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True),
+    "torch": Format("torch", ".pt", "torch_backend", False, ("device",), ("torch", "torchvision"), "torch"),
+    "onnxruntime": Format("onnxruntime", ".onnx", "onnxruntime_backend", False,
+                          ("device", "threads", "providers"), ("onnxruntime", "onnx"), ""),
+    "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True, ("device", "cache_dir"),
+                       ("tensorrt", "torch"), "tensorrt"),
 }
 
 
@@ -55,18 +63,20 @@ class CascadeModel:
         return run_cascade(self.stages[-1:], self.runners[-1:], frames, pts=np.asarray(pts, np.float32), flip=flip)
 
 
-def backend_for(path, backend: str = "auto") -> str:
+def backend_for(path, backend: str = "auto", device: str = "auto") -> str:
     """`backend` if given, else the one whose suffix the file has.
 
-    A .pt file goes to TensorRT when a CUDA GPU and `tensorrt` are there; else to
-    torch, which itself runs on CUDA (FP16 + CUDA graphs) when it sees a GPU.
+    A .pt file goes to TensorRT when `device` may be a GPU, the driver sees one, and
+    `tensorrt` and PyTorch (with CUDA) are installed; else to torch, which itself runs
+    on CUDA (FP16 + CUDA graphs) when the device is one. device="cpu" never picks TensorRT.
     """
+    check_device(device)
     if backend != "auto":
         if backend not in FORMATS:
             raise ValueError(f"unknown backend {backend!r}; choose from auto, {', '.join(FORMATS)}")
         return backend
     suffix = Path(path).suffix.lower()
-    if suffix == FORMATS["torch"].suffix and _tensorrt_usable():
+    if suffix == FORMATS["torch"].suffix and tensorrt_usable(device):
         return "tensorrt"  # a .pt on an NVIDIA GPU with TensorRT: FP16 engines, built once and cached
     for f in FORMATS.values():
         if f.suffix == suffix:
@@ -75,17 +85,37 @@ def backend_for(path, backend: str = "auto") -> str:
                      f"expected one of {', '.join(f.suffix for f in FORMATS.values())}")
 
 
-def _tensorrt_usable() -> bool:
-    """A CUDA GPU is visible and `tensorrt` is importable (without importing it)."""
-    import importlib.util
-
-    import torch
-
-    return importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
+def tensorrt_usable(device: str = "auto") -> bool:
+    """`device` may run on a GPU, and `tensorrt` and CUDA PyTorch are there (asks torch last)."""
+    return wants_gpu(device) and installed("tensorrt") and torch_cuda()
 
 
-def load_backend(path, backend: str = "auto", **kwargs) -> CascadeModel:
-    """Load a weights file with the named backend (or the one its suffix implies)."""
-    name = backend_for(path, backend)
+def check_options(name: str, options: dict) -> None:
+    """ValueError naming the unknown options of backend `name` and listing its valid ones."""
+    fmt = FORMATS[name]
+    unknown = sorted(set(options) - set(fmt.options))
+    if unknown:
+        raise ValueError(f"unknown option{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} for the "
+                         f"{name} backend; valid options: {', '.join(fmt.options)}")
+
+
+def check_packages(name: str) -> None:
+    """ImportError saying how to install what backend `name` needs, if something is missing."""
+    fmt = FORMATS[name]
+    missing = [p for p in fmt.packages if not installed(p)]
+    if missing:
+        how = f"pip install 'facealign[{fmt.extra}]'" if fmt.extra else "pip install facealign"
+        other = "" if name == "onnxruntime" else " (or use backend='onnxruntime' with an .onnx file)"
+        raise ImportError(f"the {name} backend needs {', '.join(missing)}: {how}{other}")
+
+
+def load_backend(path, backend: str = "auto", **options) -> CascadeModel:
+    """Load a weights file with the named backend (or the one its suffix and device imply).
+
+    options: the backend's own (FORMATS[name].options); an unknown one is a ValueError.
+    """
+    name = backend_for(path, backend, options.get("device", "auto"))
+    check_options(name, options)
+    check_packages(name)
     module = importlib.import_module(f"{__name__}.{FORMATS[name].module}")
-    return module.load(Path(path), **kwargs)
+    return module.load(Path(path), **options)

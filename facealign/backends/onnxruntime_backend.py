@@ -1,107 +1,19 @@
-"""ONNX Runtime backend, and the reader of facealign's ONNX cascade files.
-
-One ONNX file holds the whole cascade. Stage i (1-based) is an independent
-subgraph from input `stage{i}_input` (float32 (N, 3, S, S) RGB in [0, 1],
-dynamic batch axis N; ImageNet mean/std is applied inside the graph) to output
-`stage{i}_output` (float32 (N, 68, 2) normalised to [-1, 1] across the crop, see
-models.codec.PointCodec). Everything a loader needs travels in the file's
-`metadata_props`, each value a string (JSON where structured, parsed with
-`json.loads`, never eval):
-
-    facealign_format   "facealign-onnx-cascade"      facealign_format_version  "1"
-    stages             JSON list of StageSpec dicts (dataclasses.asdict)
-    input_sizes        JSON list of S per stage      inputs / outputs  JSON lists of tensor names
-    normalisation      the input/output convention above, in words
-    preset             e.g. "accurate"               facealign_version  the exporter's version
-    weights_sha256     sha256 of the source weights file
-    meta               JSON of the cascade file's meta (training config, metrics, ...)
+"""ONNX Runtime backend: a facealign ONNX cascade (formats/onnx_cascade.py) run by ONNX Runtime.
 
 ONNX Runtime insists on every graph input being fed, so each stage runs in its
 own session built from its extracted subgraph: `session.run([out], {in: x})`
-computes that stage alone.
+computes that stage alone. Imports neither PyTorch nor anything of training.
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..models.cascade import StageSpec
+from ..formats.onnx_cascade import io_names, read_onnx
+from .devices import check_device, cuda_index
 
 log = logging.getLogger(__name__)
-
-FORMAT = "facealign-onnx-cascade"
-FORMAT_VERSION = 1
-NORMALISATION = ("input: float32 (N,3,S,S) RGB in [0,1] (ImageNet mean/std applied inside the graph); "
-                 "output: float32 (N,68,2) in [-1,1] across the crop, -1 = left/top edge of pixel 0")
-
-
-def io_names(i: int) -> tuple[str, str]:
-    """Input and output tensor names of stage i (0-based index; names are 1-based)."""
-    return f"stage{i + 1}_input", f"stage{i + 1}_output"
-
-
-@dataclass
-class OnnxCascade:
-    """A facealign ONNX file, parsed: the model, its stage specs and metadata."""
-
-    model: object  # onnx.ModelProto
-    stages: list[StageSpec]
-    meta: dict = field(default_factory=dict)  # cascade meta + preset, facealign_version, weights_sha256
-
-    def stage_model(self, i: int):
-        """Stage i's subgraph alone, as an onnx.ModelProto (same opset and IR version)."""
-        import onnx.utils
-
-        name_in, name_out = io_names(i)
-        return onnx.utils.Extractor(self.model).extract_model([name_in], [name_out])
-
-    def stage_bytes(self, i: int) -> bytes:
-        return self.stage_model(i).SerializeToString()
-
-
-def parse_metadata(model) -> tuple[list[StageSpec], dict]:
-    """metadata_props of a facealign ONNX model -> (stage specs, meta dict). ValueError if absent."""
-    props = {p.key: p.value for p in model.metadata_props}
-    if props.get("facealign_format") != FORMAT:
-        raise ValueError("not a facealign ONNX cascade (no facealign_format metadata); "
-                         "export one with `facealign export WEIGHTS --format onnx`")
-    version = int(props.get("facealign_format_version", "0"))
-    if version > FORMAT_VERSION:
-        raise ValueError(f"facealign ONNX format version {version} is newer than this reader ({FORMAT_VERSION}); "
-                         "upgrade facealign")
-    try:
-        stages = [StageSpec(**s) for s in json.loads(props["stages"])]
-        meta = json.loads(props.get("meta", "{}"))
-    except (KeyError, TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"facealign ONNX metadata is damaged ({e})") from None
-    meta.update({k: props[k] for k in ("preset", "facealign_version", "weights_sha256") if k in props})
-    return stages, meta
-
-
-def read_onnx(path) -> OnnxCascade:
-    """Read and parse a facealign ONNX cascade file."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such ONNX file")
-    try:
-        model = onnx.load(str(path))
-    except Exception as e:  # noqa: BLE001 - any protobuf failure means a bad file
-        raise ValueError(f"{path}: not a readable ONNX file ({e})") from None
-    try:
-        stages, meta = parse_metadata(model)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-    names = {i.name for i in model.graph.input}
-    missing = [io_names(i)[0] for i in range(len(stages)) if io_names(i)[0] not in names]
-    if missing:
-        raise ValueError(f"{path}: graph lacks the stage inputs {missing}")
-    return OnnxCascade(model, stages, meta)
 
 
 def session_options(threads: int | None = None):
@@ -109,6 +21,8 @@ def session_options(threads: int | None = None):
     `threads` intra-op threads (None: ONNX Runtime's default, one per physical core)."""
     import onnxruntime as ort
 
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -119,6 +33,21 @@ def session_options(threads: int | None = None):
     return opts
 
 
+def providers_for(device: str = "auto", providers: list | None = None) -> list:
+    """Execution providers: `providers` if given; else CPU, or CUDA first for device="cuda[:N]"."""
+    import onnxruntime as ort
+
+    device = check_device(device)
+    if providers:
+        return list(providers)
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ValueError(f"device={device!r} asked for, but this onnxruntime has no CUDA provider "
+                             "(pip install onnxruntime-gpu, or use device='cpu')")
+        return [("CUDAExecutionProvider", {"device_id": cuda_index(device)}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 def _runner(session, name_in: str, name_out: str):
     def run(x: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised."""
@@ -127,11 +56,12 @@ def _runner(session, name_in: str, name_out: str):
     return run
 
 
-def load(path, threads: int | None = None, providers: list[str] | None = None, **_):
+def load(path, device: str = "auto", threads: int | None = None, providers: list | None = None):
     """Load a facealign ONNX cascade into one ONNX Runtime session per stage -> CascadeModel.
 
+    device: "auto"/"cpu" (CPU provider) or "cuda[:N]" (CUDA provider, needs onnxruntime-gpu);
     threads: intra-op threads per session (None: the library default);
-    providers: ONNX Runtime execution providers (default CPU only).
+    providers: ONNX Runtime execution providers, overriding `device`.
     """
     import onnxruntime as ort
 
@@ -139,7 +69,7 @@ def load(path, threads: int | None = None, providers: list[str] | None = None, *
 
     casc = read_onnx(path)
     opts = session_options(threads)
-    providers = providers or ["CPUExecutionProvider"]
+    providers = providers_for(device, providers)
     runners = []
     for i in range(len(casc.stages)):
         session = ort.InferenceSession(casc.stage_bytes(i), sess_options=opts, providers=providers)

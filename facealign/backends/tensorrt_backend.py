@@ -1,51 +1,36 @@
-"""TensorRT backend (TensorRT 10 Python API, NVIDIA GPU): one FP16 engine per stage.
+"""TensorRT backend (TensorRT 10 and 11 Python APIs, NVIDIA GPU): one FP16 engine per stage.
 
 `load(path)` takes:
-  * a `.engine` file written by `facealign export WEIGHTS --format engine`;
+  * a `.engine` file written by `facealign export WEIGHTS --format engine` (formats/engine_file.py);
   * a facealign `.onnx` file, or a cascade `.pt` (exported to ONNX in memory):
     each stage's subgraph is built into an FP16 engine with a dynamic batch
-    profile (min 1, opt 4, max 16) and cached in ~/.cache/facealign/engines/
-    under a name made of the GPU name, the TensorRT version and the sha256 of
-    the stage's ONNX bytes, so the (minute-long) build happens once per machine.
+    profile (min 1, opt 4, max 16) and cached (backends/engine_cache.py), so the
+    minute-long build happens once per machine, GPU, TensorRT version and recipe.
 
-The `.engine` file layout (all integers little-endian):
-
-    8 bytes   magic b"FAENGINE"
-    4 bytes   uint32 H: length of the header
-    H bytes   header, UTF-8 JSON: {"format": "facealign-tensorrt-cascade", "version": 1,
-              "stages": [StageSpec dicts], "meta": {...}, "inputs": [...], "outputs": [...],
-              "engine_sizes": [bytes per stage], "tensorrt": "10.x", "gpu": "NVIDIA H100 ..."}
-    then      the serialized engines of stage 1, 2, ... back to back (sizes from the header)
-
-An engine runs only with the TensorRT version (and, as a rule, the GPU model) it
-was built with; rebuild with `facealign export` when either changes.
+FP16 on both major versions: TensorRT 10 builds the float32 graph with the FP16
+builder flag; TensorRT 11 removed that flag (networks are always strongly typed),
+so it builds a float16-typed copy of the graph (formats/onnx_fp16.py) whose
+inputs and outputs stay float32. Which one is used is the recipe's precision.
 
 Runners take (N, 3, S, S) float32 RGB in [0, 1] numpy arrays, copy them to torch
 CUDA tensors and run `execute_async_v3` on a private torch CUDA stream; they
-return (N, 68, 2) float32 normalised outputs. Batches above 16 run in chunks.
+return (N, 68, 2) float32 normalised outputs. Batches above the profile's max run in chunks.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
-import struct
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from ..models.cascade import StageSpec
+from ..formats.engine_file import read_engine_file, write_engine_file
+from ..formats.onnx_cascade import OnnxCascade, io_names, read_onnx
+from .devices import check_device
+from .engine_cache import BuildRecipe, EngineCache, engine_key
 
 log = logging.getLogger(__name__)
-
-MAGIC = b"FAENGINE"
-FORMAT = "facealign-tensorrt-cascade"
-FORMAT_VERSION = 1
-PROFILE = (1, 4, 16)  # min, opt, max batch
-DEFAULT_CACHE = Path("~/.cache/facealign/engines")
-WORKSPACE_BYTES = 1 << 30
 
 
 def import_tensorrt():
@@ -54,155 +39,109 @@ def import_tensorrt():
         import tensorrt as trt
     except ImportError as e:
         raise ImportError("the TensorRT backend needs the `tensorrt` package and an NVIDIA GPU: "
-                          "pip install facealign[tensorrt]  (or use backend='onnxruntime' / 'torch')") from e
+                          "pip install 'facealign[tensorrt]'  (or use backend='onnxruntime' / 'torch')") from e
     return trt
 
 
-def _require_cuda():
+def cuda_device(device: str = "cuda"):
+    """torch and the torch.device a TensorRT engine runs on; ValueError for a CPU device."""
+    device = check_device(device)
+    if device == "cpu":
+        raise ValueError("the TensorRT backend runs on a CUDA GPU, not device='cpu'; "
+                         "use backend='onnxruntime' or 'torch' for the CPU")
     import torch
 
     if not torch.cuda.is_available():
         raise RuntimeError("the TensorRT backend needs an NVIDIA GPU, and PyTorch sees no CUDA device")
-    return torch
+    dev = torch.device("cuda" if device == "auto" else device)
+    return torch, torch.device("cuda", torch.cuda.current_device() if dev.index is None else dev.index)
 
 
-def _logger():
+def default_recipe(trt=None) -> BuildRecipe:
+    """FP16 the way this TensorRT offers it: the builder flag (10.x), else a float16-typed graph (11.x)."""
+    trt = trt or import_tensorrt()
+    return BuildRecipe("fp16-flag" if hasattr(trt.BuilderFlag, "FP16") else "fp16-typed")
+
+
+def stage_onnx(casc: OnnxCascade, i: int, recipe: BuildRecipe) -> bytes:
+    """The ONNX bytes TensorRT builds stage i from, as the recipe wants them typed."""
+    model = casc.stage_model(i)
+    if recipe.precision == "fp16-typed":
+        from ..formats.onnx_fp16 import to_float16
+
+        model = to_float16(model)
+    return model.SerializeToString()
+
+
+def build_engine(onnx_bytes: bytes, input_name: str, input_size: int, recipe: BuildRecipe) -> bytes:
+    """One stage's ONNX subgraph -> serialized TensorRT engine with a dynamic batch profile.
+
+    Builds on the current CUDA device. TensorRT 10 and 11: `create_network(0)` is an
+    explicit-batch network (strongly typed on 11 always); the FP16 flag only where it exists.
+    """
     trt = import_tensorrt()
-    return trt.Logger(trt.Logger.WARNING)
-
-
-# --- the .engine container: pure Python, no TensorRT needed ------------------------------------------
-
-def write_engine_file(path, header: dict, engines: list[bytes]) -> None:
-    """Write the container described in the module docstring (header gains engine_sizes)."""
-    header = {**header, "format": FORMAT, "version": FORMAT_VERSION, "engine_sizes": [len(e) for e in engines]}
-    blob = json.dumps(header).encode("utf-8")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(MAGIC + struct.pack("<I", len(blob)) + blob)
-        for e in engines:
-            f.write(e)
-    tmp.replace(path)
-
-
-def read_engine_file(path) -> tuple[dict, list[bytes]]:
-    """-> (header dict, serialized engines). ValueError for anything that is not such a file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such engine file")
-    data = path.read_bytes()
-    if data[:8] != MAGIC or len(data) < 12:
-        raise ValueError(f"{path}: not a facealign engine file (write one with "
-                         "`facealign export WEIGHTS --format engine`)")
-    (n,) = struct.unpack("<I", data[8:12])
-    try:
-        header = json.loads(data[12:12 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: damaged engine header ({e})") from None
-    if header.get("format") != FORMAT or header.get("version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported engine file format {header.get('format')!r} "
-                         f"version {header.get('version')}")
-    engines, pos = [], 12 + n
-    for size in header["engine_sizes"]:
-        engines.append(data[pos:pos + size])
-        pos += size
-    if pos != len(data) or any(len(e) == 0 for e in engines):
-        raise ValueError(f"{path}: truncated or padded engine file ({len(data)} bytes, expected {pos})")
-    return header, engines
-
-
-# --- building -------------------------------------------------------------------------------------
-
-def build_engine(onnx_bytes: bytes, input_name: str, input_size: int, fp16: bool = True,
-                 profile: tuple[int, int, int] = PROFILE) -> bytes:
-    """One stage's ONNX subgraph -> serialized TensorRT engine with a dynamic batch profile."""
-    trt = import_tensorrt()
-    _require_cuda()
-    logger = _logger()
+    logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # TensorRT 10: always explicit batch
+    network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_bytes):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise RuntimeError(f"TensorRT could not parse the ONNX graph: {errors}")
+        raise RuntimeError(f"TensorRT could not parse the ONNX graph of {input_name}: {errors}")
     config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    if fp16:
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, recipe.workspace)
+    if recipe.precision == "fp16-flag":
+        if not hasattr(trt.BuilderFlag, "FP16"):
+            raise RuntimeError(f"TensorRT {trt.__version__} has no FP16 builder flag; use the 'fp16-typed' recipe")
         config.set_flag(trt.BuilderFlag.FP16)
-    opt = builder.create_optimization_profile()
-    opt.set_shape(input_name, *[(b, 3, input_size, input_size) for b in profile])
-    config.add_optimization_profile(opt)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(input_name, *[(b, 3, input_size, input_size) for b in recipe.profile])
+    config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine for {input_name} (see the TensorRT log above)")
     return bytes(serialized)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
-
-
-def engine_key(onnx_bytes: bytes) -> str:
-    """Cache file name: GPU name, TensorRT version, model hash."""
+def cached_engines(casc: OnnxCascade, cache_dir=None, device: str = "cuda",
+                   recipe: BuildRecipe | None = None) -> tuple[list[bytes], list[str], BuildRecipe]:
+    """(serialized engines, cache keys, recipe) for each stage, built once per key and cached."""
     trt = import_tensorrt()
-    torch = _require_cuda()
-    digest = hashlib.sha256(onnx_bytes).hexdigest()[:24]
-    return f"{_slug(torch.cuda.get_device_name())}_trt{trt.__version__}_{digest}.engine"
+    torch, dev = cuda_device(device)
+    recipe = recipe or default_recipe(trt)
+    cache, gpu = EngineCache(cache_dir), torch.cuda.get_device_name(dev)
+    engines, keys = [], []
+    with torch.cuda.device(dev):
+        for i, spec in enumerate(casc.stages):
+            data = stage_onnx(casc, i, recipe)
+            key = engine_key(data, recipe, gpu, trt.__version__)
+            engines.append(cache.get_or_build(key, lambda: build_engine(data, io_names(i)[0], spec.input_size, recipe)))
+            keys.append(key)
+    return engines, keys, recipe
 
 
-def cached_engines(onnx_casc, cache_dir=None) -> list[bytes]:
-    """Serialized FP16 engines for each stage of an OnnxCascade, built once and kept in cache_dir."""
-    from .onnxruntime_backend import io_names
-
-    cache = Path(cache_dir or DEFAULT_CACHE).expanduser()
-    cache.mkdir(parents=True, exist_ok=True)
-    engines = []
-    for i, spec in enumerate(onnx_casc.stages):
-        stage_bytes = onnx_casc.stage_bytes(i)
-        path = cache / engine_key(stage_bytes)
-        if path.is_file():
-            engines.append(path.read_bytes())
-            continue
-        log.info("building a TensorRT FP16 engine for stage %d (once; cached as %s)", i + 1, path)
-        engine = build_engine(stage_bytes, io_names(i)[0], spec.input_size)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(engine)
-        tmp.replace(path)
-        engines.append(engine)
-    return engines
-
-
-def _header(onnx_casc) -> dict:
-    from .onnxruntime_backend import io_names
-
+def engine_header(casc: OnnxCascade, recipe: BuildRecipe, device: str = "cuda") -> dict:
     trt = import_tensorrt()
-    torch = _require_cuda()
-    n = len(onnx_casc.stages)
-    return {"stages": [asdict(s) for s in onnx_casc.stages], "meta": onnx_casc.meta,
+    torch, dev = cuda_device(device)
+    n = len(casc.stages)
+    return {"stages": [asdict(s) for s in casc.stages], "meta": casc.meta,
             "inputs": [io_names(i)[0] for i in range(n)], "outputs": [io_names(i)[1] for i in range(n)],
-            "tensorrt": trt.__version__, "gpu": torch.cuda.get_device_name()}
+            "tensorrt": trt.__version__, "gpu": torch.cuda.get_device_name(dev), "recipe": recipe.as_dict()}
 
 
-def save_engine(path, onnx_model, cache_dir=None) -> None:
+def save_engine(path, onnx_model, cache_dir=None, device: str = "cuda") -> Path:
     """facealign ONNX model (onnx.ModelProto with metadata) -> `.engine` file at `path`."""
-    from .onnxruntime_backend import OnnxCascade, parse_metadata
+    casc = OnnxCascade.from_model(onnx_model)
+    engines, _, recipe = cached_engines(casc, cache_dir, device)
+    return write_engine_file(path, engine_header(casc, recipe, device), engines)
 
-    stages, meta = parse_metadata(onnx_model)
-    casc = OnnxCascade(onnx_model, stages, meta)
-    write_engine_file(path, _header(casc), cached_engines(casc, cache_dir))
-
-
-# --- running --------------------------------------------------------------------------------------
 
 class EngineRunner:
     """(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised, on one TensorRT engine."""
 
     def __init__(self, runtime, engine_bytes: bytes, input_name: str, output_name: str, device: str = "cuda"):
         trt = import_tensorrt()
-        torch = _require_cuda()
-        self.torch, self.device = torch, torch.device(device)
+        torch, self.device = cuda_device(device)
+        self.torch = torch
         with torch.cuda.device(self.device):
             self.engine = runtime.deserialize_cuda_engine(engine_bytes)
             if self.engine is None:
@@ -212,6 +151,7 @@ class EngineRunner:
             self.context = self.engine.create_execution_context()
             self.stream = torch.cuda.Stream(self.device)
         self.runtime = runtime  # the engine must not outlive its runtime
+        self.lock = threading.Lock()  # one execution context: one call at a time
         names = {self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)}
         if {input_name, output_name} - names:
             raise ValueError(f"engine has tensors {sorted(names)}, expected {input_name} and {output_name}")
@@ -225,7 +165,7 @@ class EngineRunner:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         torch, ctx = self.torch, self.context
-        with torch.cuda.device(self.device), torch.cuda.stream(self.stream), torch.inference_mode():
+        with self.lock, torch.cuda.device(self.device), torch.cuda.stream(self.stream), torch.inference_mode():
             inp = torch.from_numpy(x).to(self.device, self.in_dtype).contiguous()
             ctx.set_input_shape(self.in_name, tuple(inp.shape))
             out = torch.empty(tuple(ctx.get_tensor_shape(self.out_name)), dtype=self.out_dtype, device=self.device)
@@ -240,44 +180,60 @@ class EngineRunner:
         return np.concatenate([self._run(x[i:i + self.max_batch]) for i in range(0, len(x), self.max_batch)])
 
 
-def _sources(path, cache_dir):
-    """-> (stage specs, meta, serialized engines, input names, output names) for any accepted file."""
-    from .onnxruntime_backend import io_names, read_onnx
-
+def _onnx_cascade(path) -> OnnxCascade:
+    """A .onnx file, or a .pt cascade exported to ONNX in memory."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".engine":
-        header, engines = read_engine_file(path)
-        trt = import_tensorrt()
-        if header.get("tensorrt") != trt.__version__:
-            log.warning("%s was built with TensorRT %s, this is %s: it may not load",
-                        path, header.get("tensorrt"), trt.__version__)
-        stages = [StageSpec(**s) for s in header["stages"]]
-        return stages, header.get("meta", {}), engines, header["inputs"], header["outputs"]
     if suffix == ".onnx":
-        casc = read_onnx(path)
-    elif suffix == ".pt":
-        from ..export import sha256_file, to_onnx
-        from ..models.cascade import load_cascade
-        from .onnxruntime_backend import OnnxCascade, parse_metadata
+        return read_onnx(path)
+    if suffix == ".pt":
+        from ..formats.cascade_pt import load_cascade
+        from ..formats.hashing import sha256_file
+        from ..formats.onnx_cascade import to_onnx
 
-        model = to_onnx(load_cascade(path), weights_sha256=sha256_file(path))
-        casc = OnnxCascade(model, *parse_metadata(model))
-    else:
-        raise ValueError(f"{path}: the TensorRT backend reads .engine, .onnx or .pt files")
-    n = len(casc.stages)
-    names = [io_names(i) for i in range(n)]
-    return casc.stages, casc.meta, cached_engines(casc, cache_dir), [a for a, _ in names], [b for _, b in names]
+        return OnnxCascade.from_model(to_onnx(load_cascade(path), weights_sha256=sha256_file(path)))
+    raise ValueError(f"{path}: the TensorRT backend reads .engine, .onnx or .pt files")
 
 
-def load(path, device: str = "cuda", cache_dir=None, **_):
-    """Load a .engine, .onnx or .pt cascade onto the GPU with TensorRT -> CascadeModel."""
+def load(path, device: str = "cuda", cache_dir=None):
+    """Load a .engine, .onnx or .pt cascade onto the GPU with TensorRT -> CascadeModel.
+
+    device: "cuda", "cuda:N" or "auto" (the current CUDA device); cache_dir: the engine cache
+    (default ~/.cache/facealign/engines).
+    """
+    from ..models.cascade import StageSpec
     from . import CascadeModel
 
     trt = import_tensorrt()
-    _require_cuda()
-    stages, meta, engines, inputs, outputs = _sources(path, cache_dir)
-    runtime = trt.Runtime(_logger())
-    runners = [EngineRunner(runtime, e, i, o, device) for e, i, o in zip(engines, inputs, outputs)]
+    cuda_device(device)
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    path = Path(path)
+    if path.suffix.lower() == ".engine":
+        header, engines = read_engine_file(path)
+        if header.get("tensorrt") != trt.__version__:
+            log.warning("%s was built with TensorRT %s, this is %s: it may not load",
+                        path, header.get("tensorrt"), trt.__version__)
+        stages, meta = [StageSpec(**s) for s in header["stages"]], header.get("meta", {})
+        runners = [EngineRunner(runtime, e, i, o, device)
+                   for e, i, o in zip(engines, header["inputs"], header["outputs"])]
+    else:
+        casc = _onnx_cascade(path)
+        stages, meta = casc.stages, casc.meta
+        runners = _cached_runners(runtime, casc, cache_dir, device)
     log.info("loaded %s with TensorRT %s: %d stage(s)", path, trt.__version__, len(runners))
     return CascadeModel(stages, runners, "tensorrt", meta)
+
+
+def _cached_runners(runtime, casc: OnnxCascade, cache_dir, device) -> list[EngineRunner]:
+    """Runners from cached engines; an engine TensorRT refuses is dropped from the cache and rebuilt once."""
+    engines, keys, recipe = cached_engines(casc, cache_dir, device)
+    runners = []
+    for i, (engine, key) in enumerate(zip(engines, keys)):
+        try:
+            runners.append(EngineRunner(runtime, engine, *io_names(i), device))
+        except RuntimeError as e:
+            log.warning("cached engine %s did not load (%s); rebuilding it", key, e)
+            EngineCache(cache_dir).invalidate(key)
+            fresh, _, _ = cached_engines(casc, cache_dir, device, recipe)
+            runners.append(EngineRunner(runtime, fresh[i], *io_names(i), device))
+    return runners

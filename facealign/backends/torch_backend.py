@@ -1,30 +1,41 @@
-"""PyTorch backend: the cascade file run by PyTorch.
+"""PyTorch backend: the cascade `.pt` file (formats/cascade_pt.py) run by PyTorch.
 
-CPU: float32, eager. CUDA: float16 with CUDA graphs; a batch is padded up to
-the next bucket size (1, 2, 4, 8, 16; larger batches go in chunks of 16) and
-each bucket's graph is captured on first use with static input/output buffers,
-so a frame costs one graph replay per stage.
+CPU: float32, eager. CUDA: float16 in channels_last with CUDA graphs; a batch is
+padded up to the next bucket size (1, 2, 4, 8, 16; larger batches go in chunks
+of 16). Every bucket's graph is captured once, at load, on the runner's own
+device, with static input/output buffers, so a frame costs one graph replay per
+stage. PyTorch allows one graph capture at a time per process, so captures (and
+the warm-up before them) hold a process-wide lock.
 """
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import torch
 
-from ..models.cascade import load_cascade
+from ..formats.cascade_pt import load_cascade
+from .devices import check_device
 
 log = logging.getLogger(__name__)
 
 BUCKETS = (1, 2, 4, 8, 16)
+CAPTURE_LOCK = threading.Lock()  # one CUDA graph capture at a time in this process
 
 
 def resolve_device(device: str = "auto") -> str:
-    """"auto" -> "cuda" when a CUDA GPU is visible, else "cpu"."""
+    """"auto" -> "cuda" when a CUDA GPU is visible, else "cpu"; "cuda" -> "cuda:<current>"."""
+    device = check_device(device)
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device!r} asked for, but PyTorch sees no CUDA GPU")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device={device!r} asked for, but PyTorch sees no CUDA GPU")
+        index = torch.device(device).index
+        device = f"cuda:{torch.cuda.current_device() if index is None else index}"
+        if torch.device(device).index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: PyTorch sees {torch.cuda.device_count()} CUDA GPU(s)")
     return device
 
 
@@ -40,16 +51,20 @@ class EagerRunner:
 
 
 class GraphedRunner:
-    """Same contract as EagerRunner, on a CUDA device in float16 with one CUDA graph per bucket."""
+    """Same contract as EagerRunner, on a CUDA device in float16 channels_last, one CUDA graph per bucket."""
 
-    def __init__(self, model: torch.nn.Module, input_size: int, device: str = "cuda"):
-        self.model = model.to(device).half().eval()
-        self.size, self.device = input_size, torch.device(device)
-        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+    def __init__(self, model: torch.nn.Module, input_size: int, device: str = "cuda:0", buckets=BUCKETS):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).half().to(memory_format=torch.channels_last).eval()
+        self.size, self.buckets = input_size, tuple(buckets)
+        self.lock = threading.Lock()  # one replay at a time: the static buffers are shared
+        self.graphs = {n: self._capture(n) for n in self.buckets}
 
     def _capture(self, n: int):
-        with torch.inference_mode():
+        """Warm up and capture the graph of batch `n` on this runner's device, under CAPTURE_LOCK."""
+        with CAPTURE_LOCK, torch.cuda.device(self.device), torch.inference_mode():
             static_in = torch.zeros((n, 3, self.size, self.size), dtype=torch.float16, device=self.device)
+            static_in = static_in.contiguous(memory_format=torch.channels_last)
             side = torch.cuda.Stream(self.device)
             side.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(side):  # warm-up off the default stream, as capture requires
@@ -57,18 +72,17 @@ class GraphedRunner:
                     self.model(static_in)
             torch.cuda.current_stream(self.device).wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph, stream=torch.cuda.Stream(self.device)):
                 static_out = self.model(static_in)
-        log.debug("captured a CUDA graph for batch %d at %dpx", n, self.size)
+            torch.cuda.synchronize(self.device)
+        log.debug("captured a CUDA graph for batch %d at %dpx on %s", n, self.size, self.device)
         return graph, static_in, static_out
 
     def _run(self, x: torch.Tensor) -> np.ndarray:
         n = len(x)
-        bucket = next(b for b in BUCKETS if b >= n)
-        if bucket not in self.graphs:
-            self.graphs[bucket] = self._capture(bucket)
+        bucket = next(b for b in self.buckets if b >= n)
         graph, static_in, static_out = self.graphs[bucket]
-        with torch.inference_mode():
+        with self.lock, torch.cuda.device(self.device), torch.inference_mode():
             static_in[:n].copy_(x)
             if n < bucket:
                 static_in[n:].zero_()
@@ -77,11 +91,11 @@ class GraphedRunner:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
-        top = BUCKETS[-1]
+        top = self.buckets[-1]
         return np.concatenate([self._run(t[i:i + top]) for i in range(0, len(t), top)])
 
 
-def load(path, device: str = "auto", **_):
+def load(path, device: str = "auto"):
     """Cascade file or training checkpoint -> CascadeModel.
 
     device: "cpu" (float32 eager), "cuda[:i]" (float16 + CUDA graphs) or "auto" (CUDA when visible).

@@ -11,22 +11,26 @@ the network cannot know what to add to them.)
 """
 from __future__ import annotations
 
-import io
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..topology import flip_points
 from ..transform import CropTransform, points_box
 from .codec import PointCodec
 from .registry import create_model
 
-FORMAT = "facealign-cascade"
-FORMAT_VERSION = 1
+# The cascade .pt file is read and written in formats/cascade_pt.py; these names stay importable
+# from here (training imports them) without importing torch until one is used.
+_FROM_FORMATS = {"CascadeFile", "atomic_save", "save_cascade", "load_cascade", "FORMAT", "FORMAT_VERSION"}
+
+
+def __getattr__(name):
+    if name in _FROM_FORMATS:
+        from ..formats import cascade_pt
+
+        return getattr(cascade_pt, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,8 @@ class StageSpec:
     def codec(self) -> PointCodec:
         return PointCodec(self.input_size)
 
-    def build(self) -> torch.nn.Module:
+    def build(self):
+        """This stage's network, a torch.nn.Module (needs PyTorch)."""
         return create_model(self.model, width=self.width, head=self.head, input_size=self.input_size)
 
     def transform(self, box_xyxy=None, pts_frame=None) -> CropTransform:
@@ -77,67 +82,6 @@ def to_input(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
     """BGR uint8 crops (N, S, S, 3) -> float32 (N, 3, S, S) RGB in [0, 1]: the input of every backend."""
     arr = np.asarray(crops)
     return np.ascontiguousarray(arr[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) * (1.0 / 255.0)
-
-
-@dataclass
-class CascadeFile:
-    """What a cascade weights file holds."""
-
-    stages: list[StageSpec]
-    state_dicts: list[dict]
-    meta: dict = field(default_factory=dict)  # preset, metrics, training configs
-
-    def models(self, dtype=torch.float32) -> list[torch.nn.Module]:
-        mods = []
-        for spec, sd in zip(self.stages, self.state_dicts):
-            m = spec.build()
-            m.load_state_dict({k: v.float() for k, v in sd.items()})
-            mods.append(m.to(dtype).eval())
-        return mods
-
-
-def atomic_save(obj, path) -> None:
-    """torch.save to a temporary file beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)  # mkstemp makes files private; weights and checkpoints are ordinary files
-    os.replace(tmp, path)
-
-
-def save_cascade(path, stages: list[StageSpec], models: list[torch.nn.Module], meta: dict | None = None,
-                 half: bool = True) -> None:
-    sds = []
-    for m in models:
-        sd = {k: v.detach().cpu() for k, v in m.state_dict().items()}
-        if half:
-            sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
-        sds.append(sd)
-    atomic_save({"format": FORMAT, "version": FORMAT_VERSION, "stages": [asdict(s) for s in stages],
-                 "state_dicts": sds, "meta": meta or {}}, path)
-
-
-def load_cascade(path) -> CascadeFile:
-    """Read a cascade file (or a training checkpoint of one stage) -> CascadeFile."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such weights file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ValueError(f"{path}: not a readable torch weights file ({e})") from None
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        return CascadeFile([StageSpec(**s) for s in obj["stages"]], obj["state_dicts"], obj.get("meta", {}))
-    if isinstance(obj, dict) and "cascade" in obj:  # a training checkpoint
-        c = obj["cascade"]
-        return CascadeFile([StageSpec(**s) for s in c["stages"]], c["state_dicts"], c.get("meta", {}))
-    raise ValueError(f"{path}: not a facealign cascade or checkpoint")
 
 
 def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None,

@@ -12,11 +12,18 @@ def register_model(fn: Callable) -> Callable:
     return fn
 
 
+def _builtin() -> None:
+    """Register the built-in ResNets (imports PyTorch, so only when a model is asked for)."""
+    from . import resnet  # noqa: F401
+
+
 def list_models() -> list[str]:
+    _builtin()
     return sorted(_MODELS)
 
 
 def create_model(name: str, **kwargs):
+    _builtin()
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(list_models())}")
     return _MODELS[name](**kwargs)

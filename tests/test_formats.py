@@ -1,0 +1,136 @@
+"""facealign/formats: each weights file type round-trips through its one reader and writer.
+
+A tiny real cascade (ResNet-18 at width 0.25, 64 px, random weights) keeps these fast; the
+shipped weights are exercised in test_backends.py and test_export.py.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import onnx
+import pytest
+
+from facealign.formats.atomic import atomic_write_bytes
+from facealign.formats.engine_file import read_engine_file, unpack_engine_file, write_engine_file
+from facealign.formats.hashing import sha256_bytes, sha256_file
+from facealign.formats.onnx_cascade import OnnxCascade, read_onnx, to_onnx, write_onnx
+from facealign.formats.onnx_fp16 import to_float16
+from facealign.models.cascade import StageSpec
+
+torch = pytest.importorskip("torch", reason="writing cascades needs PyTorch (pip install 'facealign[torch]')")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(CascadeFile, .pt path) of a one-stage random cascade whose outputs are of magnitude ~1."""
+    from facealign.formats.cascade_pt import load_cascade, save_cascade
+
+    spec = StageSpec(model="resnet18", width=0.25, input_size=64)
+    torch.manual_seed(0)
+    model = spec.build().eval()
+    with torch.no_grad():
+        model.fc.weight.mul_(20.0)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.pt"
+    save_cascade(path, [spec], [model], meta={"preset": "tiny"}, half=False)
+    return load_cascade(path), path
+
+
+def test_sha256_of_file_and_bytes_agree(tmp_path):
+    data = bytes(range(256)) * 5000  # > one 1 MiB block
+    (tmp_path / "f").write_bytes(data)
+    assert sha256_file(tmp_path / "f") == sha256_bytes(data)
+    assert sha256_bytes(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_atomic_writes_from_many_threads_leave_one_whole_file(tmp_path):
+    target = tmp_path / "sub" / "out.bin"
+    blobs = [bytes([i]) * (200_000 + i) for i in range(8)]
+    threads = [threading.Thread(target=atomic_write_bytes, args=(target, b)) for b in blobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert target.read_bytes() in blobs  # one writer's whole file, never a mix
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.bin"]  # no temporary file left
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_cascade_pt_round_trip(tiny):
+    casc, path = tiny
+    from facealign.formats.cascade_pt import load_cascade
+
+    again = load_cascade(path)
+    assert again.stages == casc.stages and again.meta == {"preset": "tiny"}
+    x = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.equal(again.models()[0](x), casc.models()[0](x))
+
+
+def test_cascade_pt_bad_files_are_clear_errors(tmp_path):
+    from facealign.formats.cascade_pt import atomic_save, load_cascade
+
+    with pytest.raises(FileNotFoundError, match="no such weights file"):
+        load_cascade(tmp_path / "absent.pt")
+    atomic_save({"something": "else"}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a facealign cascade or checkpoint"):
+        load_cascade(tmp_path / "other.pt")
+
+
+def test_onnx_round_trip_keeps_specs_and_metadata(tiny, tmp_path):
+    casc, path = tiny
+    model = to_onnx(casc, weights_sha256=sha256_file(path))
+    out = write_onnx(model, tmp_path / "tiny.onnx")
+    read = read_onnx(out)
+    assert read.stages == casc.stages
+    assert read.meta["preset"] == "tiny" and read.meta["weights_sha256"] == sha256_file(path)
+    plain = onnx.ModelProto()
+    plain.CopyFrom(model)
+    del plain.metadata_props[:]
+    with pytest.raises(ValueError, match="not a facealign ONNX cascade"):
+        write_onnx(plain, tmp_path / "plain.onnx")
+    assert not (tmp_path / "plain.onnx").exists()
+
+
+def test_float16_graph_computes_in_float16_with_float32_io(tiny):
+    import onnxruntime as ort
+
+    casc, _ = tiny
+    sub = OnnxCascade.from_model(to_onnx(casc)).stage_model(0)
+    half = to_float16(sub)
+    onnx.checker.check_model(half, full_check=True)
+    floats = {i.data_type for i in half.graph.initializer} - {onnx.TensorProto.INT64}
+    assert floats == {onnx.TensorProto.FLOAT16}  # every weight is float16
+    assert [i.type.tensor_type.elem_type for i in half.graph.input] == [onnx.TensorProto.FLOAT]
+    assert [o.type.tensor_type.elem_type for o in half.graph.output] == [onnx.TensorProto.FLOAT]
+    assert half.graph.node[0].op_type == "Cast" and half.graph.node[-1].op_type == "Cast"
+    x = np.random.default_rng(0).random((3, 3, 64, 64), dtype=np.float32)
+    run = {name: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+           for name, m in (("fp32", sub), ("fp16", half))}
+    ref, got = (run[k].run(None, {"stage1_input": x})[0] for k in ("fp32", "fp16"))
+    assert got.dtype == np.float32 and got.shape == ref.shape == (3, 68, 2)
+    assert np.abs(ref).max() > 0.3, "outputs too small for the comparison to mean anything"
+    err = np.abs(got - ref).max()
+    assert 0 < err < 2e-2  # float16 rounding is there, and small
+    assert len(sub.graph.initializer) and sub.graph.initializer[0].data_type == onnx.TensorProto.FLOAT  # copy
+
+
+def test_engine_container_round_trip(tmp_path):
+    header = {"stages": [{"input_size": 128}], "meta": {"preset": "x"}, "inputs": ["stage1_input"],
+              "outputs": ["stage1_output"], "tensorrt": "10.0", "gpu": "test"}
+    engines = [b"\x01engine-one" * 7, b"\x02two" * 3]
+    write_engine_file(tmp_path / "m.engine", header, engines)
+    read_header, read_engines = read_engine_file(tmp_path / "m.engine")
+    assert read_engines == engines
+    assert read_header["meta"] == {"preset": "x"} and read_header["engine_sizes"] == [77, 12]
+    data = (tmp_path / "m.engine").read_bytes()
+    with pytest.raises(ValueError, match="truncated"):
+        unpack_engine_file(data[:-5])
+    with pytest.raises(ValueError, match="truncated"):
+        unpack_engine_file(data + b"x")
+    with pytest.raises(ValueError, match="not a facealign engine file"):
+        unpack_engine_file(b"\x00" * 64)
+    with pytest.raises(ValueError, match="damaged engine header"):
+        unpack_engine_file(data[:12] + b"}" + data[13:])
+    with pytest.raises(FileNotFoundError, match="no such engine file"):
+        read_engine_file(tmp_path / "absent.engine")

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from facealign.evaluate import EvalResult, StageScore
 

@@ -20,9 +20,10 @@ DEFAULT_MAX_FILE_SIZE = "50mb"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
-    p.add_argument("--weights", default=None, help="weights file instead of the preset's weights/<preset>.pt")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--weights", default=None,
+                   help="a weights file (.pt, .onnx or .engine) instead of the preset chosen on the page")
     p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (the rest queue)")
     p.add_argument("--max-file-size", default=DEFAULT_MAX_FILE_SIZE, help="upload limit, e.g. 50mb")
     p.add_argument("--max-video-frames", type=int, default=1800, help="frames processed per uploaded video")
@@ -79,7 +80,7 @@ def _settings_panel(gr):
             backend = gr.Dropdown(backend_choices(), value="auto", label="Backend")
             detector = gr.Dropdown(list_detectors(), value="mediapipe", label="Face detector",
                                    info="mediapipe: full range + short-range refinement (default); _short: close-up only; _full: full range only")
-            max_faces = gr.Slider(1, 10, value=4, step=1, label="Maximum faces")
+            max_faces = gr.Slider(0, 20, value=0, step=1, label="Maximum faces (0: every face)")
         with gr.Row():
             smoothing = gr.Checkbox(True, label="Smoothing (video, webcam)")
             points = gr.Checkbox(True, label="Points")
@@ -114,7 +115,7 @@ def build_app(weights=None, concurrency: int = 2,
 
     def settings_of(preset, backend, detector, smoothing, max_faces, points, contours, pose_axes, box):
         return H.Settings(preset or "accurate", backend or "auto", detector or "mediapipe",
-                          bool(smoothing), int(max_faces or 1), bool(points), bool(contours),
+                          bool(smoothing), int(max_faces or 0) or None, bool(points), bool(contours),
                           bool(pose_axes), bool(box))
 
     # Named parameters (not *args) so that gradio_client callers can pass settings by name.
@@ -203,9 +204,18 @@ def build_app(weights=None, concurrency: int = 2,
 
 def launch(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
            max_file_size=DEFAULT_MAX_FILE_SIZE, block: bool = True, quiet: bool = False):
-    """Start the server; with block=False return at once (tests), else serve until Ctrl-C."""
-    return app.launch(server_name=host, server_port=port, share=share, max_file_size=max_file_size,
-                      prevent_thread_lock=not block, ssr_mode=False, quiet=quiet, show_error=False)
+    """Start the server; with block=False return at once (tests), else serve until Ctrl-C.
+
+    Gradio's own start-up lines are replaced by ours (its "set share=True in launch()" names
+    a Python argument, where our users have the --share flag)."""
+    out = app.launch(server_name=host, server_port=port, share=share, max_file_size=max_file_size,
+                     prevent_thread_lock=True, ssr_mode=False, quiet=True, show_error=False)
+    if not quiet:
+        print(f"facealign page on {app.local_url}" + (f" and {app.share_url}" if app.share_url else
+                                                      " (pass --share for a public link)"), flush=True)
+    if block:
+        app.block_thread()
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

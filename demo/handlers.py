@@ -21,12 +21,15 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from facealign.image import ImageError, read_image, to_bgr
+from facealign.annotate import annotate as annotate_shot
+from facealign.annotate import annotate_video, downscale, left_out_note
+from facealign.image import MAX_PIXELS, ImageError, load_image, to_bgr
+from facealign.records import picture_record
 
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 1920  # long side, px, above which pictures and frames are downscaled
-MAX_PIXELS = 100_000_000  # larger pictures are refused before decoding (memory)
+CAP_HOW = "set Maximum faces to 0"
 NO_FACE = "No face found in this picture."
 Progress = Callable[[float, str], None]  # (fraction done, description), as gr.Progress takes them
 
@@ -39,7 +42,7 @@ class Settings:
     backend: str = "auto"
     detector: str = "mediapipe"  # full range, refined by short range: see facealign.detectors
     smoothing: bool = True  # One Euro smoothing of tracked points; video and webcam only
-    max_faces: int = 4
+    max_faces: int | None = None  # None: every face
     points: bool = True
     contours: bool = True
     pose_axes: bool = False
@@ -47,7 +50,7 @@ class Settings:
 
     def aligner_key(self, video: bool) -> tuple:
         return (self.preset, self.backend, self.detector, bool(video and self.smoothing),
-                int(self.max_faces), bool(video))
+                int(self.max_faces) if self.max_faces else None, bool(video))
 
 
 class AlignerCache:
@@ -109,31 +112,9 @@ def drawing_spec(settings: Settings):
                        pose_axes=settings.pose_axes, box=settings.box)
 
 
-def annotate(aligner, frame_bgr: np.ndarray, settings: Settings):
-    """Run the aligner on a BGR frame -> (annotated BGR copy, list of Landmarks)."""
-    from facealign import draw_landmarks
-
-    faces = aligner(frame_bgr)
-    return draw_landmarks(frame_bgr, faces, drawing_spec(settings)), faces
-
-
-def downscale(frame: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, float]:
-    """Shrink so the long side is <= max_side -> (frame, scale = new / old); scale 1.0 when untouched."""
-    h, w = frame.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    if scale >= 1.0:
-        return frame, 1.0
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), scale
-
-
-def face_record(face, index: int, scale: float = 1.0) -> dict:
-    """One face as plain JSON types (Landmarks.to_dict), coordinates divided by `scale` (to input pixels)."""
-    rec = {"face": index, **face.to_dict()}
-    if scale != 1.0:
-        rec["points"] = (face.points / scale).round(2).tolist()
-        rec["box_xyxy"] = (face.box_xyxy / scale).round(2).tolist()
-    return rec
+def annotate(aligner, frame_bgr: np.ndarray, settings: Settings, max_side: int | None = None):
+    """facealign.annotate.annotate with the page's drawing settings -> Annotated."""
+    return annotate_shot(aligner, frame_bgr, drawing_spec(settings), max_side)
 
 
 def new_workdir(root: Path, max_age_s: float = 3600.0) -> Path:
@@ -167,50 +148,10 @@ class PictureResult:
 
 
 def load_picture(path) -> tuple[np.ndarray, list[str]]:
-    """Read an uploaded picture -> (BGR uint8, notes about conversions). Raises ImageError."""
+    """Read an uploaded picture -> (BGR uint8, upright, notes about conversions). Raises ImageError."""
     if path is None:
         raise ImageError("Upload or paste a picture first.")
-    size, orientation = _header(path)
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
-        raise ImageError(f"{Path(path).name}: the picture is too large to process "
-                         f"({size[0]}x{size[1]}; the limit is {MAX_PIXELS // 10**6} megapixels)")
-    raw = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_UNCHANGED) \
-        if Path(path).is_file() and Path(path).stat().st_size else None
-    if raw is None:
-        read_image(path)  # raises the precise reason (missing, empty, not decodable)
-        raise ImageError(f"{Path(path).name}: not a picture")
-    notes = []
-    if raw.dtype != np.uint8:
-        notes.append(f"{raw.dtype} picture converted to 8 bits")
-    if raw.ndim == 2 or raw.shape[2] == 1:
-        notes.append("grey picture converted to colour")
-    elif raw.shape[2] == 4:
-        notes.append("transparency flattened on black")
-    bgr = to_bgr(raw)
-    for op in _EXIF_ROTATIONS.get(orientation, ()):  # phone pictures: IMREAD_UNCHANGED ignores EXIF
-        bgr = cv2.rotate(bgr, op)
-    return bgr, notes
-
-
-_EXIF_ROTATIONS = {3: (cv2.ROTATE_180,), 6: (cv2.ROTATE_90_CLOCKWISE,), 8: (cv2.ROTATE_90_COUNTERCLOCKWISE,)}
-
-
-def _header(path) -> tuple[tuple[int, int] | None, int]:
-    """(width, height) and EXIF orientation from the file header, without decoding the pixels;
-    (None, 1) where Pillow cannot read the header (OpenCV may still decode the file)."""
-    import warnings
-
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning: we check the size ourselves
-            with Image.open(path) as im:
-                return im.size, int(im.getexif().get(274, 1))
-    except Image.DecompressionBombError:
-        return (MAX_PIXELS, MAX_PIXELS), 1  # far beyond any limit we take
-    except Exception:  # noqa: BLE001 - not a format Pillow knows, or not a picture at all
-        return None, 1
+    return load_image(path, MAX_PIXELS)
 
 
 def analyse_picture(path, settings: Settings, cache: AlignerCache, out_root: Path) -> PictureResult:
@@ -220,24 +161,24 @@ def analyse_picture(path, settings: Settings, cache: AlignerCache, out_root: Pat
     except ImageError as err:
         return PictureResult(message=_friendly(err))
     h, w = frame.shape[:2]
-    frame, scale = downscale(frame)
-    if scale < 1.0:
-        notes.append(f"large picture ({w}x{h}) downscaled to {frame.shape[1]}x{frame.shape[0]} "
-                     f"for processing; the points files are in the original's pixels")
     with cache.checkout(settings, video=False) as aligner:
-        drawn, faces = annotate(aligner, frame, settings)
-    records = [face_record(f, i, scale) for i, f in enumerate(faces)]
+        shot = annotate(aligner, frame, settings, MAX_SIDE)
+    if shot.scale < 1.0:
+        notes.append(f"large picture ({w}x{h}) downscaled to {shot.image.shape[1]}x{shot.image.shape[0]} "
+                     f"for processing; the points files are in the original's pixels")
+    notes.append(left_out_note(shot.stats.left_out, CAP_HOW))
     out = new_workdir(out_root)
     stem = Path(str(path)).stem[:60] or "picture"
+    record = picture_record(Path(str(path)).name, w, h, shot.faces, shot.stats.left_out, shot.scale)
     json_path = out / f"{stem}_landmarks.json"
-    json_path.write_text(json.dumps({"width": w, "height": h, "faces": records}, indent=1))
+    json_path.write_text(json.dumps(record, indent=1))
     csv_path = out / f"{stem}_landmarks.csv"
-    write_points_csv(csv_path, [(None, records)])
-    message = "; ".join(notes)
-    if not faces:
+    write_points_csv(csv_path, [(None, record["faces"])])
+    message = "; ".join(n for n in notes if n)
+    if not shot.faces:
         message = NO_FACE + (f" ({message})" if message else "")
-    return PictureResult(image=cv2.cvtColor(drawn, cv2.COLOR_BGR2RGB), n_faces=len(faces),
-                         table=[table_row(r) for r in records], json_path=str(json_path),
+    return PictureResult(image=cv2.cvtColor(shot.image, cv2.COLOR_BGR2RGB), n_faces=len(shot.faces),
+                         table=[table_row(r) for r in record["faces"]], json_path=str(json_path),
                          csv_path=str(csv_path), message=_capital(message))
 
 
@@ -304,10 +245,11 @@ def webcam_frame(frame_rgb, settings: Settings, session: StreamSession | None,
     if session.key != key or session.aligner is None:
         end_session(session, cache)
         session.aligner, session.key, session.frames = cache.take(key), key, 0
-    drawn, faces = annotate(session.aligner, frame, settings)
+    shot = annotate(session.aligner, frame, settings)
     session.frames += 1
-    status = f"frame {session.frames}: {len(faces)} face(s)"
-    return cv2.cvtColor(drawn, cv2.COLOR_BGR2RGB), session, status
+    status = f"frame {session.frames}: {len(shot.faces)} face(s)"
+    note = left_out_note(shot.stats.left_out, CAP_HOW)
+    return cv2.cvtColor(shot.image, cv2.COLOR_BGR2RGB), session, status + (f"; {note}" if note else "")
 
 
 def end_session(session, cache: AlignerCache) -> None:
@@ -352,30 +294,25 @@ def analyse_video(path, settings: Settings, cache: AlignerCache, out_root: Path,
     fps, width, height = reader.fps, reader.width, reader.height
     if progress is not None:
         progress(0.0, "starting")
-    frames, with_faces, scale, truncated = [], 0, 1.0, False
+
+    def on_frame(shot) -> None:
+        if progress is not None and (shot.index + 1) % 5 == 0:
+            progress(min((shot.index + 1) / max(total, 1), 1.0), f"frame {shot.index + 1} of ~{total}")
+
     with reader, VideoWriter(video_path, fps=fps) as writer, \
             cache.checkout(settings, video=True) as aligner:
-        for frame in reader:
-            if len(frames) >= max_frames:
-                truncated = True
-                break
-            small, scale = downscale(frame)
-            drawn, faces = annotate(aligner, small, settings)
-            writer.write(drawn)
-            frames.append([face_record(f, i, scale) for i, f in enumerate(faces)])
-            with_faces += bool(faces)
-            if progress is not None and len(frames) % 5 == 0:
-                progress(min(len(frames) / max(total, 1), 1.0), f"frame {len(frames)} of ~{total}")
-    json_path.write_text(json.dumps({
-        "width": width, "height": height, "fps": round(fps, 3),
-        "frames": [{"frame": i, "faces": recs} for i, recs in enumerate(frames)]}))
-    notes = [f"{len(frames)} frames, a face in {with_faces}"]
-    if truncated:
+        run = annotate_video(aligner, reader, writer, drawing_spec(settings), MAX_SIDE, max_frames, on_frame)
+    json_path.write_text(json.dumps(run.record(Path(str(path)).name)))
+    notes = [f"{len(run.frames)} frames, a face in {run.with_faces}"]
+    if run.truncated:
         notes.append(f"only the first {max_frames} frames were processed")
-    if scale < 1.0:
+    if run.scale < 1.0:
         notes.append(f"frames downscaled from {width}x{height} for processing")
     if writer.codec != "h264":
         notes.append(f"written with {writer.codec} (H.264 unavailable): some browsers may not play it")
-    if not with_faces:
+    if run.left_out:
+        notes.append(left_out_note(run.left_out, CAP_HOW, frames=True))
+    if not run.with_faces:
         notes.insert(0, "no face found in this video")
-    return VideoResult(str(video_path), str(json_path), len(frames), with_faces, _capital("; ".join(notes)))
+    return VideoResult(str(video_path), str(json_path), len(run.frames), run.with_faces,
+                       _capital("; ".join(notes)))

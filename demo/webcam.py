@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,14 +28,17 @@ KEY_PAUSE = ord(" ")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m demo.webcam", description=__doc__.split("\n")[0])
-    p.add_argument("--source", default="0", help="camera index (default 0), video file or stream URL")
+    p = argparse.ArgumentParser(prog="python -m demo.webcam", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--source", default="0", help="camera index, video file or stream URL")
     p.add_argument("--preset", default="accurate", help="shipped weights: accurate or fast")
-    p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
-    p.add_argument("--weights", default=None, help="a weights file instead of the preset's")
+    p.add_argument("--backend", default="auto", help="auto (by the weights' suffix), torch, onnxruntime or tensorrt")
+    p.add_argument("--weights", default=None, help="a weights file (.pt, .onnx, .engine) instead of the preset's")
     p.add_argument("--output", default=None, metavar="FILE", help="write the annotated video to FILE (.mp4)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="write the per-frame points to FILE (the JSON schema of facealign predict)")
     p.add_argument("--no-display", action="store_true", help="no window (headless)")
-    p.add_argument("--max-faces", type=int, default=4, help="at most this many faces")
+    p.add_argument("--max-faces", type=int, default=0, help="at most this many faces (0: every face)")
     p.add_argument("--no-smooth", action="store_true", help="start with temporal smoothing off")
     return p
 
@@ -89,7 +93,7 @@ class Loop:
         from facealign.smoothing import TrackSmoother
 
         self.aligner = FaceAligner(weights=args.weights, preset=args.preset, backend=args.backend, video=True,
-                                   max_faces=args.max_faces, smoothing=not args.no_smooth, fps=fps)
+                                   max_faces=args.max_faces or None, smoothing=not args.no_smooth, fps=fps)
         self._smoother = self.aligner.smoother or TrackSmoother()
         self.live = live  # a camera or stream: smooth on wall-clock time, not frame numbers
         self.meter = FpsMeter()
@@ -100,19 +104,13 @@ class Loop:
     def smoothing(self) -> bool:
         return self.aligner.smoother is not None
 
-    def annotate(self, frame: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 BGR frame -> annotated BGR copy (points, contours, FPS, per-stage ms)."""
-        from facealign import draw_landmarks
-
-        t0 = time.perf_counter()
-        faces = self.aligner(frame, timestamp=t0 if self.live else None)
-        t1 = time.perf_counter()
-        out = draw_landmarks(frame, faces)
-        timings = {k: v for k, v in (self.aligner.last_timings or {}).items() if k != "total" and v > 0.0}
-        timings["draw"] = (time.perf_counter() - t1) * 1e3
-        timings["total"] = (time.perf_counter() - t0) * 1e3
+    def decorate(self, shot) -> np.ndarray:
+        """An Annotated frame (facealign.annotate) -> its image with the FPS and per-stage ms drawn."""
+        timings = {k: v for k, v in shot.stats.ms.items() if k in shot.stats.stages_run}
+        timings["draw"] = shot.draw_ms
+        timings["total"] = shot.stats.total_ms + shot.draw_ms
         self.frames += 1
-        return draw_text(out, overlay_lines(self.meter.tick(), timings, self.smoothing))
+        return draw_text(shot.image, overlay_lines(self.meter.tick(), timings, self.smoothing))
 
     def toggle_smoothing(self) -> None:
         if self.smoothing:
@@ -146,10 +144,15 @@ def show(loop: Loop, image: np.ndarray) -> bool:
     return False
 
 
-def run_loop(loop: Loop, reader, writer, display: bool) -> None:
-    """Read, annotate, show and/or write every frame until the source ends or the user quits."""
-    for frame in reader:
-        shown = loop.annotate(frame)
+def run_loop(loop: Loop, reader, writer, display: bool, records: list | None = None) -> None:
+    """Read, annotate, show and/or write every frame until the source ends or the user quits;
+    the loop itself is facealign.annotate's, shared with predict and the web page."""
+    from facealign.annotate import annotate_frames
+
+    for shot in annotate_frames(loop.aligner, reader, live=loop.live):
+        shown = loop.decorate(shot)
+        if records is not None:
+            records.append(shot.record())
         if writer is not None:
             writer.write(shown)
         if display:
@@ -179,10 +182,11 @@ def main(argv=None) -> int:
         print(f"demo.webcam: {e}", file=sys.stderr)
         return 2
     writer = VideoWriter(args.output, fps=reader.fps) if args.output else None
+    records = [] if args.json else None
     interrupted = False
     try:
         with reader:
-            run_loop(loop, reader, writer, display)
+            run_loop(loop, reader, writer, display, records)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -191,6 +195,13 @@ def main(argv=None) -> int:
         if display:
             cv2.destroyAllWindows()
     saved = f"; wrote {writer.frames_written} frames to {args.output}" if writer is not None else ""
+    if records is not None:
+        from facealign.predict import write_json
+        from facealign.records import video_record
+
+        write_json(Path(args.json), video_record(str(args.source), reader.width, reader.height, loop.aligner.fps,
+                                                 records))
+        saved += f"; points of {len(records)} frames in {args.json}"
     print(f"{'interrupted after' if interrupted else 'processed'} {loop.frames} frames{saved}")
     return 130 if interrupted else 0
 

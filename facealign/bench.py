@@ -37,7 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .video import read_frames
+from .video import VideoReader
 
 log = logging.getLogger(__name__)
 CLIP = "single_face.mp4"
@@ -82,18 +82,15 @@ def stats(ms, frames: int | None = None) -> dict:
 
 
 def decode(source) -> tuple[list[np.ndarray], list[float]]:
-    """Decode every frame of `source` -> (BGR uint8 frames, ms per frame)."""
-    read_frames(source, max_frames=1)  # a missing or unreadable video fails here with a clear VideoError
-    cap = cv2.VideoCapture(str(source))
+    """Decode every frame of `source` with the one video reader -> (BGR uint8 frames, ms per frame).
+    A missing or unreadable video fails with a clear VideoError."""
     frames, ms = [], []
-    while True:
-        t0 = time.perf_counter()
-        ok, frame = cap.read()
-        if not ok:
-            break
-        ms.append((time.perf_counter() - t0) * 1e3)
-        frames.append(frame)
-    cap.release()
+    t0 = time.perf_counter()
+    with VideoReader(source) as reader:  # opening decodes the first frame: counted as its time
+        while (frame := reader.read()) is not None:
+            ms.append((time.perf_counter() - t0) * 1e3)
+            frames.append(frame)
+            t0 = time.perf_counter()
     return frames, ms
 
 

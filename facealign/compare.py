@@ -81,10 +81,10 @@ def compare(model, faces, detector, dlib_pred: DlibPredictor) -> dict:
 def add_arguments(p) -> None:
     p.add_argument("peer", choices=["dlib"], help="the peer to compare with")
     p.add_argument("weights", nargs="?", help="default: the preset's shipped weights")
-    p.add_argument("--preset", default="accurate")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--data", help="300-W root")
-    p.add_argument("--subset", default="common")
+    p.add_argument("--preset", default="accurate", help="shipped weights to use when WEIGHTS is not given")
+    p.add_argument("--backend", default="auto", help="auto (by the weights' suffix), torch, onnxruntime or tensorrt")
+    p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
+    p.add_argument("--subset", default="common", help="300-W split: common, challenging, full or train")
     p.add_argument("--limit", type=int, default=0, help="only the first N faces")
     p.add_argument("--json", help="write the table as JSON here")
 

@@ -2,7 +2,10 @@
 
 Everything takes and returns BGR uint8 frames in pixel coordinates (0-based
 pixel centres) and draws on a copy. Contours (topology.CONNECTIONS) go first,
-points over them, as in MediaPipe.
+points over them, as in MediaPipe. Unless a DrawingSpec fixes them, point radius and
+line thickness grow with the picture (2 px and 1 px per REFERENCE_SIDE pixels of its
+long side, so an 8000 px picture shown at screen size still shows its points), capped
+by the face's size (so the points of a small face in a big picture stay apart).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from .topology import CONNECTIONS, interocular
 class DrawingSpec:
     color: tuple[int, int, int] = (0, 255, 0)  # BGR, points
     line_color: tuple[int, int, int] = (255, 200, 0)  # BGR, contours
-    radius: int = 2  # points; 0 draws single pixels
-    thickness: int = 1  # contours and box
+    radius: int | None = None  # points; 0 draws single pixels; None: scaled (see scaled_sizes)
+    thickness: int | None = None  # contours and box; None: scaled
     points: bool = True
     contours: bool = True
     box: bool = False
@@ -31,6 +34,23 @@ class DrawingSpec:
     @property
     def line_type(self) -> int:
         return cv2.LINE_AA if self.antialias else cv2.LINE_8
+
+
+REFERENCE_SIDE = 1000.0  # px of a picture's long side drawn with the base sizes
+BASE_RADIUS, BASE_THICKNESS = 2, 1
+FACE_PER_RADIUS, FACE_PER_THICKNESS = 40.0, 80.0  # caps: face width / these
+
+
+def scaled_sizes(frame_shape, pts: np.ndarray) -> tuple[int, int]:
+    """(point radius, line thickness) for a face with (68, 2) `pts` in a frame of `frame_shape`:
+    the base sizes times long side / REFERENCE_SIDE, at most face width / FACE_PER_*, never
+    below the base sizes."""
+    k = max(frame_shape[:2]) / REFERENCE_SIDE
+    ok = np.isfinite(pts).all(axis=1)
+    width = float(np.ptp(pts[ok, 0])) if ok.any() else 0.0
+    radius = max(BASE_RADIUS, min(round(BASE_RADIUS * k), round(width / FACE_PER_RADIUS)))
+    thickness = max(BASE_THICKNESS, min(round(BASE_THICKNESS * k), round(width / FACE_PER_THICKNESS)))
+    return radius, thickness
 
 
 # x (the subject's left), up, forward (out of the face) in BGR: red, green, blue
@@ -63,18 +83,18 @@ def _pixels(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _SEGMENTS = np.asarray(CONNECTIONS, dtype=np.intp)
 
 
-def _contours(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec) -> None:
+def _contours(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, thickness: int) -> None:
     seg = _SEGMENTS[ok[_SEGMENTS].all(axis=1)]
     if len(seg):  # every segment in one call
-        cv2.polylines(img, list(px[seg]), False, spec.line_color, spec.thickness, spec.line_type)
+        cv2.polylines(img, list(px[seg]), False, spec.line_color, thickness, spec.line_type)
 
 
-def _points(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec) -> None:
+def _points(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, radius: int) -> None:
     for x, y in px[ok].tolist():
-        cv2.circle(img, (x, y), spec.radius, spec.color, -1, spec.line_type)
+        cv2.circle(img, (x, y), radius, spec.color, -1, spec.line_type)
 
 
-def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec) -> None:
+def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec, thickness: int) -> None:
     """Pose axes from the nose tip, drawn orthographically (length = axis_length * eye distance)."""
     from .pose import rotation_from_euler
 
@@ -85,7 +105,7 @@ def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec) -> None:
     origin = pts[30].astype(np.float64)
     for axis, sign, color in zip(range(3), (1, -1, -1), AXIS_COLORS):
         end = origin + sign * length * r[:2, axis]
-        cv2.line(img, _pt(origin), _pt(end), color, max(spec.thickness, 2), spec.line_type)
+        cv2.line(img, _pt(origin), _pt(end), color, max(thickness, 2), spec.line_type)
 
 
 def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -> np.ndarray:
@@ -101,13 +121,16 @@ def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -
     for face in faces:
         pts = np.asarray(face.points, dtype=np.float32).reshape(-1, 2)
         px, ok = _pixels(pts)
+        radius, thickness = scaled_sizes(out.shape, pts)
+        radius = radius if spec.radius is None else spec.radius
+        thickness = thickness if spec.thickness is None else spec.thickness
         if spec.contours:
-            _contours(out, px, ok, spec)
+            _contours(out, px, ok, spec, thickness)
         if spec.points:
-            _points(out, px, ok, spec)
+            _points(out, px, ok, spec, radius)
         if spec.box and _finite(np.asarray(face.box_xyxy)):
             b = np.asarray(face.box_xyxy)
-            cv2.rectangle(out, _pt(b[:2]), _pt(b[2:]), spec.box_color, spec.thickness, spec.line_type)
+            cv2.rectangle(out, _pt(b[:2]), _pt(b[2:]), spec.box_color, thickness, spec.line_type)
         if spec.pose_axes:
-            _axes(out, pts, face.pose, spec)
+            _axes(out, pts, face.pose, spec, thickness)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +53,63 @@ def detector_boxes(faces: FaceSet, detector) -> tuple[np.ndarray, np.ndarray]:
     return boxes, found
 
 
-def evaluate(model, faces: FaceSet, boxes: str = "gt", flip: bool = False, detector=None) -> dict:
-    """Summary (percent) of the whole cascade, with each earlier stage under "stageK"."""
+def _num(v: float) -> float | None:
+    """JSON-ready: NaN (no faces) as null."""
+    return None if v is None or not np.isfinite(v) else round(float(v), 6)
+
+
+@dataclass(frozen=True)
+class StageScore:
+    """One cascade stage over the faces evaluated: nme and fr in percent, auc a fraction of 1.
+    fr_with_missed: detector boxes only, the failure rate counting missed faces as failures."""
+
+    stage: int
+    n: int
+    nme: float
+    fr: float
+    auc: float
+    fr_with_missed: float | None = None
+
+    def to_json(self) -> dict:
+        return {"stage": self.stage, "n": self.n, "nme": _num(self.nme), "fr": _num(self.fr),
+                "auc": _num(self.auc), "fr_with_missed": _num(self.fr_with_missed)}
+
+
+@dataclass(frozen=True, eq=False)
+class EvalResult:
+    """The evaluation of one face set; its shape does not depend on the arguments.
+
+    stages: one StageScore per cascade stage (the last is the whole cascade; empty when no
+    face could be evaluated); faces: faces in the set; missed: faces the detector did not find
+    (0 with ground-truth boxes); errors: (n,) per-face NME (fractions) of the last stage over
+    the faces evaluated; skipped: (path, reason) of malformed pairs left out of the set.
+    """
+
+    stages: tuple[StageScore, ...]
+    faces: int
+    missed: int = 0
+    errors: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def final(self) -> StageScore:
+        nan = float("nan")
+        return self.stages[-1] if self.stages else StageScore(0, 0, nan, nan, nan)
+
+    def to_json(self) -> dict:
+        """{"n", "nme", "fr", "auc" (the whole cascade), "faces", "missed", "fr_with_missed",
+        "stages": [StageScore...], "skipped": [{"path", "reason"}]}: NaN as null."""
+        f = self.final.to_json()
+        return {"n": f["n"], "nme": f["nme"], "fr": f["fr"], "auc": f["auc"], "faces": self.faces,
+                "missed": self.missed, "fr_with_missed": f["fr_with_missed"],
+                "stages": [st.to_json() for st in self.stages],
+                "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
+
+
+def evaluate(model, faces: FaceSet, boxes: str = "gt", flip: bool = False, detector=None,
+             skipped=()) -> EvalResult:
+    """Score every cascade stage on `faces`; boxes: "gt" (ground-truth point boxes) or "detector"
+    (the detector's calibrated boxes; faces it misses count as failures in fr_with_missed)."""
     gt = faces.points()
     found = np.ones(len(faces), bool)
     box_arr = None
@@ -64,19 +120,17 @@ def evaluate(model, faces: FaceSet, boxes: str = "gt", flip: bool = False, detec
         sub = faces.subset(np.flatnonzero(found))
         preds = predict_faceset(model, sub, None if box_arr is None else box_arr[found], flip=flip)
         errors = [nme(p, gt[found]) for p in preds]
-    result = {}
+    stages = []
     for k, err in enumerate(errors):
-        full = np.full(len(faces), np.inf)  # missed faces count as failures
-        full[found] = err
-        s = summarize(full[found])
+        s = summarize(err)
+        with_missed = None
         if boxes == "detector":
-            s.update(missed=int((~found).sum()), fr_with_missed=float((full > FAILURE_THRESHOLD).mean() * 100))
-        result[f"stage{k + 1}"] = s
-    out = dict(result[f"stage{len(errors)}"]) if errors else {"n": 0, "missed": int((~found).sum())}
-    for k in range(1, len(errors)):
-        out[f"stage{k}"] = result[f"stage{k}"]
-    out["_errors"] = errors[-1] if errors else np.zeros(0)
-    return out
+            full = np.full(len(faces), np.inf)
+            full[found] = err
+            with_missed = float((full > FAILURE_THRESHOLD).mean() * 100)
+        stages.append(StageScore(k + 1, s["n"], s["nme"], s["fr"], s["auc"], with_missed))
+    return EvalResult(tuple(stages), len(faces), int((~found).sum()),
+                      errors[-1] if errors else np.zeros(0), tuple(skipped))
 
 
 def plot_ced(curves: dict[str, np.ndarray], path) -> None:
@@ -105,26 +159,32 @@ def plot_ced(curves: dict[str, np.ndarray], path) -> None:
 def add_arguments(p) -> None:
     p.add_argument("weights", nargs="?", help="cascade file, checkpoint, .onnx or .engine (default: the preset's)")
     p.add_argument("--preset", default="accurate", help="shipped weights to use when WEIGHTS is not given")
-    p.add_argument("--backend", default="auto")
+    p.add_argument("--backend", default="auto", help="auto (by the weights' suffix), torch, onnxruntime or tensorrt")
     p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
     p.add_argument("--subset", default="common", help=f"one of {', '.join(TEST_SUBSETS)}, 'all', or train")
-    p.add_argument("--folder", help="evaluate on any folder of picture + .pts pairs instead")
-    p.add_argument("--boxes", choices=("gt", "detector"), default="gt")
+    p.add_argument("--folder", help="evaluate on any folder of picture + .pts pairs instead "
+                                    "(malformed pairs are skipped and reported)")
+    p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
+                   help="crop from the ground-truth point box (the study's protocol) or from MediaPipe's box "
+                        "(missed faces reported)")
     p.add_argument("--flip", action="store_true", help="test-time flip averaging: every stage also runs on its mirrored crops")
-    p.add_argument("--json", help="write {subset: {n, nme, fr, auc}} here (nme and fr in percent)")
+    p.add_argument("--json", help="write {subset: EvalResult.to_json()} here (nme and fr in percent)")
     p.add_argument("--plot", help="draw the CED curves to this PNG")
 
 
-def _subsets(args) -> dict[str, FaceSet]:
+def _subsets(args) -> dict[str, tuple[FaceSet, list[tuple[str, str]]]]:
+    """{name: (faces, skipped malformed pairs)}."""
     if args.folder:
-        return {Path(args.folder).name: load_folder(args.folder)}
+        skipped: list[tuple[str, str]] = []
+        faces = load_folder(args.folder, skipped=skipped)
+        return {Path(args.folder).name: (faces, skipped)}
     names = list(TEST_SUBSETS) if args.subset == "all" else [args.subset]
     out = {}
     for name in names:
         if name not in SPLITS:
             raise ValueError(f"unknown subset {name!r}; choose from {', '.join(SPLITS)} or all")
         try:
-            out[name] = load_split(name, args.data)
+            out[name] = (load_split(name, args.data), [])
         except MissingDataError as e:
             if args.subset != "all":
                 raise
@@ -132,11 +192,25 @@ def _subsets(args) -> dict[str, FaceSet]:
     return out
 
 
+def _print_result(name: str, res: EvalResult, n_stages: int) -> None:
+    for st in res.stages:
+        label = "cascade" if st.stage == n_stages and n_stages > 1 else f"stage{st.stage}"
+        print(f"{name:<14}{label:<9}{st.n:>6}{st.nme:>8.3f}{st.fr:>8.2f}{st.auc:>8.4f}")
+    if res.missed:
+        print(f"{name:<14}the detector missed {res.missed} of {res.faces} faces "
+              f"(FR@8 counting them: {res.final.fr_with_missed:.2f} %)")
+    if res.skipped:
+        print(f"{name:<14}skipped {len(res.skipped)} malformed pair(s):")
+        for path, reason in res.skipped:
+            print(f"  {path}: {reason.removeprefix(path + ':').strip()}")
+
+
 def run(args) -> int:
     from .backends import load_backend
     from .weights import resolve
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("facealign.data.dataset").setLevel(logging.ERROR)  # skipped pairs: reported below
     try:
         path = resolve(args.weights, args.preset, args.backend)
         model = load_backend(path, args.backend)
@@ -152,16 +226,11 @@ def run(args) -> int:
     print(f"weights: {path}  backend: {model.backend}  boxes: {args.boxes}{'  flip' if args.flip else ''}")
     print(f"{'subset':<14}{'stage':<9}{'faces':>6}{'NME %':>8}{'FR@8 %':>8}{'AUC@8':>8}")
     report, curves = {}, {}
-    for name, faces in subsets.items():
-        res = evaluate(model, faces, args.boxes, args.flip, detector)
-        curves[name] = res.pop("_errors")
-        rows = [(f"stage{k}", res[f"stage{k}"]) for k in range(1, len(model.stages)) if f"stage{k}" in res]
-        rows.append(("cascade" if len(model.stages) > 1 else "stage1", res))
-        for label, r in rows:
-            extra = f"  (detector missed {r['missed']})" if "missed" in r else ""
-            print(f"{name:<14}{label:<9}{r['n']:>6}{r.get('nme', float('nan')):>8.3f}"
-                  f"{r.get('fr', float('nan')):>8.2f}{r.get('auc', float('nan')):>8.4f}{extra}")
-        report[name] = res
+    for name, (faces, skipped) in subsets.items():
+        res = evaluate(model, faces, args.boxes, args.flip, detector, skipped)
+        curves[name] = res.errors
+        _print_result(name, res, len(model.stages))
+        report[name] = res.to_json()
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     if args.plot:

@@ -49,15 +49,74 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     raise ImageError(f"unsupported image dtype {image.dtype}; use uint8, uint16 or float in [0, 1]")
 
 
-def read_image(path) -> np.ndarray:
-    """Read a picture file -> (H, W, 3) uint8 BGR. Grey, alpha and 16-bit files are converted."""
+MAX_PIXELS = 100_000_000  # larger pictures are refused before decoding (memory)
+EXIF_ORIENTATION = 274  # the EXIF tag: how the stored pixels are turned relative to upright
+
+
+def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a picture file -> (H, W, 3) uint8 BGR, upright. Grey, alpha and 16-bit files are
+    converted; an EXIF orientation tag (phone photos stored sideways) is applied, as browsers
+    and photo viewers do, so every front end sees the same pixels."""
+    return load_image(path, max_pixels)[0]
+
+
+def load_image(path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+    """read_image() and a note per conversion done ("grey picture converted to colour", ...)."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
+    size, orientation = image_header(path)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageError(f"{path}: the picture is too large to process ({size[0]}x{size[1]}; "
+                         f"the limit is {max_pixels // 10**6} megapixels)")
     data = np.fromfile(str(path), dtype=np.uint8)
     if data.size == 0:
         raise ImageError(f"{path}: the file is empty")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None:
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps 16 bits and alpha; ignores EXIF
+    if raw is None:
         raise ImageError(f"{path}: not a picture OpenCV can decode (is it a JPEG/PNG/BMP/TIFF/WebP file?)")
-    return to_bgr(img)
+    notes = []
+    if raw.dtype != np.uint8:
+        notes.append(f"{raw.dtype} picture converted to 8 bits")
+    if raw.ndim == 2 or raw.shape[2] == 1:
+        notes.append("grey picture converted to colour")
+    elif raw.shape[2] == 4:
+        notes.append("transparency flattened on black")
+    if orientation != 1:
+        notes.append(f"turned upright (EXIF orientation {orientation})")
+    return np.ascontiguousarray(apply_orientation(to_bgr(raw), orientation)), notes
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright by an EXIF orientation value (1-8; others are left as they are)."""
+    ops = {
+        2: lambda im: im[:, ::-1],  # mirrored
+        3: lambda im: im[::-1, ::-1],  # upside down
+        4: lambda im: im[::-1],  # mirrored upside down
+        5: lambda im: im.swapaxes(0, 1),  # transposed
+        6: lambda im: im.swapaxes(0, 1)[:, ::-1],  # stored turned 90 deg anticlockwise
+        7: lambda im: im[::-1, ::-1].swapaxes(0, 1),  # transversed
+        8: lambda im: im.swapaxes(0, 1)[::-1],  # stored turned 90 deg clockwise
+    }
+    op = ops.get(int(orientation))
+    return image if op is None else op(image)
+
+
+def image_header(path) -> tuple[tuple[int, int] | None, int]:
+    """(width, height) and EXIF orientation from the file's header, without decoding the pixels;
+    (None, 1) where Pillow cannot read the header (OpenCV may still decode the file)."""
+    import warnings
+
+    try:
+        from PIL import Image
+    except ImportError:  # Pillow comes with matplotlib; without it, no size check or orientation
+        return None, 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: the caller checks the size
+            with Image.open(path) as im:
+                return im.size, int(im.getexif().get(EXIF_ORIENTATION, 1))
+    except Image.DecompressionBombError:
+        return (2 ** 31, 2 ** 31), 1  # far beyond any limit
+    except Exception:  # noqa: BLE001 - not a format Pillow knows, or not a picture at all
+        return None, 1

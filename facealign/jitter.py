@@ -15,31 +15,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .topology import interocular
 from .transform import apply, similarity
+from .video import read_frames
 
 log = logging.getLogger(__name__)
-
-
-def read_video(path, max_frames: int | None = None):
-    """Yield (H, W, 3) uint8 BGR frames of a video file, in order, and its frame rate."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise FileNotFoundError(f"{path}: cannot open the video")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    try:
-        while max_frames is None or len(frames) < max_frames:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
-    finally:
-        cap.release()
-    return frames, fps
 
 
 def track_points(frames, fps: float, aligner) -> list[np.ndarray | None]:
@@ -71,7 +53,7 @@ def measure_jitter(path, smoothing: bool | dict = True, max_frames: int | None =
     "jitter_rigid_removed", "steps"}; jitters are fractions of the inter-ocular distance."""
     from .pipeline import FaceAligner
 
-    frames, fps = read_video(path, max_frames)
+    frames, fps = read_frames(path, max_frames)
     with FaceAligner(video=True, smoothing=smoothing, fps=fps, **aligner_kwargs) as fa:
         track = track_points(frames, fps, fa)
     out = {"frames": len(frames), "faces": sum(t is not None for t in track), **jitter_of(track)}

@@ -1,12 +1,11 @@
 """`facealign predict PATH...`: landmarks for pictures, folders (recursive) and videos.
 
-For each input it writes, under --out:
+For each input it writes, under --out (readable by every user, as other files are):
   - a picture: <name>.png (annotated copy) and <name>.json
-    {"source", "width", "height", "faces": [FACE, ...]}
   - a video:   <name>.mp4 (annotated, H.264, every input frame) and <name>.json
-    {"source", "fps", "width", "height", "frames": [{"index", "faces": [FACE, ...]}, ...]}
-FACE = {"points": [[x, y] * 68] frame pixels, "score", "box_xyxy": [x0, y0, x1, y1],
-        "pose": {"yaw", "pitch", "roll"} degrees or null, "track_id"}.
+The JSON follows the one schema of every front end (facealign.records, README "JSON schema").
+Every face is returned unless --max-faces caps them; the faces a cap leaves out are counted
+("left_out") and reported. Pictures are turned upright by their EXIF orientation.
 Folders are searched recursively for files with a picture or video suffix; an
 output keeps the folder's layout. A file that cannot be read is reported and
 the others are still processed; the exit code is 1 if any input failed.
@@ -23,7 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .annotate import annotate, annotate_video, left_out_note
 from .image import ImageError, read_image
+from .records import picture_record
 from .video import VideoError, VideoReader, VideoWriter
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,13 @@ INPUT_ERRORS = (ImageError, VideoError, OSError, ValueError)
 
 def add_arguments(p) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="pictures, videos or folders (searched recursively)")
-    p.add_argument("--out", default="predictions", help="output folder (default: ./predictions)")
+    p.add_argument("--out", default="predictions", help="output folder")
     p.add_argument("--preset", default="accurate", help="shipped weights: accurate or fast")
-    p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
-    p.add_argument("--weights", default=None, help="a weights file instead of the preset's")
-    p.add_argument("--max-faces", type=int, default=4, help="at most this many faces per picture/frame")
-    p.add_argument("--detector", default="mediapipe", help="face detector (default: mediapipe)")
+    p.add_argument("--backend", default="auto", help="auto (by the weights' suffix), torch, onnxruntime or tensorrt")
+    p.add_argument("--weights", default=None, help="a weights file (.pt, .onnx, .engine) instead of the preset's")
+    p.add_argument("--max-faces", type=int, default=0,
+                   help="at most this many faces per picture/frame, best scores first (0: every face)")
+    p.add_argument("--detector", default="mediapipe", help="face detector")
     p.add_argument("--no-smooth", action="store_true", help="videos: raw per-frame points, no One Euro smoothing")
 
 
@@ -81,12 +83,11 @@ def _unique_names(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
     return out
 
 
-def face_to_dict(face) -> dict:
-    """A `Landmarks` result -> plain JSON types (points rounded to 0.01 pixel, an unsolved pose as nulls)."""
-    d = face.to_dict()
-    d["points"] = np.round(np.asarray(face.points, np.float64), 2).tolist()  # no float32 digits (187.9499969)
-    d["box_xyxy"] = np.round(np.asarray(face.box_xyxy, np.float64), 2).tolist()
-    return d
+def _readable(path: Path) -> None:
+    """Give `path` the mode of any new file (0666 less the umask): mkstemp makes it 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def write_json(path: Path, obj) -> None:
@@ -95,6 +96,7 @@ def write_json(path: Path, obj) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(obj, f)
+    _readable(Path(tmp))
     os.replace(tmp, path)
 
 
@@ -106,35 +108,29 @@ def write_png(path: Path, image_bgr: np.ndarray) -> None:
     buf.tofile(str(path))
 
 
-def predict_image(aligner, src: Path, out_stem: Path) -> tuple[int, list[Path]]:
-    """Annotated PNG + JSON for one picture -> (number of faces, written files)."""
-    from . import draw_landmarks
+CAP_HOW = "pass --max-faces 0"
 
+
+def predict_image(aligner, src: Path, out_stem: Path) -> tuple[str, list[Path]]:
+    """Annotated PNG + JSON for one picture -> (what was found, written files)."""
     frame = read_image(src)
-    faces = aligner(frame)
+    shot = annotate(aligner, frame)
     png, js = out_stem.with_suffix(".png"), out_stem.with_suffix(".json")
-    write_png(png, draw_landmarks(frame, faces))
+    write_png(png, shot.image)
     h, w = frame.shape[:2]
-    write_json(js, {"source": str(src), "width": w, "height": h, "faces": [face_to_dict(f) for f in faces]})
-    return len(faces), [png, js]
+    write_json(js, picture_record(str(src), w, h, shot.faces, shot.stats.left_out))
+    note = left_out_note(shot.stats.left_out, CAP_HOW)
+    return f"{len(shot.faces)} face(s)" + (f" ({note})" if note else ""), [png, js]
 
 
-def predict_video(aligner, src: Path, out_stem: Path) -> tuple[int, list[Path]]:
-    """Annotated MP4 (every frame) + per-frame JSON for one video -> (frames with a face, written files)."""
-    from . import draw_landmarks
-
+def predict_video(aligner, src: Path, out_stem: Path) -> tuple[str, list[Path]]:
+    """Annotated MP4 (every frame) + per-frame JSON for one video -> (what was found, written files)."""
     mp4, js = out_stem.with_suffix(".mp4"), out_stem.with_suffix(".json")
-    aligner.reset()
-    frames, with_face = [], 0
     with VideoReader(src) as reader, VideoWriter(mp4, fps=reader.fps) as writer:
-        for frame in reader:
-            faces = aligner(frame)
-            writer.write(draw_landmarks(frame, faces))
-            frames.append({"index": len(frames), "faces": [face_to_dict(f) for f in faces]})
-            with_face += bool(faces)
-        info = {"source": str(src), "fps": reader.fps, "width": reader.width, "height": reader.height}
-    write_json(js, {**info, "frames": frames})
-    return with_face, [mp4, js]
+        run = annotate_video(aligner, reader, writer)
+    write_json(js, run.record(str(src)))
+    note = left_out_note(run.left_out, CAP_HOW, frames=True)
+    return f"{run.with_faces} frame(s) with a face" + (f" ({note})" if note else ""), [mp4, js]
 
 
 class _Aligners:
@@ -150,7 +146,7 @@ class _Aligners:
 
             a = self.args
             self._made[video] = FaceAligner(weights=a.weights, preset=a.preset, backend=a.backend,
-                                            detector=a.detector, max_faces=a.max_faces, video=video,
+                                            detector=a.detector, max_faces=a.max_faces or None, video=video,
                                             smoothing=False if a.no_smooth else None)
         return self._made[video]
 
@@ -170,17 +166,19 @@ def process(jobs, out_dir: Path, aligners: _Aligners) -> list[tuple[str, str]]:
         is_video = src.suffix.lower() in VIDEO_SUFFIXES
         try:
             fn = predict_video if is_video else predict_image
-            n, written = fn(aligners.get(is_video), src, out_dir / name)
+            found, written = fn(aligners.get(is_video), src, out_dir / name)
         except INPUT_ERRORS as e:
             failed.append((str(src), str(e)))
             report_failure(src, e)
             continue
-        what = "frame(s) with a face" if is_video else "face(s)"
-        print(f"{src}: {n} {what} -> {', '.join(str(p) for p in written)}")
+        print(f"{src}: {found} -> {', '.join(str(p) for p in written)}")
     return failed
 
 
 def run(args) -> int:
+    if args.max_faces < 0:
+        print("facealign predict: --max-faces must be 0 (every face) or more", file=sys.stderr)
+        return 2
     jobs, missing = collect_inputs(args.paths)
     for path, err in missing:
         report_failure(path, err)

@@ -55,9 +55,13 @@ class Landmarks:
 
         return draw_landmarks(frame, [self], style)
 
-    def to_dict(self) -> dict:
-        """JSON-ready: plain lists and floats."""
-        return {"points": self.points.round(2).tolist(), "score": round(self.score, 4),
-                "box_xyxy": self.box_xyxy.round(2).tolist(), "track_id": self.track_id,
-                "pose": {k: (None if np.isnan(v) else round(v, 2))
+    def to_dict(self, scale: float = 1.0) -> dict:
+        """JSON-ready: plain lists and floats, coordinates rounded to 0.01 pixel, an unsolved pose as
+        nulls. scale: the frame's size over the input's (a downscaled frame): coordinates are divided
+        by it, so they are in the input's pixels. The one face record (README, "JSON schema")."""
+        pts = np.asarray(self.points, np.float64) / scale  # float64: no float32 digits (187.9499969)
+        box = np.asarray(self.box_xyxy, np.float64) / scale
+        return {"points": np.round(pts, 2).tolist(), "score": round(self.score, 4),
+                "box_xyxy": np.round(box, 2).tolist(), "track_id": self.track_id,
+                "pose": {k: (None if np.isnan(v) else round(float(v), 2))
                          for k, v in zip(("yaw", "pitch", "roll"), self.pose)}}

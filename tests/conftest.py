@@ -55,19 +55,15 @@ def video_frames(media):
 
 
 def _read_frames(path: Path, start: int = 0, stop: int | None = None, step: int = 1) -> list[np.ndarray]:
-    """Frames start, start+step, ... (< stop) of a video, decoded in order (HEVC seeking is unreliable)."""
-    import cv2
+    """Frames start, start+step, ... (< stop) of a video, decoded in order (HEVC seeking is unreliable),
+    with the project's one video reader."""
+    from facealign.video import VideoReader
 
-    cap = cv2.VideoCapture(str(path))
-    frames, i = [], 0
-    try:
-        while stop is None or i < stop:
-            ok, frame = cap.read()
-            if not ok:
+    frames = []
+    with VideoReader(path) as reader:
+        for i, frame in enumerate(reader):
+            if stop is not None and i >= stop:
                 break
             if i >= start and (i - start) % step == 0:
                 frames.append(frame)
-            i += 1
-    finally:
-        cap.release()
     return frames

@@ -81,11 +81,35 @@ def test_single_face(client):
     assert rows[0] == "face,point,x,y" and len(rows) == 1 + 68
 
 
-def test_multi_face(client):
+def test_multi_face_gives_every_face(client):
     r = picture(client, MEDIA / "multi_face.jpg")
-    assert r["n"] >= 2, r["message"]
+    assert r["n"] == 5, r["message"]
     h, w = cv2.imread(str(MEDIA / "multi_face.jpg")).shape[:2]
-    check_points_inside(r, w, h)
+    data = check_points_inside(r, w, h)
+    assert data["schema"] == "facealign/landmarks-1" and data["left_out"] == 0
+    assert set(data) == {"schema", "source", "width", "height", "faces", "left_out"}
+    capped = picture(client, MEDIA / "multi_face.jpg", max_faces=2)
+    assert capped["n"] == 2 and "3 more face(s) were left out" in capped["message"]
+    assert "Maximum faces to 0" in capped["message"]
+
+
+def test_exif_rotated_photo_gives_the_points_of_predict_and_the_api(client, tmp_path, aligner):
+    from facealign.image import read_image
+
+    from test_predict import predict, rotated_with_exif
+
+    photo = tmp_path / "phone.jpg"
+    rotated_with_exif(MEDIA / "single_face.jpg", photo)
+    page = json.loads(Path(picture(client, photo)["json"]).read_text())
+    proc = predict(photo, "--out", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cli = json.loads((tmp_path / "out" / "phone.json").read_text())
+    api = aligner(read_image(photo))
+    assert len(page["faces"]) == len(cli["faces"]) == len(api) == 1
+    assert (page["width"], page["height"]) == (cli["width"], cli["height"])
+    assert page["faces"][0].keys() == cli["faces"][0].keys()
+    np.testing.assert_allclose(page["faces"][0]["points"], cli["faces"][0]["points"], atol=0.01)
+    np.testing.assert_allclose(page["faces"][0]["points"], api[0].points, atol=0.01)
 
 
 def test_no_face_gives_a_message(client):
@@ -150,12 +174,15 @@ def test_video(client):
     video, points, message = client.predict(handle_file(str(MEDIA / "single_face.mp4")), api_name="/video")
     path = video["video"] if isinstance(video, dict) else video
     data = json.loads(Path(points).read_text())
+    assert set(data) == {"schema", "source", "width", "height", "fps", "frames"}  # predict's schema
+    assert [f["index"] for f in data["frames"]] == list(range(72))
     assert len(data["frames"]) == 72, message
     assert sum(bool(f["faces"]) for f in data["frames"]) >= 60
     assert ffprobe_codec(path) == "h264"
-    cap = cv2.VideoCapture(path)
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 72
-    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 360)
+    from facealign.video import read_frames
+
+    frames, _ = read_frames(path)
+    assert len(frames) == 72 and frames[0].shape == (360, 640, 3)
 
 
 def test_bad_videos_get_a_message(client, tmp_path):

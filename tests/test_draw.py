@@ -1,6 +1,7 @@
 """Drawing is pixel-exact with anti-aliasing off: known points change exactly known pixels."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from facealign import DrawingSpec, Landmarks, draw_landmarks
@@ -69,3 +70,25 @@ def test_plot_is_draw_landmarks():
     face = _face(pts)
     np.testing.assert_array_equal(face.plot(frame), draw_landmarks(frame, [face]))
     np.testing.assert_array_equal(draw_landmarks(frame, []), frame)
+
+
+def test_drawing_scales_with_the_picture_and_the_face(read_media, aligner):
+    """An 8000 x 8000 picture: points and lines grow with it, so they still show at screen size."""
+    from facealign.draw import scaled_sizes
+
+    small = read_media("single_face.jpg")
+    face = aligner(small)[0]
+    assert scaled_sizes(small.shape, face.points) == (2, 1)  # an ordinary picture: the base sizes
+    k = 8000 / max(small.shape[:2])
+    big_face = _face(face.points * k)
+    big = np.zeros((8000, 8000, 3), np.uint8)
+    radius, thickness = scaled_sizes(big.shape, big_face.points)
+    assert radius == 16 and thickness == 8
+    tiny = _face(face.points * 0.2)  # a small face in the big picture: capped by the face
+    assert scaled_sizes(big.shape, tiny.points)[0] < radius
+    drawn = draw_landmarks(big, [big_face], DrawingSpec(contours=False, antialias=False))
+    screen = cv2.resize(drawn, (1000, 1000), interpolation=cv2.INTER_AREA)  # seen at screen size
+    seen = screen[..., 1] > 100
+    assert seen.sum() >= 68 * 4, "points vanish at screen size"
+    fixed = draw_landmarks(big, [big_face], DrawingSpec(radius=2, contours=False, antialias=False))
+    assert (cv2.resize(fixed, (1000, 1000), interpolation=cv2.INTER_AREA)[..., 1] > 100).sum() < seen.sum() / 4

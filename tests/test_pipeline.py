@@ -40,9 +40,11 @@ def test_one_face(aligner, read_media):
     assert f.points[45, 0] - f.points[36, 0] > 0.25 * (f.box_xyxy[2] - f.box_xyxy[0])
 
 
-def test_several_faces(aligner, read_media):
+def test_every_face_by_default(aligner, read_media):
+    """multi_face.jpg shows 5 people: picture mode returns all 5, nothing left out."""
+    assert aligner.max_faces is None
     faces = aligner(read_media("multi_face.jpg"))
-    assert 2 <= len(faces) <= aligner.max_faces
+    assert len(faces) == 5 and aligner.last_stats.left_out == 0 and aligner.last_stats.faces == 5
     boxes = [f.box_xyxy for f in faces]
     for i in range(len(boxes)):  # distinct faces, not one face twice
         for j in range(i):
@@ -51,9 +53,13 @@ def test_several_faces(aligner, read_media):
     assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
 
 
-def test_max_faces_caps_the_output(read_media):
-    with FaceAligner(max_faces=1) as fa:
-        assert len(fa(read_media("multi_face.jpg"))) == 1
+def test_max_faces_caps_the_output_and_says_so(aligner, read_media, caplog):
+    fa = FaceAligner(max_faces=4, detector=aligner.detector)  # not closed: the detector is the fixture's
+    with caplog.at_level("WARNING", logger="facealign.pipeline"):
+        faces = fa(read_media("multi_face.jpg"))
+    assert len(faces) == 4 and fa.last_stats.left_out == 1
+    assert "left out 1 face" in caplog.text and "max_faces=None" in caplog.text
+    assert fa(read_media("single_face.jpg")) and fa.last_stats.left_out == 0
 
 
 @pytest.mark.parametrize("name", ["dogs.jpg", "free-mountain-vector-01.jpg"])
@@ -109,6 +115,11 @@ def test_bad_input_raises_a_clear_image_error(aligner, bad, match):
 
 def test_timings_are_recorded(aligner, read_media):
     aligner(read_media("single_face.jpg"))
+    s = aligner.last_stats
+    assert s.stages_run == ("detect", "crop", "stage1", "stage2", "smooth")
+    assert s.ran("detect") and not s.ran("track")
+    with pytest.raises(ValueError, match="unknown stage"):
+        s.ran("stage3")
     t = aligner.last_timings
     assert {"detect", "track", "crop", "stage1", "stage2", "smooth", "total"} <= set(t)
     assert t["detect"] > 0 and t["crop"] > 0 and t["stage1"] > 0 and t["stage2"] > 0
@@ -122,11 +133,12 @@ def test_tracked_frames_run_the_last_stage_only(video_frames):
     frames = video_frames("single_face.mp4", stop=4)
     with FaceAligner(video=True, smoothing=False) as fa:
         fa(frames[0])
-        first = dict(fa.last_timings)
+        first = fa.last_stats
         fa(frames[1])
-        tracked = dict(fa.last_timings)
-        assert first["stage1"] > 0 and first["stage2"] > 0
-        assert tracked["stage1"] == 0 and tracked["stage2"] > 0 and tracked["detect"] == 0
+        tracked = fa.last_stats
+        assert first.ran("detect") and first.ran("stage1") and first.ran("stage2")
+        assert not tracked.ran("stage1") and tracked.ran("stage2") and not tracked.ran("detect")
+        assert tracked.ms["stage1"] == 0 and tracked.ms["stage2"] > 0
         track = fa(frames[2])[0].points
         picture = FaceAligner(detector=fa.detector)(frames[2])[0].points
     # tracking lands where a fresh detection + the whole cascade lands (3 % of the face width)
@@ -160,7 +172,7 @@ def test_face_that_leaves_is_dropped(video_frames):
     assert all(len(o) == 1 for o in out[:10])  # frames 60-69
     assert len({o[0].track_id for o in out[:10]}) == 1
     assert all(o == [] for o in out[14:])  # frames 74-81
-    assert fa.last_timings["detect"] > 0  # lost: the detector is searching again
+    assert fa.last_stats.ran("detect")  # lost: the detector is searching again
 
 
 def test_face_that_enters_is_found_and_kept(video_frames):
@@ -181,10 +193,10 @@ def test_tracking_skips_the_detector_and_reset_starts_over(video_frames):
         for f in frames:
             out = fa(f)
             assert len(out) == 1 and out[0].track_id == 0
-            detected.append(fa.last_timings["detect"] > 0)
+            detected.append(fa.last_stats.ran("detect"))
         assert detected == [True] + [False] * 9 + [True] + [False]
         fa.reset()
-        assert fa(frames[0])[0].track_id == 0 and fa.last_timings["detect"] > 0
+        assert fa(frames[0])[0].track_id == 0 and fa.last_stats.ran("detect")
 
 
 def test_with_max_faces_tracked_only_the_presence_check_runs(video_frames):
@@ -196,13 +208,13 @@ def test_with_max_faces_tracked_only_the_presence_check_runs(video_frames):
         confirm = fa.detector.confirm
 
         def counted(*a, **k):
-            calls.append(fa._frame_index)
+            calls.append(fa.tracker.frame_index)
             return confirm(*a, **k)
         fa.detector.confirm = counted
         detected = []
         for f in frames:
             assert len(fa(f)) == 1
-            detected.append(fa.last_timings["detect"] > 0)
+            detected.append(fa.last_stats.ran("detect"))
     assert detected == [True] + [False] * 12
     assert calls == [4, 7, 10, 13]
 
@@ -224,6 +236,6 @@ def test_flip_averaging_in_the_pipeline(aligner, read_media):
     plain = aligner(img)[0].points
     fa = FaceAligner(flip=True, detector=aligner.detector)  # not closed: the detector is the fixture's
     flipped = fa(img)
-    assert len(flipped) == 1 and fa.last_timings["stage2"] > 0
+    assert len(flipped) == 1 and fa.last_stats.ran("stage2")
     moved = np.median(np.linalg.norm(flipped[0].points - plain, axis=1))
     assert 0 < moved < 0.03 * np.ptp(plain[:, 0])  # a small correction, not another face

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from facealign.predict import collect_inputs
-from facealign.video import VideoWriter
+from facealign.video import VideoWriter, read_frames
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "data" / "media"
@@ -53,7 +53,7 @@ def test_pictures_with_a_corrupt_and_a_non_image_file(tmp_path):
     assert "not a picture" in proc.stderr
     assert "2 of 4 inputs done, 2 failed" in proc.stdout
     assert not (out / "corrupt.png").exists() and not (out / "notes.json").exists()
-    for name, least in (("single_face", 1), ("multi_face", 2)):
+    for name, least in (("single_face", 1), ("multi_face", 5)):
         original = cv2.imread(str(MEDIA / f"{name}.jpg"))
         annotated = cv2.imread(str(out / f"{name}.png"))
         assert annotated is not None and annotated.shape == original.shape
@@ -70,11 +70,10 @@ def test_folder_recursive_with_a_video(tmp_path):
     (folder / "sub").mkdir(parents=True)
     shutil.copy(MEDIA / "single_face.jpg", folder / "sub" / "face.jpg")
     (folder / "README.txt").write_text("skipped in a folder\n")
-    cap = cv2.VideoCapture(str(MEDIA / "single_face.mp4"))
+    frames, _ = read_frames(MEDIA / "single_face.mp4", max_frames=12)
     with VideoWriter(folder / "clip.mp4", fps=30) as writer:
-        for _ in range(12):
-            writer.write(cap.read()[1])
-    cap.release()
+        for frame in frames:
+            writer.write(frame)
     out = tmp_path / "out"
     proc = predict(folder, "--out", out, "--max-faces", "1")
 
@@ -83,14 +82,14 @@ def test_folder_recursive_with_a_video(tmp_path):
     pic = json.loads((out / "inputs" / "sub" / "face.json").read_text())
     assert len(pic["faces"]) == 1
     video = json.loads((out / "inputs" / "clip.json").read_text())
+    assert set(video) == {"schema", "source", "width", "height", "fps", "frames"}
+    assert set(video["frames"][0]) == {"index", "faces", "left_out"}
     assert len(video["frames"]) == 12 and video["fps"] == pytest.approx(30.0)
     assert [f["index"] for f in video["frames"]] == list(range(12))
     assert sum(bool(f["faces"]) for f in video["frames"]) >= 10
     for f in video["frames"]:
         check_faces(f["faces"], video["width"], video["height"])
-    cap = cv2.VideoCapture(str(out / "inputs" / "clip.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
-    cap.release()
+    assert len(read_frames(out / "inputs" / "clip.mp4")[0]) == 12
 
 
 def test_unreadable_video_and_missing_path_are_reported(tmp_path):
@@ -111,3 +110,51 @@ def test_collect_inputs_names_do_not_collide(tmp_path):
     jobs, missing = collect_inputs([tmp_path / "a.jpg", tmp_path / "a.mp4", tmp_path / "a.jpg"])
     assert not missing
     assert [str(name) for _, name in jobs] == ["a", "a_2", "a_3"]
+
+
+def rotated_with_exif(src: Path, dst: Path) -> None:
+    """A phone-style photo: the pixels stored turned 90 degrees, with EXIF orientation 6 (turn them back)."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        stored = im.transpose(Image.Transpose.ROTATE_90)  # anticlockwise; orientation 6 undoes it
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        stored.save(dst, exif=exif, quality=95)
+
+
+def test_every_face_upright_exif_and_readable_outputs(tmp_path, aligner):
+    """multi_face.jpg: all 5 faces by default; a sideways-stored photo gives the points of the
+    upright picture through predict and the Python API alike; outputs are readable by others."""
+    from facealign.image import read_image
+
+    photo = tmp_path / "phone.jpg"
+    rotated_with_exif(MEDIA / "single_face.jpg", photo)
+    out = tmp_path / "out"
+    proc = predict(MEDIA / "multi_face.jpg", photo, "--out", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    multi = json.loads((out / "multi_face.json").read_text())
+    assert len(multi["faces"]) == 5 and multi["left_out"] == 0
+    assert multi["schema"] == "facealign/landmarks-1"
+    assert [f["face"] for f in multi["faces"]] == list(range(5))
+
+    upright = cv2.imread(str(MEDIA / "single_face.jpg"))
+    via_cli = json.loads((out / "phone.json").read_text())
+    assert (via_cli["width"], via_cli["height"]) == (upright.shape[1], upright.shape[0])
+    api = aligner(read_image(photo))
+    assert len(via_cli["faces"]) == len(api) == 1
+    np.testing.assert_allclose(via_cli["faces"][0]["points"], api[0].points, atol=0.01)
+    reference = aligner(upright)[0].points  # the same face in the upright original (JPEG re-encoded)
+    assert np.median(np.linalg.norm(api[0].points - reference, axis=1)) < 0.02 * np.ptp(reference[:, 0])
+
+    for f in out.iterdir():  # everything predict writes is readable by group and others
+        assert f.stat().st_mode & 0o044 == 0o044, f"{f.name}: mode {oct(f.stat().st_mode)}"
+
+
+def test_a_cap_says_what_it_left_out(tmp_path):
+    out = tmp_path / "out"
+    proc = predict(MEDIA / "multi_face.jpg", "--out", out, "--max-faces", "2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((out / "multi_face.json").read_text())
+    assert len(data["faces"]) == 2 and data["left_out"] == 3
+    assert "3 more face(s) were left out" in proc.stdout and "--max-faces 0" in proc.stdout

@@ -119,7 +119,8 @@ def test_short_stage2_training_and_eval_json(tmp_path):
     out = tmp_path / "eval.json"
     assert cli(["eval", str(s2), "--data", str(DATA), "--json", str(out), "--plot", str(tmp_path / "ced.png")]) == 0
     res = json.loads(out.read_text())["common"]
-    assert res["n"] == 554 and set(res) >= {"n", "nme", "fr", "auc", "stage1"}
+    assert res["n"] == 554 and set(res) >= {"n", "nme", "fr", "auc", "stages", "missed", "skipped"}
+    assert [st["stage"] for st in res["stages"]] == [1, 2] and res["stages"][-1]["nme"] == res["nme"]
     assert 0 < res["nme"] < 100 and 0 <= res["fr"] <= 100 and 0 <= res["auc"] <= 1
     assert (tmp_path / "ced.png").stat().st_size > 10000
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -19,13 +18,9 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def read_back(path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"cv2 cannot open {path}"
-    frames = []
-    while (item := cap.read())[0]:
-        frames.append(item[1])
-    cap.release()
-    return frames
+    from facealign.video import read_frames
+
+    return read_frames(path)[0]
 
 
 def demo_cmd(*args) -> list[str]:

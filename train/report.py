@@ -26,8 +26,7 @@ def test_result(out: Path, name: str, evaluate: bool, data=None):
     from facealign.data import load_split
     from facealign.evaluate import evaluate as run_eval
 
-    res = run_eval(load_backend(ckpt, "torch"), load_split("common", data))
-    res.pop("_errors")
+    res = run_eval(load_backend(ckpt, "torch"), load_split("common", data)).to_json()
     cache.write_text(json.dumps(res, indent=2))
     return res
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..image import read_image
-from .pts import read_pts
+from ..image import ImageError, image_header, read_image
+from .pts import PtsError, read_pts
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +91,37 @@ def _pairs(folder: Path, recursive: bool) -> list[tuple[Path, Path]]:
     return found
 
 
-def load_folder(folder, recursive: bool = True, subset: str | None = None) -> FaceSet:
-    """Every picture + .pts pair below `folder`. Malformed .pts files raise PtsError."""
+def load_folder(folder, recursive: bool = True, subset: str | None = None,
+                skipped: list[tuple[str, str]] | None = None) -> FaceSet:
+    """Every picture + .pts pair below `folder`. A malformed .pts file raises PtsError, unless a
+    `skipped` list is given: then each malformed pair (bad .pts, or a picture that cannot be
+    read) is left out and appended to it as (path, reason), and the others are loaded."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MissingDataError(f"{folder}: no such folder")
-    faces = [Face(img, read_pts(pts), subset or folder.name) for img, pts in _pairs(folder, recursive)]
+    faces = []
+    for img, pts in _pairs(folder, recursive):
+        if skipped is None:
+            faces.append(Face(img, read_pts(pts), subset or folder.name))
+            continue
+        try:
+            faces.append(Face(img, read_pts(pts), subset or folder.name))
+            _check_picture(img)
+        except (PtsError, ImageError) as e:
+            faces = faces[:-1] if faces and faces[-1].image_path == img else faces
+            skipped.append((str(pts if isinstance(e, PtsError) else img), str(e)))
+            log.warning("skipped %s", e)
     if not faces:
-        raise MissingDataError(f"{folder}: no picture + .pts pairs found")
+        raise MissingDataError(f"{folder}: no picture + .pts pairs found" +
+                               (f" ({len(skipped)} malformed, skipped)" if skipped else ""))
     return FaceSet(faces, {subset or folder.name: len(faces)})
+
+
+def _check_picture(path: Path) -> None:
+    """Raise ImageError for a picture that cannot be read (its header, else a full decode)."""
+    size, _ = image_header(path)
+    if size is None:
+        read_image(path)
 
 
 def load_split(name: str, root=None) -> FaceSet:

@@ -1,0 +1,105 @@
+"""Per-frame statistics: which pipeline stages ran and how many milliseconds each took.
+
+    prof = Profiler()
+    prof.start()
+    with prof.stage("detect"):
+        ...
+    stats = prof.finish(faces=2, left_out=0)   # FrameStats, frozen
+    stats.ran("detect"), stats.ms["detect"], stats.total_ms
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+STAGES = ("detect", "track", "crop", "stage1", "stage2", "smooth")
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """What one call of the pipeline did.
+
+    ms: milliseconds per stage (every name of STAGES, 0.0 for a stage that did not run);
+    stages_run: the stages that ran, in STAGES order; total_ms: the whole call;
+    faces: faces returned; left_out: faces found but not returned because of max_faces.
+    """
+
+    ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict.fromkeys(STAGES, 0.0)))
+    stages_run: tuple[str, ...] = ()
+    total_ms: float = 0.0
+    faces: int = 0
+    left_out: int = 0
+
+    def ran(self, stage: str) -> bool:
+        """Did `stage` (one of STAGES) run on this frame?"""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+        return stage in self.stages_run
+
+    def timings(self) -> dict[str, float]:
+        """{stage: ms, ..., "total": ms}: a plain dict, as FaceAligner.last_timings gives it."""
+        return {**self.ms, "total": self.total_ms}
+
+
+class Profiler:
+    """Collects one frame's stage times; `finish()` freezes them into a FrameStats."""
+
+    def __init__(self):
+        self._ms: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._ran: set[str] = set()
+        self._t0 = time.perf_counter()
+        self._marks: list[float] = []
+
+    def start(self) -> None:
+        self._ms = dict.fromkeys(STAGES, 0.0)
+        self._ran = set()
+        self._t0 = time.perf_counter()
+
+    def add(self, stage: str, ms: float) -> None:
+        if stage not in self._ms:
+            raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+        self._ms[stage] += ms
+        self._ran.add(stage)
+
+    @contextmanager
+    def stage(self, name: str):
+        """with prof.stage("detect"): ... -- the block's time is added to that stage."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, (time.perf_counter() - t0) * 1e3)
+
+    def finish(self, faces: int = 0, left_out: int = 0) -> FrameStats:
+        total = (time.perf_counter() - self._t0) * 1e3
+        run = tuple(s for s in STAGES if s in self._ran)
+        return FrameStats(MappingProxyType(dict(self._ms)), run, total, faces, left_out)
+
+    # -- networks: the time of each network apart from the warping around it -------------------
+
+    def wrap_runner(self, run):
+        """A stage runner that records when its network starts and returns (see run_stages)."""
+        def timed(x):
+            self._marks.append(time.perf_counter())
+            out = run(x)
+            self._marks.append(time.perf_counter())
+            return out
+        return timed
+
+    def run_stages(self, names: list[str], fn, *args):
+        """fn(*args), whose networks are wrap_runner()-wrapped, with its time split into "crop"
+        (warping and input preparation before each network) and each stage of `names` (the
+        network, plus putting its points back into the frame)."""
+        self._marks = [time.perf_counter()]
+        out = fn(*args)
+        end = time.perf_counter()
+        marks, prev = self._marks, self._marks[0]
+        for k, name in enumerate(names):
+            start, stop = marks[1 + 2 * k], marks[2 + 2 * k]
+            self.add("crop", (start - prev) * 1e3)
+            self.add(name, ((end if k == len(names) - 1 else stop) - start) * 1e3)
+            prev = stop
+        return out

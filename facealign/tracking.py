@@ -1,0 +1,220 @@
+"""Tracking across video frames, in plain numpy: the gate, association, presence, plausibility, ids.
+
+As in MediaPipe's face graphs, each piece is its own small step that can be tested
+alone on hand-made boxes and points; `FaceAligner` (facealign.pipeline) calls them
+in order and runs the detector and the cascade in between:
+
+    tracker = Tracker(max_faces=None, redetect_every=10, confirm_every=3)
+    tracker.next_frame()
+    cands = tracker.candidates()                       # crops from last frame's points
+    if not cands or tracker.detection_due(len(cands), can_confirm):   # the gate
+        cands = associate(cands, detections)           # detections confirm tracks by overlap
+    ...
+    alive, lost = split_alive_lost(cands, pts, prev, frame_shape)
+    new = new_candidates(detections, alive, lost, room)  # untracked detections; lost ids reused
+    tracker.commit(alive + admitted)
+
+Every box is (4,) xyxy float32 frame pixels; every point set (68, 2) float32 frame pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .detectors.base import iou
+from .smoothing import face_size
+from .transform import points_box
+
+MATCH_IOU = 0.3  # least overlap for a detection to confirm (or to re-identify) a track
+LOST_DRIFT = 0.35  # points moved more than this many face sizes from the last ones: lost
+LOST_STAGES = 0.15  # a new face's last stage disagrees with stage 1 by more than this (face sizes)
+MIN_INSIDE = 0.5  # fewer of the points than this fraction inside the frame: not a face
+MIN_FACE_PX = 8.0  # point box smaller than this: not a face
+MAX_ASPECT = 3.0  # point box longer than this many times its width, or the reverse: not a face
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """A face followed across frames: its cascade points (unsmoothed) and its last detection score."""
+
+    track_id: int
+    pts: np.ndarray  # (68, 2) float32 frame pixels
+    score: float
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """A face to run the cascade on this frame: the point box to crop from, and whose it is."""
+
+    box_xyxy: np.ndarray  # (4,) point box, frame pixels
+    score: float
+    track_id: int | None  # None: a new face
+
+
+# -- association -------------------------------------------------------------------------------
+
+def associate(cands: list[Candidate], detections: list[tuple[np.ndarray, float]],
+              match_iou: float = MATCH_IOU) -> list[Candidate]:
+    """Keep the tracked candidates a detection overlaps by >= match_iou, taking its score; drop
+    the others. Greedy in candidate order; one detection confirms at most one track.
+
+    detections: [(point box (4,), score)], best score first.
+    """
+    if not cands or not detections:
+        return []
+    overlap = iou([c.box_xyxy for c in cands], [b for b, _ in detections])
+    kept = []
+    for i, c in enumerate(cands):
+        j = int(np.argmax(overlap[i]))
+        if overlap[i, j] >= match_iou:
+            kept.append(Candidate(c.box_xyxy, detections[j][1], c.track_id))
+            overlap[:, j] = -1.0
+    return kept
+
+
+def new_candidates(detections: list[tuple[np.ndarray, float]], alive: list[Track], lost: list[Track],
+                   room: int | None, match_iou: float = MATCH_IOU) -> list[Candidate]:
+    """Detections no live track covers -> candidates for new tracks (at most `room`; None: all).
+
+    A detection that lands on a lost track (overlap >= match_iou) takes that track's id back,
+    each lost id at most once; the others get track_id None (a new id once admitted).
+    """
+    taken = [points_box(tr.pts) for tr in alive]
+    free = [(b, s) for b, s in detections if not taken or iou([b], taken).max() < match_iou]
+    if room is not None:
+        free = free[: max(room, 0)]
+    lost_boxes = [points_box(tr.pts) for tr in lost]
+    out = []
+    for b, s in free:
+        tid = None
+        if lost_boxes:
+            o = iou([b], lost_boxes)[0]
+            k = int(np.argmax(o))
+            if o[k] >= match_iou:
+                tid = lost[k].track_id
+                lost_boxes[k] = np.zeros(4, np.float32)  # reused once
+        out.append(Candidate(np.asarray(b, np.float32), s, tid))
+    return out
+
+
+def unconfirmed(tracks: list[Track], cands: list[Candidate]) -> list[Track]:
+    """The tracks that no candidate carries on (no detection or presence check confirmed them)."""
+    carried = {c.track_id for c in cands}
+    return [tr for tr in tracks if tr.track_id not in carried]
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+def plausible(pts: np.ndarray, frame_shape) -> bool:
+    """Finite points with a non-degenerate box (>= MIN_FACE_PX, aspect <= MAX_ASPECT), at least
+    MIN_INSIDE of them inside a frame of shape (H, W, ...)."""
+    pts = np.asarray(pts)
+    if not np.isfinite(pts).all():
+        return False
+    w, h = np.ptp(pts, axis=0)
+    if min(w, h) < MIN_FACE_PX or max(w / h, h / w) > MAX_ASPECT:
+        return False
+    hgt, wid = frame_shape[:2]
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] <= wid - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= hgt - 1)
+    return float(inside.mean()) >= MIN_INSIDE
+
+
+def near(prev: np.ndarray | None, pts: np.ndarray, max_drift: float = LOST_DRIFT) -> bool:
+    """The points stayed within max_drift face sizes (median point motion) of the last frame's."""
+    if prev is None:
+        return True
+    return float(np.median(np.linalg.norm(pts - prev, axis=1))) <= max_drift * face_size(pts)
+
+
+def stages_agree(first: np.ndarray, final: np.ndarray, max_gap: float = LOST_STAGES) -> bool:
+    """A new face: the last stage stayed within max_gap face sizes (median) of stage 1."""
+    return float(np.median(np.linalg.norm(final - first, axis=1))) <= max_gap * face_size(final)
+
+
+def split_alive_lost(cands: list[Candidate], pts: np.ndarray, prev: dict[int, np.ndarray],
+                     frame_shape) -> tuple[list[Track], list[Track]]:
+    """Tracked faces after this frame's cascade -> (alive, lost) by plausible() and near().
+
+    pts: (N, 68, 2) this frame's points of `cands`; prev: last frame's points by track id. A
+    lost track keeps its last good points, so that a detection there gets its id back.
+    """
+    alive, lost = [], []
+    for c, p in zip(cands, pts):
+        last = prev.get(c.track_id)
+        if plausible(p, frame_shape) and near(last, p):
+            alive.append(Track(c.track_id, p, c.score))
+        else:
+            lost.append(Track(c.track_id, p if last is None else last, c.score))
+    return alive, lost
+
+
+# -- state -------------------------------------------------------------------------------------
+
+class Tracker:
+    """The tracks, the frame count and the id counter, with the gate that decides when to detect.
+
+    max_faces: the most tracks kept (None: no cap); redetect_every: frames between detector runs
+    that confirm the tracks and find new faces; confirm_every: frames between the cheap presence
+    checks in between.
+    """
+
+    def __init__(self, max_faces: int | None = None, redetect_every: int = 10, confirm_every: int = 3):
+        if (max_faces is not None and max_faces < 1) or redetect_every < 1 or confirm_every < 1:
+            raise ValueError(f"need max_faces >= 1 (or None), redetect_every >= 1, confirm_every >= 1; got "
+                             f"{max_faces}, {redetect_every}, {confirm_every}")
+        self.max_faces, self.redetect_every, self.confirm_every = max_faces, redetect_every, confirm_every
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (start of a new video); ids start again at 0."""
+        self.tracks: list[Track] = []
+        self.frame_index = 0
+        self.last_detect = -(10 ** 9)
+        self._next_id = 0
+
+    def next_frame(self) -> int:
+        """Count a new frame -> its 1-based index."""
+        self.frame_index += 1
+        return self.frame_index
+
+    def candidates(self) -> list[Candidate]:
+        """This frame's crops for the tracked faces: the box of each track's last points."""
+        return [Candidate(points_box(tr.pts), tr.score, tr.track_id) for tr in self.tracks]
+
+    def previous_points(self) -> dict[int, np.ndarray]:
+        return {tr.track_id: tr.pts for tr in self.tracks}
+
+    def full(self, n_tracks: int) -> bool:
+        return self.max_faces is not None and n_tracks >= self.max_faces
+
+    def room(self, n_tracks: int) -> int | None:
+        """How many new faces may still be taken (None: no cap)."""
+        return None if self.max_faces is None else self.max_faces - n_tracks
+
+    def detection_due(self, n_tracks: int, can_confirm: bool) -> bool:
+        """The gate: run the detector when no face is tracked, or every `redetect_every` frames to
+        find new faces, unless max_faces are tracked and presence checks can confirm them."""
+        if n_tracks == 0:
+            return True
+        if self.full(n_tracks) and can_confirm:
+            return False
+        return self.frame_index - self.last_detect >= self.redetect_every
+
+    def presence_due(self) -> bool:
+        """A frame for the cheap per-track presence check (every `confirm_every` since detecting)."""
+        return (self.frame_index - self.last_detect) % self.confirm_every == 0
+
+    def detected(self) -> None:
+        """Record that the detector ran on this frame."""
+        self.last_detect = self.frame_index
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def commit(self, tracks: list[Track]) -> list[Track]:
+        """The tracks that go on to the next frame: best score first, at most max_faces."""
+        ordered = sorted(tracks, key=lambda tr: -tr.score)
+        self.tracks = ordered if self.max_faces is None else ordered[: self.max_faces]
+        return self.tracks

@@ -36,7 +36,20 @@ def _child_argv(args) -> list[str]:
     return argv
 
 
+def missing_training_stack(prog: str) -> bool:
+    """Say so (and return True) when the `train` extra is not installed."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "yaml", "tqdm", "tensorboard") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"{prog}: training needs {', '.join(missing)}; install the training extra: "
+              f"pip install 'facealign[train]'", file=sys.stderr)
+    return bool(missing)
+
+
 def run(args) -> int:
+    if missing_training_stack("facealign train"):
+        return 2
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as e:

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")  # = facealign.models.list_models()
@@ -150,6 +149,8 @@ def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
         if not p.is_file():
             raise ConfigError(f"{path}: no such config{_suggest(str(path), list_configs())} "
                               f"(configs: {', '.join(list_configs())})")
+        import yaml  # (the `train` extra)
+
         data = yaml.safe_load(p.read_text()) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping of config keys")

@@ -46,6 +46,11 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from .cli import missing_training_stack
+
+    if missing_training_stack("facealign sweep"):
+        return 2
+
     import torch
 
     from .config import load_config

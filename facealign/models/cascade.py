@@ -68,6 +68,8 @@ class StageSpec:
             return self.codec.decode(out)
         base = np.asarray(self.template, np.float32)
         if not isinstance(out, np.ndarray):  # a torch tensor, in training (on any device)
+            import torch
+
             base = torch.as_tensor(base, device=out.device)
         return base + out * self.codec.half
 

@@ -12,7 +12,7 @@ from facealign.cli import main as cli
 from train.config import ConfigError, list_configs, load_config
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
-TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16",
+TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16", "workers=0",
         "lr=0.003", "grid_every=1", "warmup_epochs=0.5"]
 
 

@@ -2,7 +2,8 @@
 
 Times STEPS training steps after a few warm-up ones, with the run's own data
 loader, device, precision and processes: images/s over all processes, the share
-of the time spent waiting for the next batch, and the time of one step.
+of the time spent waiting for the loader's next batch, and the time of one step
+(stage 2's step includes running stage 1 and cutting its crops on the device).
 """
 from __future__ import annotations
 
@@ -31,17 +32,16 @@ def bench(cfg: Config, steps: int, data_root=None) -> dict:
         while done < WARMUP + steps:
             t0 = time.perf_counter()
             try:
-                x, target = next(batches)
+                batch = next(batches)
             except StopIteration:  # the next epoch
                 t.epoch += 1
                 break
-            _sync(t.device)
             t1 = time.perf_counter()
-            t.step(x, target)
+            _, n = t.train_step(batch)
             _sync(t.device)
             t2 = time.perf_counter()
             if done >= WARMUP:
-                wait, work, images = wait + t1 - t0, work + t2 - t1, images + len(x)
+                wait, work, images = wait + t1 - t0, work + t2 - t1, images + n
             done += 1
     totals = distributed.sum_over_ranks(torch.tensor([images, wait, work], dtype=torch.float64), t.ranks)
     distributed.shutdown()
@@ -49,5 +49,5 @@ def bench(cfg: Config, steps: int, data_root=None) -> dict:
     per_rank = (wait_sum + work_sum) / t.ranks.world
     return {"images_per_s": n / per_rank, "data_wait_share": wait_sum / (wait_sum + work_sum),
             "step_ms": 1000 * work_sum / t.ranks.world / steps, "steps": steps, "processes": t.ranks.world,
-            "workers": cfg.workers, "threads": torch.get_num_threads(), "device": str(t.device),
+            "workers": t.workers, "threads": torch.get_num_threads(), "device": str(t.device),
             "precision": t.precision.name, "batch_size": cfg.batch_size}

@@ -33,9 +33,6 @@ class AugmentConfig:
     occlusion: float = 0.3  # probability of one random grey rectangle
 
 
-WORKERS_DEFAULT = 0  # chosen from `facealign train CONFIG --bench` on 2 cores (see README, Training)
-
-
 @dataclass
 class Config:
     name: str = "experiment"
@@ -72,7 +69,8 @@ class Config:
     # hardware
     device: str = "auto"  # auto (CUDA when present, else cpu) | cpu | cuda | cuda:N | mps
     amp: str = "auto"  # auto (bf16 on a GPU that has it, else fp16; off on CPU) | off | bf16 | fp16
-    workers: int = WORKERS_DEFAULT  # DataLoader worker processes per training process (0 = in the loop)
+    workers: int = -1  # DataLoader worker processes per training process; 0 = in the loop; -1 = the cores
+    #                    per process, at most 8 (measured with --bench: README, Training)
     threads: int = 0  # torch threads per process; 0 = the cores shared out among the processes
     channels_last: bool = False  # NHWC memory layout (faster convolutions on recent GPUs)
     ema: float = 0.999  # decay of the exponential moving average of the weights; 0 = off
@@ -188,8 +186,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("a stage-2 config needs stage1=<stage-1 checkpoint>")
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise ConfigError("epochs, batch_size and lr must be positive")
-    if cfg.workers < 0 or cfg.threads < 0:
-        raise ConfigError("workers and threads must be 0 or more")
+    if cfg.workers < -1 or cfg.threads < 0:
+        raise ConfigError("workers must be -1 (auto) or more, threads 0 (auto) or more")
     if not 0 <= cfg.ema < 1:
         raise ConfigError(f"ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
 

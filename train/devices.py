@@ -85,8 +85,9 @@ def resolve_precision(amp: str, device: torch.device) -> Precision:
     return Precision(amp)
 
 
-def default_threads(local_world_size: int) -> int:
-    """torch threads per process: the cores shared out among this machine's training processes."""
+def cores_per_process(local_world_size: int) -> int:
+    """This machine's cores shared out among its training processes (at least 1): the default
+    torch threads, and (at most 8) the default loader workers, of each process."""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

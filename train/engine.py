@@ -15,7 +15,7 @@ from tqdm import tqdm
 from . import distributed
 from .config import Config, from_dict, to_dict
 from .data import FaceSamples, ShardedBatches, context_size, make_loader, split_faces
-from .devices import check_sync_bn, default_threads, resolve_device, resolve_precision
+from .devices import check_sync_bn, cores_per_process, resolve_device, resolve_precision
 from .inputs import Stage1Inputs, Stage2Inputs
 from .models import build_model, frozen_stage1
 from .outputs import RunFiles, cascade_entry, cpu_weights, read_last
@@ -34,7 +34,9 @@ class Trainer:
         self.device = resolve_device(cfg.device, self.ranks.local_rank, self.ranks.world)
         check_sync_bn(cfg.sync_bn, self.device, self.ranks.world)
         self.precision = resolve_precision(cfg.amp, self.device)
-        torch.set_num_threads(cfg.threads or default_threads(self.ranks.local_world))
+        cores = cores_per_process(self.ranks.local_world)
+        torch.set_num_threads(cfg.threads or cores)
+        self.workers = cfg.workers if cfg.workers >= 0 else min(8, cores)
         distributed.init(self.ranks, self.device)
         if not self.ranks.main:
             logging.getLogger("facealign").setLevel(logging.WARNING)
@@ -79,11 +81,11 @@ class Trainer:
                                        self.precision.dtype)
         r = self.ranks
         self.sampler = ShardedBatches(len(self.train_set), cfg.batch_size, cfg.seed, r.rank, r.world)
-        self.loader = make_loader(self.dataset, self.sampler, cfg.workers, pin=dev.type == "cuda")
+        self.loader = make_loader(self.dataset, self.sampler, self.workers, pin=dev.type == "cuda")
         self.step = Step(model, self.spec, cfg, dev, self.precision, len(self.sampler), r.distributed)
         log.info("%s on %s (%s), precision %s, %d process(es), %d loader worker(s) each, %d torch thread(s)",
                  cfg.name, dev, torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU",
-                 self.precision.name, r.world, cfg.workers, torch.get_num_threads())
+                 self.precision.name, r.world, self.workers, torch.get_num_threads())
 
     def _resume(self) -> str:
         """Rank 0 reads last.pt and hands it to the others (no shared disk needed)."""
@@ -116,10 +118,14 @@ class Trainer:
         return {"best_val_nme": self.best, "epochs": self.epoch, "history": self.history}
 
     def batches(self):
-        """This process's batches of the current epoch, as (input, target) on the device."""
+        """This process's loader batches of the current epoch."""
         self.sampler.set_epoch(self.epoch)
-        for batch in self.loader:
-            yield self.inputs(batch)
+        return iter(self.loader)
+
+    def train_step(self, batch: dict) -> tuple[torch.Tensor, int]:
+        """Inputs and targets on the device (stage 2: through stage 1), one step -> (mean loss, faces)."""
+        x, target = self.inputs(batch)
+        return self.step(x, target), len(x)
 
     def train_epoch(self) -> tuple[float, float]:
         """One epoch -> (mean loss over all processes' faces, images per second over all processes)."""
@@ -127,9 +133,9 @@ class Trainer:
         bar = tqdm(self.batches(), total=len(self.sampler), desc=f"{self.cfg.name} {self.epoch + 1}/{self.cfg.epochs}",
                    leave=False, dynamic_ncols=True, disable=not self.ranks.main)
         t0 = time.perf_counter()
-        for x, target in bar:
-            loss = self.step(x, target)
-            total += torch.stack([loss.double() * len(x), torch.tensor(len(x), dtype=torch.float64, device=self.device)])
+        for batch in bar:
+            loss, n = self.train_step(batch)
+            total += torch.stack([loss.double() * n, torch.tensor(n, dtype=torch.float64, device=self.device)])
             if self.ranks.main and bar.n % 5 == 0:
                 seen = total[1].item() * self.ranks.world
                 bar.set_postfix(loss=f"{(total[0] / total[1]).item():.4f}",

@@ -104,7 +104,7 @@ def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = 
 
 
 def compare(casc: CascadeFile, path, backend: str = "auto", batch: int = 3, seed: int = 0, **options) -> list[float]:
-    """Max |source - exported| of each stage's normalised outputs on a random (batch, 3, S, S) input.
+    """Max |source - exported| of each stage's normalised outputs on a random (batch, C, S, S) input.
 
     The source runs in PyTorch float32 on the CPU; the exported file with `backend`.
     """
@@ -114,7 +114,7 @@ def compare(casc: CascadeFile, path, backend: str = "auto", batch: int = 3, seed
     rng = np.random.default_rng(seed)
     diffs = []
     for spec, torch_model, run in zip(casc.stages, casc.models(), model.runners):
-        x = rng.random((batch, 3, spec.input_size, spec.input_size), dtype=np.float32)
+        x = rng.random((batch, spec.in_channels, spec.input_size, spec.input_size), dtype=np.float32)
         with torch.inference_mode():
             ref = torch_model(torch.from_numpy(x)).numpy()
         diffs.append(float(np.abs(np.asarray(run(x), np.float32) - ref).max()))

@@ -209,3 +209,25 @@ def test_config_names_match_the_registries():
 
     assert config.MODELS == tuple(list_models()) or sorted(config.MODELS) == list_models()
     assert config.HEADS == HEADS and config.LOSSES == tuple(LOSSES)
+
+
+def test_heatmap_stage2_trains_exports_and_evaluates(tmp_path):
+    """A stage 2 that sees stage 1's points as a 4th channel and corrects them: trains from stage 1's
+    backbone, exports to ONNX (the exporter checks onnxruntime against torch), evaluates."""
+    assert _train(tmp_path, "epochs=1") == 0
+    s1 = tmp_path / "checkpoints/raw_CNN_noAug_MSE/last.pt"
+    name = "Cas_Stage2_Aug_Wing-S1_MSE"
+    assert cli(["train", name, *TINY, "prev_heatmap=1.5", "init_from_stage1=true", f"stage1={s1}", "epochs=2",
+                f"out={tmp_path}", "--data", str(DATA)]) == 0
+    ck = tmp_path / f"checkpoints/{name}/last.pt"
+    stages = torch.load(ck, weights_only=False)["cascade"]["stages"]
+    assert stages[1]["heatmap_sigma"] == 1.5 and stages[1]["residual"] is False
+    assert "starts from stage 1's backbone" in (tmp_path / f"logs/{name}/train.log").read_text()
+    onnx = tmp_path / "heat.onnx"
+    assert cli(["export", str(ck), "--format", "onnx", "-o", str(onnx)]) == 0
+    out = tmp_path / "eval.json"
+    assert cli(["eval", str(onnx), "--data", str(DATA), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["common"]
+    assert res["n"] == 554 and 0 < res["nme"] < 100
+    with pytest.raises(ConfigError, match="prev_heatmap needs stage: 2"):
+        load_config("raw_CNN_noAug_MSE", ["prev_heatmap=2"])

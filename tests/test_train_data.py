@@ -106,10 +106,44 @@ def test_stage2_inputs_place_the_crop_where_stage1_says(faces):
     ds = FaceSamples(faces, cfg, spec1.input_size, spec1.crop_scale, context=ctx)
     sampler = ShardedBatches(len(ds), 16, seed=0)
     batch = next(iter(make_loader(ds, sampler, 0, pin=False)))
-    crops, gt = Stage2Inputs(stage1, spec1, spec2, torch.device("cpu"))(batch)
+    crops, gt, previous = Stage2Inputs(stage1, spec1, spec2, torch.device("cpu"))(batch)
+    assert previous is None  # the shipped stage 2 does not see stage 1's points
     assert crops.shape == (16, 3, spec2.input_size, spec2.input_size) and gt.shape == (16, 68, 2)
     template = np.asarray(spec2.template)
     error = np.linalg.norm(gt.numpy() - template, axis=-1).mean(1)  # crop pixels
     eyes = np.linalg.norm(template[36] - template[45])
     assert np.median(error / eyes) < 0.15, error / eyes  # a face aligned by stage 1, not a random crop
     assert crops.min() >= 0 and crops.max() <= 1 and crops.std() > 0.1
+
+
+def test_heatmap_is_one_picture_in_numpy_and_torch():
+    from facealign.models.heatmap import render
+
+    pts = np.random.default_rng(2).uniform(0, 63, size=(3, 68, 2)).astype(np.float32)
+    pts[0, 0] = (10.0, 20.0)
+    a, b = render(pts, 64, 1.5), render(torch.from_numpy(pts), 64, 1.5).numpy()
+    assert a.shape == (3, 1, 64, 64) and a.dtype == np.float32
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert a[0, 0, 20, 10] == pytest.approx(1.0) and a.min() >= 0 and a.max() <= 1
+    assert a[0, 0, 20, 16] < 0.01  # 4 sigma away from (10, 20), if no other point is near
+    assert (a > 0.5).mean() < 0.2  # 68 small blobs, not a flood
+
+
+def test_a_heatmap_stage2_sees_stage1_points(faces):
+    from dataclasses import replace
+
+    from facealign.models.heatmap import render
+
+    casc = load_cascade(ROOT / "weights" / "accurate.pt")
+    spec1, spec2 = casc.stages
+    spec2 = replace(spec2, heatmap_sigma=2.5, residual=False)
+    cfg = load_config("Cas_Stage2_Aug_Wing-S1_Wing")
+    ctx = context_size([(spec1.input_size, spec1.crop_scale), (spec2.input_size, spec2.crop_scale)])
+    ds = FaceSamples(faces, cfg, spec1.input_size, spec1.crop_scale, context=ctx)
+    batch = next(iter(make_loader(ds, ShardedBatches(len(ds), 8, seed=0), 0, pin=False)))
+    x, gt, previous = Stage2Inputs(casc.models()[0], spec1, spec2, torch.device("cpu"))(batch)
+    assert x.shape == (8, 4, spec2.input_size, spec2.input_size)
+    torch.testing.assert_close(x[:, 3:], render(previous, spec2.input_size, 2.5))
+    eyes = np.linalg.norm(np.asarray(spec2.template)[36] - np.asarray(spec2.template)[45])
+    error = (gt - previous).norm(dim=-1).mean(1) / eyes  # stage 1's error: what stage 2 learns to remove
+    assert 0 < error.median() < 0.15

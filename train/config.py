@@ -48,6 +48,8 @@ class Config:
     stage1: str = ""  # stage 2 only: stage-1 checkpoint or cascade file
     init_from_stage1: bool = False  # stage 2 only: start from stage 1's weights (same architecture)
     init_from: str = ""  # fine-tune: start from this training checkpoint's (or cascade file's last) weights
+    prev_heatmap: float = 0.0  # stage 2: > 0 adds an input channel showing stage 1's points (Gaussians of
+    #                            this sigma, crop pixels) and regresses corrections to them (DAN-style)
     # loss
     loss: str = "mse"  # mse | l1 | smoothl1 | wing
     wing_omega: float = 10.0  # crop pixels
@@ -182,6 +184,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"input_size must be a multiple of 32, got {cfg.input_size}")
     if cfg.stage not in (1, 2):
         raise ConfigError("stage must be 1 or 2")
+    if cfg.prev_heatmap and (cfg.stage != 2 or cfg.head == "integral"):
+        raise ConfigError("prev_heatmap needs stage: 2 and a regression head (avg or flatten)")
     if cfg.stage == 2 and not cfg.stage1:
         raise ConfigError("a stage-2 config needs stage1=<stage-1 checkpoint>")
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:

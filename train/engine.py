@@ -124,8 +124,8 @@ class Trainer:
 
     def train_step(self, batch: dict) -> tuple[torch.Tensor, int]:
         """Inputs and targets on the device (stage 2: through stage 1), one step -> (mean loss, faces)."""
-        x, target = self.inputs(batch)
-        return self.step(x, target), len(x)
+        x, target, previous = self.inputs(batch)
+        return self.step(x, target, previous), len(x)
 
     def train_epoch(self) -> tuple[float, float]:
         """One epoch -> (mean loss over all processes' faces, images per second over all processes)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from facealign.models import StageSpec
+from facealign.models.heatmap import render
 
 from .geometry import apply, invert, similarity, warp
 
@@ -23,10 +24,10 @@ class Stage1Inputs:
     def __init__(self, device: torch.device, channels_last: bool = False):
         self.device, self.channels_last = device, channels_last
 
-    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (input (B, 3, S, S), target points (B, 68, 2) in crop pixels)."""
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """-> (input (B, 3, S, S), target points (B, 68, 2) in crop pixels, no previous points)."""
         return (to_network(batch["image"], self.device, self.channels_last),
-                batch["pts"].to(self.device, non_blocking=True))
+                batch["pts"].to(self.device, non_blocking=True), None)
 
 
 class Stage2Inputs:
@@ -40,8 +41,9 @@ class Stage2Inputs:
         self.device, self.channels_last = device, channels_last
 
     @torch.no_grad()
-    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (stage 2's input (B, 3, S2, S2), target points (B, 68, 2) in stage 2's crop pixels).
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """-> (stage 2's input (B, C, S2, S2), target points (B, 68, 2) in stage 2's crop pixels,
+        stage 1's points there when stage 2 sees them as a heatmap channel (C = 4), else None).
         Geometry in float32; only stage 1's forward pass in the mixed precision, if any."""
         context = to_network(batch["image"], self.device)
         to_crop1 = batch["to_crop1"].to(self.device, non_blocking=True)
@@ -50,8 +52,13 @@ class Stage2Inputs:
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
             raw = self.stage1(crop1)
         pts1 = self.spec1.decode(raw.float())  # stage 1's points, its crop's pixels
-        to_crop2 = similarity(apply(invert(to_crop1), pts1), self.template)
+        pts1_context = apply(invert(to_crop1), pts1)
+        to_crop2 = similarity(pts1_context, self.template)
         crop2 = warp(context, to_crop2, self.spec2.input_size)
+        previous = None
+        if self.spec2.heatmap_sigma:
+            previous = apply(to_crop2, pts1_context)
+            crop2 = torch.cat([crop2, render(previous, self.spec2.input_size, self.spec2.heatmap_sigma)], dim=1)
         if self.channels_last:
             crop2 = crop2.contiguous(memory_format=torch.channels_last)
-        return crop2, apply(to_crop2, pts_context)
+        return crop2, apply(to_crop2, pts_context), previous

@@ -40,7 +40,7 @@ def lr_factor(cfg: Config, steps_per_epoch: int):
 
 
 class Step:
-    """`step(x, target)` trains on one batch already on the device and returns its mean loss (a tensor)."""
+    """`step(x, target[, previous])` trains on one batch already on the device -> its mean loss (a tensor)."""
 
     def __init__(self, model: torch.nn.Module, spec: StageSpec, cfg: Config, device: torch.device,
                  precision: Precision, steps_per_epoch: int, distributed: bool = False):
@@ -63,12 +63,13 @@ class Step:
     def lr(self) -> float:
         return self.opt.param_groups[0]["lr"]
 
-    def __call__(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, target: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """previous: the points a heatmap stage corrects (see StageSpec.decode)."""
         c = self.cfg
         self.net.train()
         with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.dtype is not None):
             out = self.net(x)
-        pred = self.spec.decode(out.float())
+        pred = self.spec.decode(out.float(), previous)
         loss = self.loss_fn(pred, target, omega=c.wing_omega, epsilon=c.wing_epsilon)
         if c.heatmap_weight and c.head == "integral":
             maps = self.model.integral.last_prob.float()

@@ -73,7 +73,8 @@ def stage_onnx(casc: OnnxCascade, i: int, recipe: BuildRecipe) -> bytes:
     return model.SerializeToString()
 
 
-def build_engine(onnx_bytes: bytes, input_name: str, input_size: int, recipe: BuildRecipe) -> bytes:
+def build_engine(onnx_bytes: bytes, input_name: str, input_size: int, recipe: BuildRecipe,
+                 in_channels: int = 3) -> bytes:
     """One stage's ONNX subgraph -> serialized TensorRT engine with a dynamic batch profile.
 
     Builds on the current CUDA device. TensorRT 10 and 11: `create_network(0)` is an
@@ -94,7 +95,7 @@ def build_engine(onnx_bytes: bytes, input_name: str, input_size: int, recipe: Bu
             raise RuntimeError(f"TensorRT {trt.__version__} has no FP16 builder flag; use the 'fp16-typed' recipe")
         config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
-    profile.set_shape(input_name, *[(b, 3, input_size, input_size) for b in recipe.profile])
+    profile.set_shape(input_name, *[(b, in_channels, input_size, input_size) for b in recipe.profile])
     config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -114,7 +115,8 @@ def cached_engines(casc: OnnxCascade, cache_dir=None, device: str = "cuda",
         for i, spec in enumerate(casc.stages):
             data = stage_onnx(casc, i, recipe)
             key = engine_key(data, recipe, gpu, trt.__version__)
-            engines.append(cache.get_or_build(key, lambda: build_engine(data, io_names(i)[0], spec.input_size, recipe)))
+            engines.append(cache.get_or_build(key, lambda: build_engine(data, io_names(i)[0], spec.input_size, recipe,
+                                                                        spec.in_channels)))
             keys.append(key)
     return engines, keys, recipe
 

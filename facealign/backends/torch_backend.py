@@ -53,17 +53,18 @@ class EagerRunner:
 class GraphedRunner:
     """Same contract as EagerRunner, on a CUDA device in float16 channels_last, one CUDA graph per bucket."""
 
-    def __init__(self, model: torch.nn.Module, input_size: int, device: str = "cuda:0", buckets=BUCKETS):
+    def __init__(self, model: torch.nn.Module, input_size: int, device: str = "cuda:0", buckets=BUCKETS,
+                 in_channels: int = 3):
         self.device = torch.device(device)
         self.model = model.to(self.device).half().to(memory_format=torch.channels_last).eval()
-        self.size, self.buckets = input_size, tuple(buckets)
+        self.size, self.buckets, self.channels = input_size, tuple(buckets), in_channels
         self.lock = threading.Lock()  # one replay at a time: the static buffers are shared
         self.graphs = {n: self._capture(n) for n in self.buckets}
 
     def _capture(self, n: int):
         """Warm up and capture the graph of batch `n` on this runner's device, under CAPTURE_LOCK."""
         with CAPTURE_LOCK, torch.cuda.device(self.device), torch.inference_mode():
-            static_in = torch.zeros((n, 3, self.size, self.size), dtype=torch.float16, device=self.device)
+            static_in = torch.zeros((n, self.channels, self.size, self.size), dtype=torch.float16, device=self.device)
             static_in = static_in.contiguous(memory_format=torch.channels_last)
             side = torch.cuda.Stream(self.device)
             side.wait_stream(torch.cuda.current_stream(self.device))
@@ -105,7 +106,7 @@ def load(path, device: str = "auto"):
     device = resolve_device(device)
     casc = load_cascade(path)
     if device.startswith("cuda"):
-        runners = [GraphedRunner(m, s.input_size, device) for m, s in zip(casc.models(), casc.stages)]
+        runners = [GraphedRunner(m, s.input_size, device, in_channels=s.in_channels) for m, s in zip(casc.models(), casc.stages)]
     else:
         runners = [EagerRunner(m, device) for m in casc.models()]
     log.info("loaded %s on %s: %d stage(s)", path, device, len(runners))

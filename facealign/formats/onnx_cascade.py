@@ -154,7 +154,7 @@ def to_onnx(casc, opset: int = DEFAULT_OPSET, preset: str | None = None, weights
 
     n = len(casc.stages)
     names_in, names_out = zip(*(io_names(i) for i in range(n)))
-    example = tuple(torch.rand(2, 3, s.input_size, s.input_size) for s in casc.stages)
+    example = tuple(torch.rand(2, s.in_channels, s.input_size, s.input_size) for s in casc.stages)
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript exporter warns that it is deprecated
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..topology import flip_points
 from ..transform import CropTransform, points_box
+from . import heatmap
 from .codec import PointCodec
 from .registry import create_model
 
@@ -45,14 +46,22 @@ class StageSpec:
     crop_scale: float = 1.35  # crop side / longer side of the point box
     template: list | None = None  # (68, 2) crop pixels, for crop="points"
     residual: bool = False  # outputs are offsets from `template` (crop pixels / half the crop side)
+    # > 0: a 4th input channel shows the previous stage's points in this crop (Gaussians of this
+    # sigma, crop pixels; see heatmap.render) and the outputs are corrections to those points
+    heatmap_sigma: float = 0.0
 
     @property
     def codec(self) -> PointCodec:
         return PointCodec(self.input_size)
 
+    @property
+    def in_channels(self) -> int:
+        return 4 if self.heatmap_sigma else 3
+
     def build(self):
         """This stage's network, a torch.nn.Module (needs PyTorch)."""
-        return create_model(self.model, width=self.width, head=self.head, input_size=self.input_size)
+        return create_model(self.model, width=self.width, head=self.head, input_size=self.input_size,
+                            in_chans=self.in_channels)
 
     def transform(self, box_xyxy=None, pts_frame=None) -> CropTransform:
         """Crop for this stage from a point box (stage 1) or previous points (stage 2)."""
@@ -62,8 +71,13 @@ class StageSpec:
             return CropTransform.from_box(box_xyxy, self.input_size, self.crop_scale)
         return CropTransform.from_points(pts_frame, np.asarray(self.template, np.float32), self.input_size)
 
-    def decode(self, out):
-        """(N, 68, 2) network outputs (numpy or torch) -> crop pixels."""
+    def decode(self, out, previous=None):
+        """(N, 68, 2) network outputs (numpy or torch) -> crop pixels. previous: the previous
+        stage's points in this crop's pixels, which a heatmap stage's outputs correct."""
+        if self.heatmap_sigma:
+            if previous is None:
+                raise ValueError("a heatmap stage corrects the previous stage's points: pass previous=")
+            return previous + out * self.codec.half
         if not self.residual:
             return self.codec.decode(out)
         base = np.asarray(self.template, np.float32)
@@ -92,7 +106,8 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
 
     frames: N BGR uint8 pictures (the same array may repeat for several faces);
     boxes_xyxy: (N, 4) point-box-like boxes in frame pixels; runners[i]: a
-    callable (N, 3, S, S) float32 -> (N, 68, 2) normalised outputs.
+    callable (N, C, S, S) float32 -> (N, 68, 2) normalised outputs (C = spec.in_channels:
+    RGB, and for a heatmap stage the previous points rendered by heatmap.render).
     pts instead of boxes: (N, 68, 2) frame points from which a box stage crops
     around their box and a points stage aligns them (tracking: last frame's points).
     flip: test-time flip averaging: each stage also sees its crops mirrored (in the
@@ -106,10 +121,20 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
         else:  # a box stage crops around the points' box, a points stage aligns them
             tfs = [spec.transform(pts_frame=p) for p in pts]
         crops = np.stack([t.warp(f) for t, f in zip(tfs, frames)])
+        previous = None
+        if spec.heatmap_sigma:
+            if pts is None:
+                raise ValueError("a heatmap stage needs the previous stage's points (or tracked points)")
+            previous = np.stack([t.to_crop(p) for t, p in zip(tfs, pts)])
         if flip:
             crops = np.concatenate([crops, crops[:, :, ::-1]])
-        raw = np.asarray(run(to_input(crops)), dtype=np.float32).reshape(len(crops), -1, 2)
-        pts_crop = spec.decode(raw)
+            if previous is not None:
+                previous = np.concatenate([previous, flip_points(previous, spec.input_size)])
+        x = to_input(crops)
+        if previous is not None:
+            x = np.concatenate([x, heatmap.render(previous, spec.input_size, spec.heatmap_sigma)], axis=1)
+        raw = np.asarray(run(x), dtype=np.float32).reshape(len(crops), -1, 2)
+        pts_crop = spec.decode(raw, previous)
         if flip:
             n = len(tfs)
             pts_crop = (pts_crop[:n] + flip_points(pts_crop[n:], spec.input_size)) / 2

@@ -61,17 +61,19 @@ _SPECS = {
 
 
 class ResNetRegressor(nn.Module):
-    """(B, 3, S, S) float image in [0, 1], RGB -> (B, 68, 2) points, normalised to [-1, 1] over the crop."""
+    """(B, C, S, S) float image in [0, 1], RGB (+ C - 3 extra channels, e.g. a heatmap of the previous
+    stage's points) -> (B, 68, 2) points, normalised to [-1, 1] over the crop."""
 
     def __init__(self, block, layers, width: float = 1.0, head: str = "avg", input_size: int = 128,
-                 num_points: int = NUM_POINTS, dropout: float = 0.0):
+                 num_points: int = NUM_POINTS, dropout: float = 0.0, in_chans: int = 3):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
         chans = [max(8, int(round(c * width))) for c in (64, 128, 256, 512)]
+        self.in_chans = in_chans
         self.inplanes = chans[0]
         self.stem = nn.Sequential(
-            nn.Conv2d(3, chans[0], 7, 2, 3, bias=False), nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True),
+            nn.Conv2d(in_chans, chans[0], 7, 2, 3, bias=False), nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True),
             nn.MaxPool2d(3, 2, 1))
         self.layers = nn.Sequential(*[
             self._make_layer(block, c, n, stride=1 if i == 0 else 2) for i, (c, n) in enumerate(zip(chans, layers))])
@@ -119,8 +121,8 @@ class ResNetRegressor(nn.Module):
         nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) / self.std
-        x = self.stem(x)
+        rgb = (x[:, :3] - self.mean) / self.std  # extra channels (a heatmap) go in as they are
+        x = self.stem(torch.cat([rgb, x[:, 3:]], dim=1) if self.in_chans > 3 else rgb)
         if self.head == "integral":
             feats = []
             for layer in self.layers:
@@ -134,8 +136,10 @@ class ResNetRegressor(nn.Module):
 def _factory(name):
     block, layers = _SPECS[name]
 
-    def build(width: float = 1.0, head: str = "avg", input_size: int = 128, dropout: float = 0.0, **_):
-        return ResNetRegressor(block, layers, width=width, head=head, input_size=input_size, dropout=dropout)
+    def build(width: float = 1.0, head: str = "avg", input_size: int = 128, dropout: float = 0.0,
+              in_chans: int = 3, **_):
+        return ResNetRegressor(block, layers, width=width, head=head, input_size=input_size, dropout=dropout,
+                               in_chans=in_chans)
 
     build.__name__ = name
     build.__doc__ = f"{name} landmark regressor (torchvision blocks, 2 x 68 outputs)."

@@ -6,10 +6,13 @@ frames have gone through: motion stays continuous, so tracking is measured in
 its steady state rather than re-detecting at an artificial cut. After a
 warm-up, each frame is timed end to end (pipeline + drawing) and per stage
 (`FaceAligner.last_timings`). The peers run in the same process on the same
-frame sequence: MediaPipe FaceMesh (468 points, video mode, one face) and,
-where `dlib` is importable, dlib's HOG detector + 68-point shape predictor on
-every frame (dlib has no tracker). Peers are timed without drawing, so the
-ratios compare them with our pipeline without drawing ("landmarks").
+frames: MediaPipe FaceMesh (468 points, video mode, one face) and, where `dlib`
+is importable, dlib's HOG detector + 68-point shape predictor on every frame
+(dlib has no tracker). They are timed in turn with ours, frame by frame (ours,
+then each peer, on the same frame), so a slow spell of a noisy machine falls on
+all of them alike. Peers are timed without drawing, so the ratios compare them
+with our pipeline without drawing ("landmarks"): ratio = our median / the peer's
+median, per run; --runs N repeats the whole pass and reports the median ratio.
 
 --json writes (all times in ms; each {"median", "mean", "p95", "count"}):
   ms_per_frame  end to end after decoding: pipeline + drawing ({"median", "mean", "p95"});
@@ -21,7 +24,8 @@ ratios compare them with our pipeline without drawing ("landmarks").
                 caller reads Landmarks.pose, so it is not part of the pipeline's time
   decode        per frame, decoding the clip once
   peers         {"mediapipe_facemesh", "dlib_hog_68"}; peers_skipped: {name: reason}
-  preset, backend, frames (timed), source, clip_frames, frame_size [w, h], machine
+  ratios        {peer: {"runs": [our landmarks median / the peer's median, one per run], "median"}}
+  preset, backend, frames (timed per run), runs, source, clip_frames, frame_size [w, h], machine
 """
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ def add_arguments(p) -> None:
     p.add_argument("--frames", type=int, default=300, help="frames to time (the clip is looped)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the figures as JSON")
     p.add_argument("--no-peers", action="store_true", help="skip MediaPipe FaceMesh and dlib")
+    p.add_argument("--runs", type=int, default=3, help="timed passes; the ratios to the peers are their median")
 
 
 def default_source() -> Path:
@@ -100,14 +105,17 @@ def pingpong(n_clip: int, n: int) -> list[int]:
     return [cycle[i % len(cycle)] for i in range(n)]
 
 
-def time_pipeline(aligner, frames, order) -> dict[str, list[float]]:
-    """Run the pipeline + drawing on frames[order]; -> {"end_to_end", "landmarks", "draw", stage...: ms list}."""
+def time_pipeline(aligner, frames, order, peers=()) -> dict[str, list[float]]:
+    """Run the pipeline + drawing on frames[order], each peer right after it on the same frame
+    -> {"end_to_end", "landmarks", "draw", stage..., peer name...: ms list}."""
     from . import draw_landmarks
 
     for i in order[:WARMUP]:
         draw_landmarks(frames[i], aligner(frames[i]))
+        for peer in peers:
+            peer(frames[i])
     aligner.reset()
-    out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": []}
+    out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": [], **{p.name: [] for p in peers}}
     for i in order:
         t0 = time.perf_counter()
         faces = aligner(frames[i])
@@ -120,6 +128,10 @@ def time_pipeline(aligner, frames, order) -> dict[str, list[float]]:
         for name, ms in (aligner.last_timings or {}).items():
             if name != "total" and ms > 0.0:  # a stage that did not run this frame (detect) is not a 0
                 out.setdefault(name, []).append(float(ms))
+        for peer in peers:
+            t0 = time.perf_counter()
+            peer(frames[i])
+            out[peer.name].append((time.perf_counter() - t0) * 1e3)
     return out
 
 
@@ -187,17 +199,6 @@ def load_peers() -> tuple[list, dict[str, str]]:
     return peers, skipped
 
 
-def time_peer(peer, frames, order) -> list[float]:
-    for i in order[:WARMUP]:
-        peer(frames[i])
-    ms = []
-    for i in order:
-        t0 = time.perf_counter()
-        peer(frames[i])
-        ms.append((time.perf_counter() - t0) * 1e3)
-    return ms
-
-
 def resolved_backend(aligner, requested: str) -> str:
     for obj in (aligner, getattr(aligner, "model", None)):
         name = getattr(obj, "backend", None)
@@ -207,52 +208,55 @@ def resolved_backend(aligner, requested: str) -> str:
 
 
 def measure(args) -> dict:
-    """Decode, time the pipeline and the peers -> the report dict (see the module docstring)."""
+    """Decode, time the pipeline and the peers in turn, --runs times -> the report dict (module docstring)."""
     from . import FaceAligner
 
     source = Path(args.source) if args.source else default_source()
     frames, decode_ms = decode(source)
     order = pingpong(len(frames), max(1, args.frames))
     aligner = FaceAligner(weights=args.weights, preset=args.preset, backend=args.backend, video=True, max_faces=1)
-    t = time_pipeline(aligner, frames, order)
+    peers, skipped = load_peers() if not args.no_peers else ([], {})
+    runs = [time_pipeline(aligner, frames, order, peers) for _ in range(max(1, args.runs))]
     aligner.close()
+    for peer in peers:
+        peer.close()
+    t = {k: [ms for run in runs for ms in run.get(k, [])] for k in {k for run in runs for k in run}}
     e2e = stats(t.pop("end_to_end"))
+    ratios = {}
+    for peer in peers:
+        per_run = [float(np.median(r["landmarks"]) / np.median(r[peer.name])) for r in runs]
+        ratios[peer.name] = {"runs": [round(x, 3) for x in per_run], "median": round(float(np.median(per_run)), 3)}
     report = {
         "ms_per_frame": {"median": e2e["median"], "mean": e2e["mean"], "p95": e2e["p95"]},
         "fps": round(1000.0 / e2e["median"], 2) if e2e["median"] > 0 else 0.0,
         "landmarks": stats(t.pop("landmarks")),
-        "stages": {name: stats(t[name], len(order)) for name in sorted(t, key=_stage_rank)},
+        "peers": {p.name: stats(t.pop(p.name)) for p in peers}, "peers_skipped": skipped, "ratios": ratios,
+        "stages": {name: stats(t[name], len(order) * len(runs)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
-        "peers": {}, "peers_skipped": {},
         "preset": args.preset, "backend": resolved_backend(aligner, args.backend), "frames": len(order),
-        "source": str(source), "clip_frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
+        "runs": len(runs), "source": str(source), "clip_frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
-    if not args.no_peers:
-        peers, report["peers_skipped"] = load_peers()
-        for peer in peers:
-            report["peers"][peer.name] = stats(time_peer(peer, frames, order))
-            peer.close()
     return report
 
 
 def print_report(r: dict) -> None:
     print(f"facealign bench: {Path(r['source']).name} ({r['clip_frames']} frames, "
-          f"{r['frame_size'][0]}x{r['frame_size'][1]}), {r['frames']} timed, "
+          f"{r['frame_size'][0]}x{r['frame_size'][1]}), {r['frames']} timed x {r['runs']} run(s), "
           f"preset {r['preset']}, backend {r['backend']}")
     print(f"{'stage':<22}{'median ms':>11}{'mean ms':>9}{'p95 ms':>9}{'frames':>8}{'ms/frame':>10}")
     rows = [("decode", r["decode"])] + list(r["stages"].items()) + [("landmarks (no draw)", r["landmarks"])]
     for name, s in rows:
         per = f"{s['per_frame']:>10.2f}" if "per_frame" in s else ""
-        print(f"{name:<22}{s['median']:>11.2f}{s['mean']:>9.2f}{s['p95']:>9.2f}{s.get('count', r['frames']):>8}{per}")
+        print(f"{name:<22}{s['median']:>11.2f}{s['mean']:>9.2f}{s['p95']:>9.2f}{s.get('count', r['frames'] * r['runs']):>8}{per}")
     e = r["ms_per_frame"]
-    print(f"{'end to end':<22}{e['median']:>11.2f}{e['mean']:>9.2f}{e['p95']:>9.2f}{r['frames']:>8}"
+    print(f"{'end to end':<22}{e['median']:>11.2f}{e['mean']:>9.2f}{e['p95']:>9.2f}{r['frames'] * r['runs']:>8}"
           f"   -> {r['fps']:.1f} FPS")
-    ours = r["landmarks"]["median"]
     for name, s in r["peers"].items():
-        ratio = s["median"] / ours if ours > 0 else float("nan")
+        ratio = r["ratios"][name]
+        runs = ", ".join(f"{x:.2f}" for x in ratio["runs"])
         print(f"peer {name:<17}{s['median']:>11.2f}{s['mean']:>9.2f}{s['p95']:>9.2f}{s['count']:>8}   "
-              f"facealign (no draw) runs at {ratio:.2f}x its speed")
+              f"facealign (no draw) takes {ratio['median']:.2f}x its time (median of runs: {runs})")
     for name, why in r["peers_skipped"].items():
         print(f"peer {name}: skipped ({why})")
 

@@ -27,7 +27,7 @@ def positive(d: dict) -> bool:
 @pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
 def test_short_run_writes_the_documented_json(tmp_path):
     out = tmp_path / "bench.json"
-    proc = bench("--frames", 20, "--json", out)
+    proc = bench("--frames", 20, "--runs", 2, "--json", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert {"ms_per_frame", "fps", "stages", "decode", "peers", "preset", "backend", "frames"} <= set(r)
@@ -38,21 +38,24 @@ def test_short_run_writes_the_documented_json(tmp_path):
     for name in ("stage1", "draw"):
         assert positive(r["stages"][name]), name
     assert all(positive(s) for s in r["stages"].values())
-    assert positive(r["peers"]["mediapipe_facemesh"])
+    assert positive(r["peers"]["mediapipe_facemesh"]) and r["peers"]["mediapipe_facemesh"]["count"] == 40
+    ratio = r["ratios"]["mediapipe_facemesh"]  # ours / FaceMesh, timed in turn on the same frames
+    assert len(ratio["runs"]) == 2 and all(x > 0 for x in ratio["runs"])
+    assert min(ratio["runs"]) <= ratio["median"] <= max(ratio["runs"]) and r["runs"] == 2
     if importlib.util.find_spec("dlib") is not None:
         assert positive(r["peers"]["dlib_hog_68"])
     else:
         assert "dlib_hog_68" in r["peers_skipped"]
-    assert "end to end" in proc.stdout and "mediapipe_facemesh" in proc.stdout
+    assert "end to end" in proc.stdout and "x its time (median of runs:" in proc.stdout
 
 
 @pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
 def test_no_peers(tmp_path):
     out = tmp_path / "bench.json"
-    proc = bench("--frames", 5, "--no-peers", "--preset", "fast", "--json", out)
+    proc = bench("--frames", 5, "--runs", 1, "--no-peers", "--preset", "fast", "--json", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
-    assert r["peers"] == {} and r["frames"] == 5 and r["preset"] == "fast"
+    assert r["peers"] == {} and r["ratios"] == {} and r["frames"] == 5 and r["preset"] == "fast"
 
 
 def test_missing_source_is_a_clear_error(tmp_path):

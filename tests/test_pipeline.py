@@ -9,11 +9,10 @@ from facealign import FaceAligner, Landmarks
 from facealign.image import ImageError
 from facealign.transform import points_box
 
-# Mean NME (%) bound on 30 common-subset faces, detector boxes. Measured with the provisional
-# single-stage weights (ResNet-18 half width, 128 px; Nov 2026): 10.4 % mean, 16.2 % worst.
-# Tighten (to about 1.5x the measured figure) when the final two-stage weights land.
-NME_BOUND = 13.0
-NME_WORST_BOUND = 25.0
+# NME (%) bounds on 30 common-subset faces, MediaPipe boxes: the shipped presets measured here
+# (2026-12-01, onnxruntime) + a margin of 0.5 on the mean and about 2 on the worst face.
+# Measured: accurate 3.69 mean / 7.09 worst, fast 3.72 / 6.49. Retraining a preset updates these.
+NME_BOUNDS = {"accurate": (4.2, 9.0), "fast": (4.2, 8.5)}
 
 
 def _inside(pts, shape):
@@ -145,10 +144,14 @@ def test_tracked_frames_run_the_last_stage_only(video_frames):
     assert np.median(np.linalg.norm(track - picture, axis=1)) < 0.03 * np.ptp(picture[:, 0])
 
 
-def test_nme_on_300w_test_faces(aligner, w300):
+@pytest.mark.parametrize("preset", sorted(NME_BOUNDS))
+def test_nme_on_300w_test_faces(aligner, w300, preset):
     from facealign.data import load_split
     from facealign.detectors import iou
     from facealign.metrics import nme
+
+    aligner = FaceAligner(preset=preset, detector=aligner.detector)  # not closed: the detector is the fixture's
+    mean_bound, worst_bound = NME_BOUNDS[preset]
 
     common = load_split("common", w300)
     errors = []
@@ -158,8 +161,8 @@ def test_nme_on_300w_test_faces(aligner, w300):
         assert faces, f"no face found in {common[i].image_path}"
         best = int(np.argmax(iou(points_box(gt), [f.box_xyxy for f in faces])[0]))
         errors.append(nme(faces[best].points[None], gt[None])[0] * 100)
-    assert np.mean(errors) < NME_BOUND, f"mean NME {np.mean(errors):.2f} %"
-    assert np.max(errors) < NME_WORST_BOUND, f"worst NME {np.max(errors):.2f} %"
+    assert np.mean(errors) < mean_bound, f"{preset}: mean NME {np.mean(errors):.2f} %"
+    assert np.max(errors) < worst_bound, f"{preset}: worst NME {np.max(errors):.2f} %"
 
 
 # -- video ------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def cells(grid: str) -> list[tuple[str, list[str]]]:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("grid", choices=sorted(GRIDS))
+    p.add_argument("grid", choices=sorted(GRIDS), help="which of the study's grids to run, one training per cell")
     p.add_argument("overrides", nargs="*", help="applied to every run, e.g. epochs=5 max_train=256")
     p.add_argument("--data", help="300-W root")
     p.add_argument("--dry-run", action="store_true", help="list the runs only")

@@ -124,3 +124,18 @@ def test_bench_prints_throughput_and_writes_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "images/s" in out and "data wait" in out and "ms a step" in out
     assert not any(tmp_path.iterdir())
+
+
+def test_a_checkpoint_from_before_ema_resumes(tmp_path):
+    """last.pt as the single-process engine wrote it (optimizer/scheduler at the top, no EMA)."""
+    assert _train(tmp_path, "epochs=2", "--stop-after", "1") == 0
+    path = tmp_path / f"checkpoints/{NAME}/last.pt"
+    ck = torch.load(path, weights_only=False)
+    state = ck.pop("state")
+    ck.pop("ema")
+    ck.update(optimizer=state["optimizer"], scheduler=state["scheduler"])
+    torch.save(ck, path)
+    assert _train(tmp_path, "epochs=2", "--resume") == 0
+    assert [int(r["epoch"]) for r in _rows(tmp_path)] == [1, 2]
+    resumed = torch.load(path, weights_only=False)
+    assert resumed["epoch"] == 2 and resumed["ema"] is not None  # the average starts from the raw weights

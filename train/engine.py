@@ -93,7 +93,8 @@ class Trainer:
         saved = from_dict(ck["config"])
         if replace(saved, epochs=self.cfg.epochs) != replace(self.cfg, epochs=self.cfg.epochs):
             log.warning("--resume: the config differs from the checkpoint's (only `epochs` should change)")
-        self.step.load_state_dict(ck["state"], ck["model"], ck.get("ema"))
+        state = ck.get("state") or {k: ck[k] for k in ("optimizer", "scheduler")}  # (a checkpoint from before EMA)
+        self.step.load_state_dict(state, ck["model"], ck.get("ema"))
         self.epoch, self.best, self.history = ck["epoch"], ck["best"], ck["history"]
         log.info("resumed %s after epoch %d (best val NME %.3f %%)", self.cfg.name, self.epoch, self.best)
         return ck["run_dir"]

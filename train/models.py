@@ -60,14 +60,15 @@ def build_model(cfg: Config, train_pts: np.ndarray, stage1=None, resume: bool = 
 
 
 def init_from_stage1(model: torch.nn.Module, spec: StageSpec, spec1: StageSpec, stage1: torch.nn.Module) -> None:
-    """Start stage 2 as stage 1 run on the aligned crop: same weights, and the output
-    bias moved so that stage 1's absolute outputs become offsets from the template.
-    A stage 2 with another head (integral), input size or input channels (a heatmap) takes stage 1's
+    """Start stage 2 as stage 1 run on the aligned crop: same weights, and (a residual stage) the
+    head's outputs shifted (Head.shift_outputs) so that stage 1's absolute points become offsets
+    from the template. A stage 2 with another head (or head_args), input size or input channels (a heatmap) takes stage 1's
     backbone only, a heatmap channel's first filters at zero (and a new head that starts by
     repeating stage 1's points)."""
     if (spec1.model, spec1.width) != (spec.model, spec.width):
         raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same network and width")
-    if (spec1.head, spec1.input_size, spec1.in_channels) != (spec.head, spec.input_size, spec.in_channels):
+    if ((spec1.head, spec1.head_args, spec1.input_size, spec1.in_channels)
+            != (spec.head, spec.head_args, spec.input_size, spec.in_channels)):
         backbone = {k: v for k, v in stage1.state_dict().items() if k.startswith(("stem.", "layers."))}
         stem = model.state_dict()["stem.0.weight"]
         if stem.shape[1] > backbone["stem.0.weight"].shape[1]:  # extra input channels start unused

@@ -56,7 +56,7 @@ class PIPHead(Head):
     arch_keys = {"neighbours": "pip_neighbours", "stride": "pip_stride"}
     loss_keys = {"score_weight": "pip_score_weight", "offset_weight": "pip_offset_weight"}
 
-    def __init__(self, chans: list[int], num_points: int, input_size: int = 0, neighbours: int = 10,
+    def __init__(self, chans: list[int], num_points: int, input_size: int, neighbours: int = 10,
                  stride: int = 32):
         super().__init__()
         if stride not in (16, 32):
@@ -64,6 +64,7 @@ class PIPHead(Head):
         if not 0 <= neighbours < num_points:
             raise ValueError(f"pip: neighbours must be in 0..{num_points - 1}, got {neighbours}")
         self.num_points, self.num_nb, self.stride = num_points, neighbours, stride
+        self.grid = input_size // stride  # H = W cells (fixed, so an exported graph holds plain numbers)
         self.features = (3,) if stride == 32 else (2, 3)
         dim = chans[3] if stride == 32 else chans[2]
         if stride == 16:
@@ -86,29 +87,26 @@ class PIPHead(Head):
         self.neighbours.copy_(nearest_neighbours(mean_norm.detach().cpu(), self.num_nb))
 
     def maps(self, feats: list[torch.Tensor]) -> tuple:
-        """-> score (B, K, HW), offsets (B, 2, K, HW), neighbour offsets (B, 2, K, N, HW), (H, W)."""
+        """-> score (B, K, HW), offsets (B, 2, K, HW), neighbour offsets (B, 2, K, N, HW)."""
         x = feats[-1]
         if self.stride == 16:
             x = self.fuse(feats[0] + F.interpolate(self.top(x), size=feats[0].shape[-2:], mode="nearest"))
-        b, _, h, w = x.shape
+        b, hw = x.shape[0], self.grid * self.grid
         k, n = self.num_points, self.num_nb
-        score = self.score(x).view(b, k, h * w)
-        offset = self.offset(x).view(b, 2, k, h * w)
-        nb = self.neighbour(x).view(b, 2, k, n, h * w) if n else x.new_zeros(b, 2, k, 0, h * w)
-        return score, offset, nb, (h, w)
+        score = self.score(x).reshape(b, k, hw)
+        offset = self.offset(x).reshape(b, 2, k, hw)
+        nb = self.neighbour(x).reshape(b, 2, k, n, hw) if n else x.new_zeros(b, 2, k, 0, hw)
+        return score, offset, nb
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        score, offset, nb, hw = self.maps(feats)
+        score, offset, nb = self.maps(feats)
         if self.training:
-            self.last_maps = score, offset, nb, hw  # for aux_loss
-        return self.decode(score, offset, nb, hw)
+            self.last_maps = score, offset, nb  # for aux_loss
+        return self.decode(score, offset, nb)
 
-    def _cells(self, hw) -> tuple[int, int]:
-        return int(hw[0]), int(hw[1])
-
-    def decode(self, score, offset, nb, hw) -> torch.Tensor:
+    def decode(self, score, offset, nb) -> torch.Tensor:
         """Maps -> (B, K, 2) points in [-1, 1] across the crop (argmax cell + offsets, neighbour votes)."""
-        h, w = self._cells(hw)
+        h = w = self.grid
         b, k = score.shape[:2]
         idx = score.argmax(-1)  # (B, K)
         cell = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).to(offset.dtype)
@@ -122,33 +120,33 @@ class PIPHead(Head):
         pts_cells = summed / (1 + voters.sum(1)).view(1, k, 1)
         return pts_cells * own.new_tensor([2.0 / w, 2.0 / h]) - 1
 
-    def encode(self, target_norm: torch.Tensor, hw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def encode(self, target_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, K, 2) points in [-1, 1] -> their cells' flat index (B, K), offsets in the cell (B, K, 2)
         and the neighbours' offsets from the cell (B, K, N, 2), in cell units."""
-        h, w = self._cells(hw)
+        h = w = self.grid
         u = (target_norm.float() + 1) * target_norm.new_tensor([w / 2.0, h / 2.0]).float()
         cell = torch.minimum(u.floor().clamp_min(0), u.new_tensor([w - 1, h - 1]))
         idx = (cell[..., 1] * w + cell[..., 0]).long()
         return idx, u - cell, u[:, self.neighbours] - cell.unsqueeze(2)
 
-    def target_maps(self, target_norm: torch.Tensor, hw) -> tuple:
+    def target_maps(self, target_norm: torch.Tensor) -> tuple:
         """The maps a perfect head would give for these points (encode drawn onto the grid):
         score one-hot at each point's cell, its offsets (and its neighbours') at that cell."""
-        h, w = self._cells(hw)
-        idx, off, nb_off = self.encode(target_norm, hw)
+        hw = self.grid * self.grid
+        idx, off, nb_off = self.encode(target_norm)
         b, k, n = nb_off.shape[:3]
-        score = F.one_hot(idx, h * w).float()
+        score = F.one_hot(idx, hw).float()
         offset = score.unsqueeze(1) * off.permute(0, 2, 1).unsqueeze(-1)
-        nb = score.view(b, 1, k, 1, h * w) * nb_off.permute(0, 3, 1, 2).unsqueeze(-1)
-        return score, offset, nb, (h, w)
+        nb = score.view(b, 1, k, 1, hw) * nb_off.permute(0, 3, 1, 2).unsqueeze(-1)
+        return score, offset, nb
 
     def aux_loss(self, target_norm: torch.Tensor, score_weight: float = 10.0,
                  offset_weight: float = 1.0) -> torch.Tensor | None:
         maps = self.__dict__.pop("last_maps", None)
         if maps is None:
             return None
-        score, offset, nb, hw = maps
-        idx, off, nb_off = self.encode(target_norm, hw)
+        score, offset, nb = maps
+        idx, off, nb_off = self.encode(target_norm)
         b, k, n = nb_off.shape[:3]
         loss = score_weight * F.mse_loss(score.float(), F.one_hot(idx, score.shape[-1]).float())
         at = offset.float().gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1)).squeeze(-1)  # (B, 2, K)

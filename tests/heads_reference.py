@@ -43,6 +43,15 @@ def probe(model: torch.nn.Module, chans: int, size: int) -> np.ndarray:
     return model.eval()(x).numpy()
 
 
+def seeded(kw: dict) -> np.ndarray:
+    """The first weights a run with seed 0 starts from (train/models.py seeds, then builds), as
+    every parameter's sum: the same random stream as before keeps seeded runs repeatable."""
+    from facealign.models import create_model
+
+    torch.manual_seed(0)
+    return np.array([p.double().sum().item() for p in create_model("resnet18", **kw).parameters()])
+
+
 def main(path: str) -> None:
     """Write the reference file. Only meaningful at the pre-refactor commit 7caaec5: the point is to
     pin what the old code gave (run there with `python tests/heads_reference.py tests/data/heads_reference.npz`)."""
@@ -56,6 +65,7 @@ def main(path: str) -> None:
         m = filled(create_model("resnet18", **kw))
         out[f"{name}/keys"] = np.array([f"{k}:{tuple(v.shape)}" for k, v in m.state_dict().items()])
         out[f"{name}/out"] = probe(m, kw.get("in_chans", 3), kw["input_size"])
+        out[f"{name}/seeded"] = seeded(kw)
     for preset in ("accurate", "fast"):
         casc = load_cascade(weights / f"{preset}.pt")
         for i, (spec, m) in enumerate(zip(casc.stages, casc.models())):

@@ -16,7 +16,7 @@ from facealign.models import StageSpec, create_model, load_cascade, save_cascade
 from facealign.models.heads import _HEADS, get_head, list_heads, register_head
 from facealign.models.heads.base import Head
 from facealign.transform import CropTransform, points_box
-from heads_reference import CASES, filled, probe
+from heads_reference import CASES, filled, probe, seeded
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).parent / "data" / "heads_reference.npz"
@@ -61,6 +61,8 @@ def test_heads_keep_their_state_dict_keys_and_outputs(case):
     assert keys == sorted(ref[f"{case}/keys"].tolist())
     np.testing.assert_allclose(probe(model, kw.get("in_chans", 3), kw["input_size"]), ref[f"{case}/out"],
                                rtol=1e-5, atol=1e-5)
+    # and a seeded run starts from the same weights as before (the same random stream)
+    np.testing.assert_allclose(seeded(kw), ref[f"{case}/seeded"], rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("preset", ["accurate", "fast"])

@@ -22,9 +22,8 @@ class _Regression(Head):
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) if self.name == "avg" else nn.Flatten()
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.num_points = num_points
-        self.weight = nn.Parameter(torch.empty(num_points * 2, chans[3] * cells))
-        self.bias = nn.Parameter(torch.zeros(num_points * 2))
-        self.init_weights()
+        fc = nn.Linear(chans[3] * cells, num_points * 2)  # drawn as nn.Linear draws (the same random stream
+        self.weight, self.bias = fc.weight, fc.bias  # as before: seeded runs repeat); init_weights follows
 
     def init_weights(self) -> None:
         nn.init.normal_(self.weight, std=1e-3)  # start at the mean (stage 1) or the template (stage 2)

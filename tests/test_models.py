@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from facealign.models import create_model
-from facealign.models.resnet import IntegralHead
+from facealign.models.heads.integral import IntegralHead
 
 
-@pytest.mark.parametrize("head", ["avg", "flatten", "integral"])
+@pytest.mark.parametrize("head", ["avg", "flatten", "integral", "pip"])
 def test_every_head_gives_68_normalised_points(head):
     torch.manual_seed(0)
     m = create_model("resnet18", width=0.25, head=head, input_size=64).eval()
@@ -51,5 +51,5 @@ def test_integral_head_keeps_its_maps_in_training_only():
 
 
 def test_unknown_head_is_refused():
-    with pytest.raises(ValueError, match="integral"):
+    with pytest.raises(ValueError, match="choose from avg, flatten, integral, pip"):
         create_model("resnet18", head="heatmap")

@@ -203,12 +203,12 @@ def test_config_is_checked_before_torch_is_imported():
 
 def test_config_names_match_the_registries():
     from facealign.models import list_models
-    from facealign.models.resnet import HEADS
+    from facealign.models.heads import list_heads
     from train import config
     from train.losses import LOSSES
 
     assert config.MODELS == tuple(list_models()) or sorted(config.MODELS) == list_models()
-    assert config.HEADS == HEADS and config.LOSSES == tuple(LOSSES)
+    assert config.HEADS == list_heads() and config.LOSSES == tuple(LOSSES)
 
 
 def test_heatmap_stage2_trains_exports_and_evaluates(tmp_path):

@@ -96,7 +96,7 @@ def run(args) -> int:
 
     try:
         trainer = Trainer(cfg, data_root=args.data, resume=args.resume, overwrite=args.overwrite)
-    except (RunExistsError, FileNotFoundError) as e:
+    except (RunExistsError, FileNotFoundError, ConfigError) as e:  # ConfigError: a head that the stage
         print(f"facealign train: {e}", file=sys.stderr)
         return 2
     result = trainer.fit(args.stop_after)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")  # = facealign.models.list_models()
-HEADS = ("avg", "flatten", "integral")  # = facealign.models.resnet.HEADS
+HEADS = ("avg", "flatten", "integral", "pip")  # = facealign.models.heads.list_heads()
 LOSSES = ("mse", "l1", "smoothl1", "wing")  # = train.losses.LOSSES
 AMP = ("auto", "off", "bf16", "fp16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -39,7 +39,7 @@ class Config:
     # model
     model: str = "resnet18"
     width: float = 1.0
-    head: str = "avg"  # "avg" (torchvision), "flatten" or "integral" (soft-argmax)
+    head: str = "avg"  # avg (torchvision) | flatten | integral (soft-argmax) | pip (PIPNet): facealign/models/heads
     input_size: int = 128
     crop_scale: float = 1.35  # crop side / longer side of the 68-point box
     box_jitter: float = 0.05  # detector-like noise of the training box (fraction of its side)
@@ -56,6 +56,11 @@ class Config:
     wing_epsilon: float = 2.0  # crop pixels
     heatmap_weight: float = 0.0  # integral head only: weight of losses.heatmap_kl added to the point loss
     heatmap_sigma: float = 1.0  # its Gaussian's sigma, in map cells
+    # pip head (facealign/models/heads/pip.py): its grid, neighbours and losses (the point loss is unused)
+    pip_stride: int = 16  # 16 or 32 crop pixels a cell (16: an 8 x 8 grid at 128 px, PIPNet's grid at 256 px)
+    pip_neighbours: int = 10  # nearest neighbours each landmark votes for (PIPNet: 10 on 300-W); 0 = none
+    pip_score_weight: float = 10.0  # MSE of the score maps against the true cell's one-hot map
+    pip_offset_weight: float = 1.0  # L1 of the offsets and neighbour offsets at the true cell (cell units)
     # optimisation
     epochs: int = 30
     batch_size: int = 32
@@ -184,8 +189,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"input_size must be a multiple of 32, got {cfg.input_size}")
     if cfg.stage not in (1, 2):
         raise ConfigError("stage must be 1 or 2")
-    if cfg.prev_heatmap and (cfg.stage != 2 or cfg.head == "integral"):
+    if cfg.prev_heatmap and cfg.stage != 2:  # (and a head that is not absolute: train.models.stage_spec)
         raise ConfigError("prev_heatmap needs stage: 2 and a regression head (avg or flatten)")
+    _check_pip(cfg)
     if cfg.stage == 2 and not cfg.stage1:
         raise ConfigError("a stage-2 config needs stage1=<stage-1 checkpoint>")
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
@@ -194,6 +200,18 @@ def validate(cfg: Config) -> None:
         raise ConfigError("workers must be -1 (auto) or more, threads 0 (auto) or more")
     if not 0 <= cfg.ema < 1:
         raise ConfigError(f"ema is a decay in [0, 1) (0 = off), got {cfg.ema}")
+
+
+def _check_pip(cfg: Config) -> None:
+    if cfg.pip_stride not in (16, 32):
+        raise ConfigError(f"pip_stride must be 16 or 32, got {cfg.pip_stride}")
+    if cfg.head == "pip" and cfg.input_size < 2 * cfg.pip_stride:
+        raise ConfigError(f"head=pip at pip_stride={cfg.pip_stride} needs input_size >= {2 * cfg.pip_stride} "
+                          f"(a grid of at least 2 x 2 cells), got {cfg.input_size}")
+    if not 0 <= cfg.pip_neighbours < 68:
+        raise ConfigError(f"pip_neighbours must be in 0..67, got {cfg.pip_neighbours}")
+    if cfg.pip_score_weight < 0 or cfg.pip_offset_weight < 0 or cfg.pip_score_weight + cfg.pip_offset_weight == 0:
+        raise ConfigError("pip_score_weight and pip_offset_weight must be >= 0, not both 0")
 
 
 def to_dict(cfg: Config) -> dict:

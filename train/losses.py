@@ -13,7 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from facealign.models.resnet import cell_centres
+from facealign.models.heads.integral import heatmap_kl  # noqa: F401 - the integral head's map loss
 
 
 def mse(pred, target, **_):
@@ -33,24 +33,6 @@ def wing(pred, target, omega: float = 10.0, epsilon: float = 2.0, **_):
     x = (pred - target).abs()
     c = omega - omega * math.log(1.0 + omega / epsilon)
     return torch.where(x < omega, omega * torch.log1p(x / epsilon), x - c).mean()
-
-
-def heatmap_kl(prob: torch.Tensor, target_norm: torch.Tensor, sigma_cells: float = 1.0) -> torch.Tensor:
-    """KL(Gaussian at the target || the soft-argmax map), averaged over points (DSNT-style
-    regularisation, Nibali et al. 2018): keeps each map one sharp blob at the right place,
-    which a loss on the maps' means alone does not ask for.
-
-    prob: (B, K, H, W) softmax maps; target_norm: (B, K, 2) targets in [-1, 1] over the crop.
-    """
-    b, k, h, w = prob.shape
-    xs, ys = cell_centres(w, prob), cell_centres(h, prob)
-    sx, sy = 2.0 * sigma_cells / w, 2.0 * sigma_cells / h
-    gx = torch.exp(-0.5 * ((xs.view(1, 1, w) - target_norm[..., :1]) / sx) ** 2)  # (B, K, W)
-    gy = torch.exp(-0.5 * ((ys.view(1, 1, h) - target_norm[..., 1:]) / sy) ** 2)  # (B, K, H)
-    target = gy.unsqueeze(-1) * gx.unsqueeze(-2)
-    target = target / target.sum((-2, -1), keepdim=True).clamp_min(1e-12)
-    kl = target * (torch.log(target.clamp_min(1e-12)) - torch.log(prob.clamp_min(1e-12)))
-    return kl.sum((-2, -1)).mean()
 
 
 LOSSES = {"mse": mse, "l1": l1, "smoothl1": smoothl1, "wing": wing}

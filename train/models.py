@@ -7,23 +7,31 @@ import numpy as np
 import torch
 
 from facealign.models import StageSpec, load_cascade, mean_template
+from facealign.models.heads import get_head
 
-from .config import Config
+from .config import Config, ConfigError
 
 log = logging.getLogger("facealign.train")
 
 
+def head_args(cfg: Config) -> dict:
+    """The head's architecture keys from the config (kept with the stage, so the file rebuilds it)."""
+    return {kw: getattr(cfg, key) for kw, key in get_head(cfg.head).arch_keys.items()}
+
+
 def stage_spec(cfg: Config, template=None) -> StageSpec:
     common = dict(model=cfg.model, width=cfg.width, head=cfg.head, input_size=cfg.input_size,
-                  crop_scale=cfg.crop_scale)
+                  crop_scale=cfg.crop_scale, head_args=head_args(cfg))
     if cfg.stage == 1:
         return StageSpec(crop="box", **common)
-    # a fully connected head regresses offsets from the template; an integral head
-    # (soft-argmax) points where each landmark is, so its outputs are absolute
-    # a heatmap stage corrects stage 1's points, which it sees
+    # a regression head predicts offsets from the template; a head that locates the points on a
+    # map (absolute: integral, pip) cannot, nor correct stage 1's points as a heatmap stage does
+    absolute = get_head(cfg.head).absolute
+    if cfg.prev_heatmap and absolute:
+        raise ConfigError(f"prev_heatmap needs a head whose outputs can be corrections (avg or flatten), "
+                          f"not {cfg.head!r}, whose outputs are absolute points")
     return StageSpec(crop="points", template=np.asarray(template).tolist(),
-                     residual=cfg.head != "integral" and not cfg.prev_heatmap, heatmap_sigma=cfg.prev_heatmap,
-                     **common)
+                     residual=not absolute and not cfg.prev_heatmap, heatmap_sigma=cfg.prev_heatmap, **common)
 
 
 def frozen_stage1(cfg: Config) -> tuple[StageSpec, torch.nn.Module]:
@@ -35,12 +43,15 @@ def frozen_stage1(cfg: Config) -> tuple[StageSpec, torch.nn.Module]:
 
 def build_model(cfg: Config, train_pts: np.ndarray, stage1=None, resume: bool = False):
     """-> (StageSpec, model with its first weights). A resumed run takes its weights from last.pt later."""
-    template = mean_template(train_pts, cfg.input_size, cfg.crop_scale) if cfg.stage == 2 else None
-    spec = stage_spec(cfg, template)
+    mean = mean_template(train_pts, cfg.input_size, cfg.crop_scale)  # the mean face in a crop of this stage
+    spec = stage_spec(cfg, mean if cfg.stage == 2 else None)
     torch.manual_seed(cfg.seed)
     model = spec.build()
     if resume:
         return spec, model
+    model.head.prepare(torch.as_tensor(spec.codec.encode(mean)))
+    if not model.head.point_loss:
+        log.info("head %s trains with its own losses; loss=%s is not used", cfg.head, cfg.loss)
     if cfg.init_from:
         init_from_checkpoint(model, spec, cfg.init_from)
     elif cfg.stage == 2 and cfg.init_from_stage1:
@@ -49,14 +60,15 @@ def build_model(cfg: Config, train_pts: np.ndarray, stage1=None, resume: bool = 
 
 
 def init_from_stage1(model: torch.nn.Module, spec: StageSpec, spec1: StageSpec, stage1: torch.nn.Module) -> None:
-    """Start stage 2 as stage 1 run on the aligned crop: same weights, and the output
-    bias moved so that stage 1's absolute outputs become offsets from the template.
-    A stage 2 with another head (integral), input size or input channels (a heatmap) takes stage 1's
+    """Start stage 2 as stage 1 run on the aligned crop: same weights, and (a residual stage) the
+    head's outputs shifted (Head.shift_outputs) so that stage 1's absolute points become offsets
+    from the template. A stage 2 with another head (or head_args), input size or input channels (a heatmap) takes stage 1's
     backbone only, a heatmap channel's first filters at zero (and a new head that starts by
     repeating stage 1's points)."""
     if (spec1.model, spec1.width) != (spec.model, spec.width):
         raise ValueError("init_from_stage1 needs stage 1 and stage 2 of the same network and width")
-    if (spec1.head, spec1.input_size, spec1.in_channels) != (spec.head, spec.input_size, spec.in_channels):
+    if ((spec1.head, spec1.head_args, spec1.input_size, spec1.in_channels)
+            != (spec.head, spec.head_args, spec.input_size, spec.in_channels)):
         backbone = {k: v for k, v in stage1.state_dict().items() if k.startswith(("stem.", "layers."))}
         stem = model.state_dict()["stem.0.weight"]
         if stem.shape[1] > backbone["stem.0.weight"].shape[1]:  # extra input channels start unused
@@ -66,9 +78,8 @@ def init_from_stage1(model: torch.nn.Module, spec: StageSpec, spec1: StageSpec, 
         log.info("stage 2 starts from stage 1's backbone (%d tensors)", len(backbone))
         return
     model.load_state_dict(stage1.state_dict())
-    shift = 1.0 - (torch.tensor(spec.template) + 0.5) / spec.codec.half  # abs_norm -> offset_norm
-    with torch.no_grad():
-        model.fc.bias += shift.reshape(-1)
+    if spec.residual:  # abs_norm -> offset_norm
+        model.head.shift_outputs(-torch.as_tensor(spec.codec.encode(np.asarray(spec.template, np.float32))))
     log.info("stage 2 starts from stage 1's weights")
 
 

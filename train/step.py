@@ -12,7 +12,7 @@ from facealign.models import StageSpec
 from .config import Config
 from .devices import Precision
 from .ema import ModelEMA
-from .losses import get_loss, heatmap_kl
+from .losses import get_loss
 
 
 def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
@@ -53,6 +53,9 @@ class Step:
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
         self.ema = ModelEMA(model, cfg.ema) if cfg.ema else None
         self.loss_fn = get_loss(cfg.loss)
+        head = type(model.head)  # what the head trains with besides (or instead of) the point loss
+        self.point_loss = head.point_loss
+        self.head_loss_args = {kw: getattr(cfg, key) for kw, key in head.loss_keys.items()}
 
     @property
     def eval_model(self) -> torch.nn.Module:
@@ -69,11 +72,13 @@ class Step:
         self.net.train()
         with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.dtype is not None):
             out = self.net(x)
-        pred = self.spec.decode(out.float(), previous)
-        loss = self.loss_fn(pred, target, omega=c.wing_omega, epsilon=c.wing_epsilon)
-        if c.heatmap_weight and c.head == "integral":
-            maps = self.model.integral.last_prob.float()
-            loss = loss + c.heatmap_weight * heatmap_kl(maps, self.spec.codec.encode(target), c.heatmap_sigma)
+        loss = out.new_zeros((), dtype=torch.float32)
+        if self.point_loss:
+            pred = self.spec.decode(out.float(), previous)
+            loss = loss + self.loss_fn(pred, target, omega=c.wing_omega, epsilon=c.wing_epsilon)
+        aux = self.model.head.aux_loss(self.spec.codec.encode(target), **self.head_loss_args)
+        if aux is not None:
+            loss = loss + aux
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()}; lower lr={c.lr}")
         self.opt.zero_grad(set_to_none=True)

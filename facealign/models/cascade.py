@@ -11,7 +11,7 @@ the network cannot know what to add to them.)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class StageSpec:
     # > 0: a 4th input channel shows the previous stage's points in this crop (Gaussians of this
     # sigma, crop pixels; see heatmap.render) and the outputs are corrections to those points
     heatmap_sigma: float = 0.0
+    head_args: dict = field(default_factory=dict)  # the head's own architecture keys (heads/*.py arch_keys)
 
     @property
     def codec(self) -> PointCodec:
@@ -61,7 +62,7 @@ class StageSpec:
     def build(self):
         """This stage's network, a torch.nn.Module (needs PyTorch)."""
         return create_model(self.model, width=self.width, head=self.head, input_size=self.input_size,
-                            in_chans=self.in_channels)
+                            in_chans=self.in_channels, head_args=self.head_args)
 
     def transform(self, box_xyxy=None, pts_frame=None) -> CropTransform:
         """Crop for this stage from a point box (stage 1) or previous points (stage 2)."""

@@ -1,0 +1,51 @@
+"""What every head declares and provides (the trainer and the network use only this)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def cell_centres(n: int, like: torch.Tensor) -> torch.Tensor:
+    """Centres of n map cells across the crop, in the [-1, 1] coordinates of PointCodec."""
+    return (torch.arange(n, dtype=like.dtype, device=like.device) * 2 + 1) / n - 1
+
+
+class Head(nn.Module):
+    """Feature maps -> (B, K, 2) points normalised to [-1, 1] across the crop (codec.PointCodec), or
+    offsets from a template in the same units when the stage is residual (regression heads only).
+
+    A subclass sets:
+      key         the attribute the network keeps it under, i.e. its state-dict prefix ("fc", ...);
+      features    which backbone maps forward() receives, as indices into strides (4, 8, 16, 32);
+      absolute    True when its outputs are always points in the crop (it locates them on a map),
+                  so a stage 2 cannot make them offsets from a template or corrections;
+      point_loss  whether the trainer's point loss (config `loss`) applies to forward()'s points;
+      arch_keys   constructor keyword -> config key, saved with the stage (StageSpec.head_args);
+      loss_keys   aux_loss keyword -> config key.
+    In eval mode forward() decodes inside the network, so every backend and the ONNX export see
+    points; in training mode a head may keep what aux_loss needs (its raw maps) until that call.
+    """
+
+    name = ""  # set by register_head
+    key = "head"
+    features: tuple[int, ...] = (3,)
+    absolute = False
+    point_loss = True
+    arch_keys: dict[str, str] = {}
+    loss_keys: dict[str, str] = {}
+
+    def init_weights(self) -> None:
+        """Called after the network's generic initialisation: start at a neutral answer."""
+
+    def prepare(self, mean_norm: torch.Tensor) -> None:
+        """Given the training set's mean shape ((K, 2), normalised in this stage's crop) before training."""
+
+    def aux_loss(self, target_norm: torch.Tensor, **weights) -> torch.Tensor | None:
+        """Loss terms beyond the point loss for the last training forward; target_norm: (B, K, 2) the
+        true points normalised in the crop (PointCodec.encode). None when there are none."""
+        return None
+
+    def shift_outputs(self, shift: torch.Tensor) -> None:
+        """Add `shift` ((K, 2), normalised units) to every output: stage 1's weights moved to predict
+        offsets from a template (init_from_stage1). Only heads that are not `absolute` can."""
+        raise NotImplementedError(f"head {self.name!r} outputs absolute points: it has no output to shift")

@@ -1,0 +1,157 @@
+"""`pip`: Pixel-in-Pixel regression with neighbour votes (PIPNet, Jin et al. 2021), our own code.
+
+On a coarse grid (H x W cells of `stride` crop pixels) the head predicts, per landmark k:
+  a score map (which cell holds k), x/y offset maps (where in that cell k lies, in cell units,
+  0..1 inside the cell), and for each of k's N nearest neighbours in the mean face x/y offset maps
+  (where that neighbour lies, in cells, from k's cell).
+Encoding (targets from points, `encode`): u = (p + 1) / 2 * (W, H), the point in cell units;
+  its cell c = floor(u) clipped to the grid; its offset u - c; neighbour j's offset u_j - c.
+Decoding (`decode`, inside the network in eval mode, so ONNX files carry it): c = argmax of the
+  score map; k's own estimate c + offset(c); each landmark i that lists k among its neighbours
+  votes c_i + its neighbour offset for k at c_i; k = the mean of its own estimate and the votes.
+Training (`aux_loss`): MSE of the score maps against a one-hot map of the true cell (weight
+  `pip_score_weight`, PIPNet: 10), L1 of the offsets and of the neighbour offsets read at the true
+  cell (weight `pip_offset_weight`, PIPNet: 1). The config's point loss does not apply.
+
+Grid: PIPNet runs at stride 32 on 256 px crops, an 8 x 8 grid. Our crops are 96..160 px, where
+stride 32 leaves 3 x 3 to 5 x 5 cells, each a quarter of the face; `stride=16` (the default in
+our configs) gives PIPNet's 8 x 8 at 128 px: layer 4 projected by a 1x1 conv, upsampled x2 and
+added to layer 3, then one 3x3 conv, so the head keeps the deepest features at the finer grid.
+The neighbour table (a buffer, saved with the weights) comes from the training set's mean shape
+(`prepare`), or from pose.MODEL_3D's frontal mean face until then.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import register_head
+from .base import Head
+
+
+def nearest_neighbours(mean_shape, n: int) -> torch.Tensor:
+    """(K, 2) mean shape -> (K, n) int64: each point's n nearest other points, nearest first."""
+    pts = torch.as_tensor(np.asarray(mean_shape, np.float64))
+    d = torch.cdist(pts, pts)
+    d.fill_diagonal_(float("inf"))
+    return d.argsort(dim=1, stable=True)[:, :n].contiguous()
+
+
+def _default_mean(k: int) -> np.ndarray:
+    if k == 68:
+        from ...pose import MODEL_3D
+
+        return MODEL_3D[:, :2]
+    t = np.linspace(0, 2 * np.pi, k, endpoint=False)
+    return np.stack([np.cos(t), np.sin(t)], 1)
+
+
+@register_head("pip")
+class PIPHead(Head):
+    key = "pip"
+    absolute = True
+    point_loss = False
+    arch_keys = {"neighbours": "pip_neighbours", "stride": "pip_stride"}
+    loss_keys = {"score_weight": "pip_score_weight", "offset_weight": "pip_offset_weight"}
+
+    def __init__(self, chans: list[int], num_points: int, input_size: int, neighbours: int = 10,
+                 stride: int = 32):
+        super().__init__()
+        if stride not in (16, 32):
+            raise ValueError(f"pip: stride must be 16 or 32, got {stride}")
+        if not 0 <= neighbours < num_points:
+            raise ValueError(f"pip: neighbours must be in 0..{num_points - 1}, got {neighbours}")
+        self.num_points, self.num_nb, self.stride = num_points, neighbours, stride
+        self.grid = input_size // stride  # H = W cells (fixed, so an exported graph holds plain numbers)
+        self.features = (3,) if stride == 32 else (2, 3)
+        dim = chans[3] if stride == 32 else chans[2]
+        if stride == 16:
+            self.top = nn.Conv2d(chans[3], dim, 1)
+            self.fuse = nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.BatchNorm2d(dim),
+                                      nn.ReLU(inplace=True))
+        self.score = nn.Conv2d(dim, num_points, 1)
+        self.offset = nn.Conv2d(dim, 2 * num_points, 1)
+        self.neighbour = nn.Conv2d(dim, 2 * num_points * neighbours, 1) if neighbours else None
+        self.register_buffer("neighbours", nearest_neighbours(_default_mean(num_points), neighbours))
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        for conv in (self.score, self.offset, self.neighbour):
+            if conv is not None:
+                nn.init.normal_(conv.weight, std=1e-3)
+                nn.init.zeros_(conv.bias)
+
+    def prepare(self, mean_norm: torch.Tensor) -> None:
+        self.neighbours.copy_(nearest_neighbours(mean_norm.detach().cpu(), self.num_nb))
+
+    def maps(self, feats: list[torch.Tensor]) -> tuple:
+        """-> score (B, K, HW), offsets (B, 2, K, HW), neighbour offsets (B, 2, K, N, HW)."""
+        x = feats[-1]
+        if self.stride == 16:
+            x = self.fuse(feats[0] + F.interpolate(self.top(x), size=feats[0].shape[-2:], mode="nearest"))
+        b, hw = x.shape[0], self.grid * self.grid
+        k, n = self.num_points, self.num_nb
+        score = self.score(x).reshape(b, k, hw)
+        offset = self.offset(x).reshape(b, 2, k, hw)
+        nb = self.neighbour(x).reshape(b, 2, k, n, hw) if n else x.new_zeros(b, 2, k, 0, hw)
+        return score, offset, nb
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        score, offset, nb = self.maps(feats)
+        if self.training:
+            self.last_maps = score, offset, nb  # for aux_loss
+        return self.decode(score, offset, nb)
+
+    def decode(self, score, offset, nb) -> torch.Tensor:
+        """Maps -> (B, K, 2) points in [-1, 1] across the crop (argmax cell + offsets, neighbour votes)."""
+        h = w = self.grid
+        b, k = score.shape[:2]
+        idx = score.argmax(-1)  # (B, K)
+        cell = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).to(offset.dtype)
+        own = cell + offset.gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1)).squeeze(-1).transpose(1, 2)
+        n = nb.shape[3]
+        votes = nb.gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1)).squeeze(-1)  # (B, 2, K, N)
+        votes = cell.transpose(1, 2).unsqueeze(-1) + votes  # i's estimates of its neighbours, in cells
+        # voters[j, i * N + m] = 1 when neighbour m of landmark i is j
+        voters = (self.neighbours.reshape(1, -1) == torch.arange(k, device=idx.device).view(k, 1)).to(own.dtype)
+        summed = own + torch.einsum("jm,bcm->bjc", voters, votes.reshape(b, 2, k * n))
+        pts_cells = summed / (1 + voters.sum(1)).view(1, k, 1)
+        return pts_cells * own.new_tensor([2.0 / w, 2.0 / h]) - 1
+
+    def encode(self, target_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, K, 2) points in [-1, 1] -> their cells' flat index (B, K), offsets in the cell (B, K, 2)
+        and the neighbours' offsets from the cell (B, K, N, 2), in cell units."""
+        h = w = self.grid
+        u = (target_norm.float() + 1) * target_norm.new_tensor([w / 2.0, h / 2.0]).float()
+        cell = torch.minimum(u.floor().clamp_min(0), u.new_tensor([w - 1, h - 1]))
+        idx = (cell[..., 1] * w + cell[..., 0]).long()
+        return idx, u - cell, u[:, self.neighbours] - cell.unsqueeze(2)
+
+    def target_maps(self, target_norm: torch.Tensor) -> tuple:
+        """The maps a perfect head would give for these points (encode drawn onto the grid):
+        score one-hot at each point's cell, its offsets (and its neighbours') at that cell."""
+        hw = self.grid * self.grid
+        idx, off, nb_off = self.encode(target_norm)
+        b, k, n = nb_off.shape[:3]
+        score = F.one_hot(idx, hw).float()
+        offset = score.unsqueeze(1) * off.permute(0, 2, 1).unsqueeze(-1)
+        nb = score.view(b, 1, k, 1, hw) * nb_off.permute(0, 3, 1, 2).unsqueeze(-1)
+        return score, offset, nb
+
+    def aux_loss(self, target_norm: torch.Tensor, score_weight: float = 10.0,
+                 offset_weight: float = 1.0) -> torch.Tensor | None:
+        maps = self.__dict__.pop("last_maps", None)
+        if maps is None:
+            return None
+        score, offset, nb = maps
+        idx, off, nb_off = self.encode(target_norm)
+        b, k, n = nb_off.shape[:3]
+        loss = score_weight * F.mse_loss(score.float(), F.one_hot(idx, score.shape[-1]).float())
+        at = offset.float().gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1)).squeeze(-1)  # (B, 2, K)
+        loss = loss + offset_weight * F.l1_loss(at, off.permute(0, 2, 1))
+        if n:
+            at_nb = nb.float().gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1)).squeeze(-1)
+            loss = loss + offset_weight * F.l1_loss(at_nb, nb_off.permute(0, 3, 1, 2))
+        return loss

@@ -1,0 +1,238 @@
+"""Heads as plug-ins (facealign/models/heads): the registry, the weights and outputs they must keep
+from before the refactor, the trainer's head-agnostic path, and the PIP head's codec and export."""
+from __future__ import annotations
+
+import copy
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from facealign.cli import main as cli
+from facealign.data.dataset import load_split
+from facealign.models import StageSpec, create_model, load_cascade, save_cascade
+from facealign.models.heads import _HEADS, get_head, list_heads, register_head
+from facealign.models.heads.base import Head
+from facealign.transform import CropTransform, points_box
+from heads_reference import CASES, filled, probe, seeded
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = Path(__file__).parent / "data" / "heads_reference.npz"
+TINY = ["model=resnet18", "width=0.25", "input_size=64", "max_train=48", "batch_size=16", "workers=0",
+        "lr=0.003", "grid_every=1", "warmup_epochs=0.5"]
+
+
+def test_every_head_round_trips_through_the_registry(tmp_path):
+    """Built by name, saved in a cascade file with its spec, read back: the same outputs."""
+    from train.config import HEADS
+
+    assert HEADS == list_heads() == ("avg", "flatten", "integral", "pip")
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for name in list_heads():
+        spec = StageSpec(width=0.25, head=name, input_size=64,
+                         head_args={"stride": 32, "neighbours": 4} if name == "pip" else {})
+        model = filled(spec.build())
+        assert isinstance(model.head, get_head(name)) and model.head.name == name
+        assert any(k.startswith(model.head.key + ".") for k in model.state_dict())
+        save_cascade(tmp_path / f"{name}.pt", [spec], [model], half=False)
+        casc = load_cascade(tmp_path / f"{name}.pt")
+        assert casc.stages == [spec]
+        with torch.no_grad():
+            want, got = model(x), casc.models()[0](x)
+        assert want.shape == (2, 68, 2)
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_an_unknown_head_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown head 'heatmap'; choose from avg, flatten, integral, pip"):
+        create_model("resnet18", head="heatmap")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_heads_keep_their_state_dict_keys_and_outputs(case):
+    """The same keys and shapes, and the same outputs for the same weights, as before heads were
+    plug-ins (tests/heads_reference.py wrote the reference at commit 7caaec5)."""
+    ref = np.load(REFERENCE)
+    kw = CASES[case]
+    model = filled(create_model("resnet18", **kw))
+    keys = sorted(f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items())
+    assert keys == sorted(ref[f"{case}/keys"].tolist())
+    np.testing.assert_allclose(probe(model, kw.get("in_chans", 3), kw["input_size"]), ref[f"{case}/out"],
+                               rtol=1e-5, atol=1e-5)
+    # and a seeded run starts from the same weights as before (the same random stream)
+    np.testing.assert_allclose(seeded(kw), ref[f"{case}/seeded"], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("preset", ["accurate", "fast"])
+def test_shipped_weights_give_the_same_outputs_as_before(preset):
+    ref = np.load(REFERENCE)
+    casc = load_cascade(ROOT / "weights" / f"{preset}.pt")
+    for i, (spec, model) in enumerate(zip(casc.stages, casc.models())):
+        np.testing.assert_allclose(probe(model, spec.in_channels, spec.input_size), ref[f"{preset}{i + 1}/out"],
+                                   rtol=1e-5, atol=1e-6)
+
+
+HEAD_RUNS = {"avg": [], "flatten": [], "integral": ["heatmap_weight=1"], "pip": ["pip_stride=16", "pip_neighbours=6"]}
+
+
+@pytest.mark.parametrize("head", list(HEAD_RUNS))
+def test_each_head_trains_a_tiny_run_whose_loss_falls(tmp_path, w300, head):
+    assert cli(["train", "Cas_Stage1_Aug_Wing", *TINY, f"head={head}", *HEAD_RUNS[head], "epochs=2",
+                f"out={tmp_path}", "--data", str(w300)]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "logs/Cas_Stage1_Aug_Wing/metrics.csv")))
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+    stage = torch.load(tmp_path / "checkpoints/Cas_Stage1_Aug_Wing/last.pt", weights_only=False)["cascade"]["stages"][0]
+    assert stage["head"] == head
+    assert stage["head_args"] == ({"neighbours": 6, "stride": 16} if head == "pip" else {})
+
+
+class ProbeHead(Head):
+    """A head from outside the package, under its own prefix: the trainer must need nothing else."""
+
+    key = "probe"
+    loss_keys = {"weight": "heatmap_weight"}
+
+    def __init__(self, chans, num_points, input_size):
+        super().__init__()
+        self.lin, self.k = torch.nn.Linear(chans[3], num_points * 2), num_points
+
+    def init_weights(self):
+        torch.nn.init.normal_(self.lin.weight, std=1e-3)
+
+    def forward(self, feats):
+        out = self.lin(feats[-1].mean((2, 3))).view(-1, self.k, 2)
+        if self.training:
+            self.last = out
+        return out
+
+    def aux_loss(self, target_norm, weight=0.0):
+        return weight * (self.__dict__.pop("last") - target_norm).abs().mean()
+
+    def shift_outputs(self, shift):
+        with torch.no_grad():
+            self.lin.bias += shift.reshape(-1)
+
+
+@pytest.fixture
+def probe_head():
+    register_head("probe_head")(ProbeHead)
+    yield "probe_head"
+    _HEADS.pop("probe_head")
+
+
+def _real_batch(w300, size, n=8):
+    from facealign.models import to_input
+
+    faces = load_split("common", w300)
+    crops, pts = [], []
+    for i in range(n):
+        tf = CropTransform.from_box(points_box(faces[i].pts), size, 1.35)
+        crops.append(tf.warp(faces.image(i)))
+        pts.append(tf.to_crop(faces[i].pts))
+    return torch.from_numpy(to_input(crops)), torch.from_numpy(np.stack(pts).astype(np.float32))
+
+
+def test_the_trainer_uses_only_the_head_interface(w300, probe_head):
+    """One Step with a head the trainer has never heard of: its loss is the point loss plus the head's
+    own term (routed from its config key), and the step trains the head's weights."""
+    from train.config import Config
+    from train.devices import Precision
+    from train.losses import wing
+    from train.step import Step
+
+    x, target = _real_batch(w300, 64)
+    cfg = Config(head=probe_head, width=0.25, input_size=64, loss="wing", heatmap_weight=0.5, ema=0.0)
+    spec = StageSpec(width=0.25, head=probe_head, input_size=64)
+    torch.manual_seed(0)
+    model = spec.build()
+    twin = copy.deepcopy(model).train()
+    out = twin(x)
+    want = wing(spec.decode(out), target) + 0.5 * (out - spec.codec.encode(target)).abs().mean()
+    before = model.probe.lin.weight.detach().clone()
+    got = Step(model, spec, cfg, torch.device("cpu"), Precision("off"), steps_per_epoch=4)(x, target)
+    assert got.item() == pytest.approx(want.item(), rel=1e-5)
+    assert not torch.equal(model.probe.lin.weight, before)
+
+
+def test_init_from_stage1_shifts_any_regression_head(w300, probe_head):
+    """Stage 2 starting as stage 1: its outputs are stage 1's minus the template (offsets from it)."""
+    from train.models import init_from_stage1
+
+    x, pts = _real_batch(w300, 64)
+    spec1 = StageSpec(width=0.25, head=probe_head, input_size=64)
+    spec2 = StageSpec(width=0.25, head=probe_head, input_size=64, crop="points", residual=True,
+                      template=pts.mean(0).tolist())
+    stage1, stage2 = filled(spec1.build()), spec2.build()
+    init_from_stage1(stage2, spec2, spec1, stage1)
+    with torch.no_grad():
+        torch.testing.assert_close(spec2.decode(stage2.eval()(x)), spec1.decode(stage1(x)), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("stride", [16, 32])
+def test_pip_encode_decode_round_trip_on_real_faces(w300, stride):
+    """True points -> the maps a perfect PIP head would give -> decoded back: within 1e-3 px; and those
+    maps cost nothing in its training loss."""
+    _, pts = _real_batch(w300, 128, n=16)
+    spec = StageSpec(width=0.25, head="pip", input_size=128, head_args={"stride": stride, "neighbours": 10})
+    head = spec.build().head
+    head.prepare(spec.codec.encode(pts.mean(0)))
+    target = spec.codec.encode(pts)
+    maps = head.target_maps(target)
+    assert maps[0].shape == (16, 68, (128 // stride) ** 2)
+    assert (spec.codec.decode(head.decode(*maps)) - pts).abs().max() < 1e-3
+    head.last_maps = maps
+    assert head.aux_loss(target).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_pip_decoding_averages_the_neighbours_votes(w300):
+    """Move one landmark's own offset by a cell: its decoded point moves by a cell / (1 + its voters)."""
+    _, pts = _real_batch(w300, 128, n=2)
+    spec = StageSpec(width=0.25, head="pip", input_size=128, head_args={"stride": 16, "neighbours": 10})
+    head = spec.build().head
+    target = spec.codec.encode(pts)
+    score, offset, nb = head.target_maps(target)
+    k = 30  # the nose
+    voters = int((head.neighbours == k).sum())
+    assert voters > 0
+    offset = offset.clone()
+    offset[:, 0, k] += score[:, k]  # +1 cell in x, at the cell the score map picks
+    moved = (head.decode(score, offset, nb) - target)[:, k, 0] * head.grid / 2  # in cells
+    torch.testing.assert_close(moved, torch.full((2,), 1.0 / (1 + voters)), rtol=0, atol=1e-5)
+
+
+def test_pip_exports_to_onnx_with_parity(tmp_path, w300, capsys):
+    """The argmax/gather decoding inside the graph: onnxruntime gives torch's points on real crops."""
+    from facealign.backends import load_backend
+
+    spec = StageSpec(width=0.25, head="pip", input_size=128, head_args={"stride": 16, "neighbours": 10})
+    model = filled(spec.build())
+    save_cascade(tmp_path / "pip.pt", [spec], [model], half=False)
+    assert cli(["export", str(tmp_path / "pip.pt"), "--format", "onnx", "-o", str(tmp_path / "pip.onnx")]) == 0
+    assert "stage 1: " in capsys.readouterr().out
+    x, _ = _real_batch(w300, 128)
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = load_backend(tmp_path / "pip.onnx", "onnxruntime").runners[0](x.numpy())
+    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-5)
+
+
+def test_pip_config_keys_are_validated_and_its_stage1_config_matches_the_flatten_one():
+    from train.config import ConfigError, load_config
+    from train.models import stage_spec
+
+    pip, flat = load_config("Cas_Stage1_PIP_Aug_Wing"), load_config("Cas_Stage1_Aug_Wing")
+    assert (pip.head, pip.pip_stride, pip.pip_neighbours) == ("pip", 16, 10)
+    same = ("model", "width", "input_size", "crop_scale", "augment", "epochs", "batch_size", "lr", "stage")
+    assert all(getattr(pip, k) == getattr(flat, k) for k in same)
+    assert stage_spec(pip).head_args == {"neighbours": 10, "stride": 16}
+    for bad, msg in [(["pip_stride=8"], "pip_stride must be 16 or 32"), (["pip_neighbours=68"], "in 0..67"),
+                     (["pip_score_weight=-1"], "must be >= 0"),
+                     (["pip_stride=32", "input_size=32"], "needs input_size >= 64")]:
+        with pytest.raises(ConfigError, match=msg):
+            load_config("Cas_Stage1_PIP_Aug_Wing", bad)
+    s2 = load_config("Cas_Stage2_Aug_Wing-S1_MSE", ["head=pip", "prev_heatmap=1.5"])
+    with pytest.raises(ConfigError, match="outputs are absolute points"):
+        stage_spec(s2, template=np.zeros((68, 2)))
+    assert stage_spec(load_config("Cas_Stage2_Aug_Wing-S1_MSE", ["head=pip"]), np.zeros((68, 2))).residual is False

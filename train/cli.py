@@ -71,11 +71,11 @@ def run(args) -> int:
         if distributed.from_env().distributed:
             print("facealign train: --nproc inside torchrun; give one or the other", file=sys.stderr)
             return 2
-        if not args.bench and not args.resume:  # the guard, before any process starts
+        if not (args.bench or args.resume or args.overwrite):  # the guard, before any process starts
             from .outputs import RunFiles
 
             try:
-                RunFiles(cfg).check(resume=False, overwrite=False) if not args.overwrite else None
+                RunFiles(cfg).check(resume=False, overwrite=False)
             except FileExistsError as e:
                 print(f"facealign train: {e}", file=sys.stderr)
                 return 2

@@ -152,17 +152,15 @@ class Trainer:
         val = val_nme(stages, models, self.val_set, self.device)
         is_best = val < self.best
         self.best = min(self.best, val)
+        grid = None
+        if self.files and (self.epoch % c.grid_every == 0 or self.epoch == c.epochs):
+            grid = face_grid(stages, models, self.val_set, self.device)
         row = {"epoch": self.epoch, "loss": loss, "val_nme": val, "lr": self.step.lr,
-               "images_per_s": images_per_s, "seconds": 0.0}
+               "images_per_s": images_per_s, "seconds": time.time() - started}
         self.history.append(row)
         if self.files:
-            grid = None
-            if self.epoch % c.grid_every == 0 or self.epoch == c.epochs:
-                grid = face_grid(stages, models, self.val_set, self.device)
-            row["seconds"] = time.time() - started
             self.files.epoch(self.history, grid)
             self._checkpoint(stages, is_best)
-        row["seconds"] = time.time() - started
         log.info("epoch %d/%d  loss %.4f  val NME %.3f %% (best %.3f)  %.0f img/s  %.0fs", self.epoch, c.epochs,
                  loss, val, self.best, images_per_s, row["seconds"])
 

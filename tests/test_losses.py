@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from train.losses import LOSSES, get_loss
+from train.config import load_config
+from train.losses import LOSSES, get_loss, point_loss
 
 PRED = torch.tensor([[[0.0, 0.0], [3.0, -12.0]]])
 TARGET = torch.zeros(1, 2, 2)  # errors: 0, 0, 3, 12 pixels
@@ -27,6 +28,19 @@ def test_wing_by_hand():
     near = torch.tensor([[[10.0 - 1e-4, 0.0]]])
     z = torch.zeros(1, 1, 2)
     assert LOSSES["wing"](at, z).item() == pytest.approx(LOSSES["wing"](near, z).item(), abs=1e-3)
+
+
+def test_unit_scale_divides_the_points_by_the_input_size():
+    """The study's scale: points in [0, 1] of a 64 px crop (errors 3/64 and 12/64)."""
+    def loss(name, units):
+        return point_loss(load_config("raw_CNN_noAug_MSE", [f"loss={name}", f"loss_units={units}", "input_size=64"]))
+    a, b = 3 / 64, 12 / 64
+    assert loss("mse", "unit")(PRED, TARGET).item() == pytest.approx((a * a + b * b) / 4)
+    assert loss("l1", "unit")(PRED, TARGET).item() == pytest.approx((a + b) / 4)
+    # beta = 1 on the unit scale: every error is below it, so SmoothL1 is half the MSE
+    assert loss("smoothl1", "unit")(PRED, TARGET).item() == pytest.approx((a * a + b * b) / 8)
+    # Wing's omega and epsilon are divided with the points: the same curve, 1/64 of the value
+    assert loss("wing", "unit")(PRED, TARGET).item() == pytest.approx(loss("wing", "pixels")(PRED, TARGET).item() / 64)
 
 
 def test_unknown_loss_lists_choices():

@@ -158,12 +158,43 @@ def test_integral_stage2_trains_from_stage1_backbone_and_exports(tmp_path):
 
 
 def test_sweep_grids_follow_the_study(capsys):
-    from train.sweep import cells
+    from train.sweep import cells, grid_of, grids
 
-    assert [n for n, _ in cells("batch")] == [f"sweep_batch_bs{b}" for b in (2, 4, 8, 16, 32)]
-    assert len(cells("depth_loss")) == 15 and len(cells("lr")) == 6
+    batch = cells("batch")
+    assert [n for n, _, _ in batch] == [f"sweep_batch_bs{b}" for b in (2, 4, 8, 16, 32)]
+    # the study's optimiser, learning rate and loss scale in every cell
+    assert all({"optimizer=sgd", "loss_units=unit", "lr=0.3"} <= set(o) for _, _, o in batch)
+    assert [len(cells(g)) for g in grids()] == [5, 6, 5, 15, 5]  # 36 cells
+    cascade = cells("cascade", "study")
+    assert [n for n, _, _ in cascade] == ["Cas_Stage1_Aug_L1", "Cas_Stage1_Aug_MSE", "Cas_Stage1_Aug_SmoothL1",
+                                          "Cas_Stage1_Aug_Wing", "Cas_Stage2_Aug_Wing-S1_MSE"]
+    assert cascade[-1][2] == ["stage1=study/checkpoints/Cas_Stage1_Aug_MSE/best.pt"]  # this grid's own stage 1
+    assert grid_of("sweep_depth_loss_resnet50_l1") == "depth_loss" and grid_of("Cas_Stage1_Aug_Wing") == "cascade"
+    assert grid_of("abl_s1_pip") is None
     assert cli(["sweep", "lr", "epochs=1", "--dry-run"]) == 0
     assert capsys.readouterr().out.count("sweep_lr_lr") == 6
+
+
+def test_a_study_grid_runs_and_reports_as_json_and_plots(tmp_path, capsys):
+    """The wing_batch grid at a one-epoch budget on 48 faces: five real trainings on the study's scale,
+    then `facealign report --json --plots`."""
+    budget = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "workers=0", "epochs=1"]
+    assert cli(["sweep", "wing_batch", *budget, f"out={tmp_path}", "--data", str(DATA)]) == 0
+    out_json, plots = tmp_path / "study/results.json", tmp_path / "plots"
+    assert cli(["report", "--out", str(tmp_path), "--data", str(DATA), "--json", str(out_json),
+                "--plots", str(plots)]) == 0
+    runs = json.loads(out_json.read_text())["runs"]
+    assert sorted(r["batch_size"] for r in runs) == [2, 4, 8, 16, 32]
+    for r in runs:
+        assert {"name", "grid", "epochs", "budget_epochs", "input_size", "optimizer", "lr", "batch_size", "loss",
+                "model", "val_nme", "common_nme", "best_val_loss", "minutes"} <= set(r)
+        assert (r["grid"], r["optimizer"], r["lr"], r["loss"], r["loss_units"]) == ("wing_batch", "sgd", 0.3, "wing", "unit")
+        assert r["epochs"] == r["budget_epochs"] == 1 and r["input_size"] == 64
+        assert r["common_nme"] > 0 and 0 < r["best_val_loss"] < 1  # Wing on [0, 1] points: a small number
+        assert r["diverged"] is None
+    for name in ("nme_vs_batch.png", "curves.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (plots / "nme_vs_lr.png").exists()  # no lr grid was run
 
 
 def test_report_tables_the_logged_runs(tmp_path, capsys):

@@ -11,7 +11,8 @@ from facealign.cli import main as cli
 from facealign.models import load_cascade
 from train.config import load_config
 from train.data import split_faces
-from train.validate import val_nme
+from train.losses import point_loss
+from train.validate import validate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
 TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16",
@@ -68,8 +69,10 @@ def test_ema_weights_are_what_a_run_validates_and_keeps(tmp_path, w300):
     cfg = load_config(NAME, [*TINY, f"data={w300}"])
     val = split_faces(cfg)[1]
     models = best.models()
-    assert val_nme(best.stages, models, val, torch.device("cpu")) == pytest.approx(
-        float(_rows(tmp_path)[0]["val_nme"]), rel=1e-4)
+    nme, loss = validate(best.stages, models, val, torch.device("cpu"), point_loss(cfg))
+    row = _rows(tmp_path)[0]
+    assert nme == pytest.approx(float(row["val_nme"]), rel=1e-4)
+    assert loss == pytest.approx(float(row["val_loss"]), rel=1e-4)
 
 
 def test_a_checkpoint_stores_each_tensor_once(tmp_path):

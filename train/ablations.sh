@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Issue 14's stage-2 ablation: today's stage 2 against the one that sees stage 1's points, at equal
-# epochs, on the shipped accurate stage 1 (weights/accurate.pt), EMA on (the default), one run at a time.
-# Usage: EPOCHS=30 bash train/ablations.sh   (from the repository root, in the project's virtualenv)
+# Issue 14's ablations at equal epochs, one run at a time, EMA on (the default) unless a row says otherwise.
+#   stage 2: today's stage 2 against the one that sees stage 1's points (a heatmap channel), on the
+#            shipped accurate stage 1 (weights/accurate.pt);
+#   stage 1: the fast preset's stage 1 (quarter-width ResNet-18, 96 px) with its flatten head, the
+#            same without EMA, and with a PIP head.
+# Usage: EPOCHS=30 S1_EPOCHS=50 bash train/ablations.sh [stage1|stage2]   (from the repository root)
 set -euo pipefail
 EPOCHS=${EPOCHS:-30}
+S1_EPOCHS=${S1_EPOCHS:-50}
+WHICH=${1:-all}
 step() { echo "== $(date +%H:%M:%S) $*"; "$@"; }
 train() {
-  local name=$1; shift
-  if [ -f "checkpoints/$name/last.pt" ]; then step python -m train "$@" name="$name" epochs="$EPOCHS" --resume
-  else step python -m train "$@" name="$name" epochs="$EPOCHS"; fi
+  local name=$1 epochs=$2; shift 2
+  if [ -f "checkpoints/$name/last.pt" ]; then step python -m train "$@" name="$name" epochs="$epochs" --resume
+  else step python -m train "$@" name="$name" epochs="$epochs"; fi
+  [ -f "logs/$name/common.json" ] || step facealign eval "checkpoints/$name/best.pt" --json "logs/$name/common.json"
 }
-train abl_s2_today Cas_Stage2_Aug_Wing-S1_Wing stage1=weights/accurate.pt
-train abl_s2_heatmap Cas_Stage2_Heatmap_Aug_Wing-S1_Wing stage1=weights/accurate.pt
-for name in abl_s2_today abl_s2_heatmap; do
-  step facealign eval "checkpoints/$name/best.pt" --json "logs/$name/common.json"
-done
+if [ "$WHICH" != stage1 ]; then
+  train abl_s2_today "$EPOCHS" Cas_Stage2_Aug_Wing-S1_Wing stage1=weights/accurate.pt
+  train abl_s2_heatmap "$EPOCHS" Cas_Stage2_Heatmap_Aug_Wing-S1_Wing stage1=weights/accurate.pt
+fi
+if [ "$WHICH" != stage2 ]; then
+  train abl_s1_flatten "$S1_EPOCHS" fast_Stage1_Aug_Wing
+  train abl_s1_pip "$S1_EPOCHS" fast_Stage1_Aug_Wing head=pip pip_stride=16 pip_neighbours=10
+  train abl_s1_flatten_noema "$S1_EPOCHS" fast_Stage1_Aug_Wing ema=0
+fi
 echo "== $(date +%H:%M:%S) done"

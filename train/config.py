@@ -52,6 +52,7 @@ class Config:
     #                            this sigma, crop pixels) and regresses corrections to them (DAN-style)
     # loss
     loss: str = "mse"  # mse | l1 | smoothl1 | wing
+    loss_units: str = "pixels"  # pixels (of the input crop) | unit (points / input size: the study's [0, 1] scale)
     wing_omega: float = 10.0  # crop pixels
     wing_epsilon: float = 2.0  # crop pixels
     heatmap_weight: float = 0.0  # integral head only: weight of losses.heatmap_kl added to the point loss
@@ -180,6 +181,7 @@ def validate(cfg: Config) -> None:
     _choice("model", cfg.model, MODELS)
     _choice("head", cfg.head, HEADS)
     _choice("loss", cfg.loss, LOSSES)
+    _choice("loss_units", cfg.loss_units, ("pixels", "unit"))
     _choice("optimizer", cfg.optimizer, ("adamw", "sgd"))
     _choice("schedule", cfg.schedule, ("cosine", "step", "constant"))
     _choice("amp", cfg.amp, AMP)

@@ -20,7 +20,7 @@ from .inputs import Stage1Inputs, Stage2Inputs
 from .models import build_model, frozen_stage1
 from .outputs import RunFiles, cascade_entry, cpu_weights, read_last
 from .step import Step
-from .validate import face_grid, val_nme
+from .validate import face_grid, validate
 
 log = logging.getLogger("facealign.train")
 
@@ -149,13 +149,13 @@ class Trainer:
         c = self.cfg
         models = self.prev_models + [self.step.eval_model]
         stages = self.prev_stages + [self.spec]
-        val = val_nme(stages, models, self.val_set, self.device)
+        val, val_loss = validate(stages, models, self.val_set, self.device, self.step.loss_fn)
         is_best = val < self.best
         self.best = min(self.best, val)
         grid = None
         if self.files and (self.epoch % c.grid_every == 0 or self.epoch == c.epochs):
             grid = face_grid(stages, models, self.val_set, self.device)
-        row = {"epoch": self.epoch, "loss": loss, "val_nme": val, "lr": self.step.lr,
+        row = {"epoch": self.epoch, "loss": loss, "val_nme": val, "val_loss": val_loss, "lr": self.step.lr,
                "images_per_s": images_per_s, "seconds": time.time() - started}
         self.history.append(row)
         if self.files:

@@ -2,7 +2,7 @@
 
     checkpoints/<name>/last.pt   everything a resume needs
     checkpoints/<name>/best.pt   the cascade with the best validation NME (EMA weights when on)
-    logs/<name>/train.log, metrics.csv
+    logs/<name>/train.log, metrics.csv, config.json
     runs/<name>/<timestamp>/     TensorBoard: loss, validation NME, learning rate, a face grid
 
 A checkpoint stores each tensor once: the cascade entry that eval and export read
@@ -12,6 +12,7 @@ a shared storage), and best.pt carries no optimiser state.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import shutil
 import time
@@ -71,6 +72,7 @@ class RunFiles:
         root = logging.getLogger("facealign")
         root.handlers = [h for h in root.handlers if not isinstance(h, logging.FileHandler)] + [handler]
         root.setLevel(logging.INFO)
+        (self.log_dir / "config.json").write_text(json.dumps(to_dict(self.cfg), indent=2) + "\n")
 
     def open_tensorboard(self, run_dir: str | None = None) -> str:
         """A new TensorBoard run, or the run's own folder again on resume -> its path."""
@@ -85,6 +87,7 @@ class RunFiles:
         row = history[-1]
         self.tb.add_scalar("loss/train", row["loss"], row["epoch"])
         self.tb.add_scalar("nme/val", row["val_nme"], row["epoch"])
+        self.tb.add_scalar("loss/val", row["val_loss"], row["epoch"])
         self.tb.add_scalar("lr", row["lr"], row["epoch"])
         self.tb.add_scalar("throughput/images_per_s", row["images_per_s"], row["epoch"])
         if grid is not None:

@@ -12,7 +12,7 @@ from facealign.models import StageSpec
 from .config import Config
 from .devices import Precision
 from .ema import ModelEMA
-from .losses import get_loss
+from .losses import point_loss
 
 
 def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
@@ -52,7 +52,7 @@ class Step:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_factor(cfg, steps_per_epoch))
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
         self.ema = ModelEMA(model, cfg.ema) if cfg.ema else None
-        self.loss_fn = get_loss(cfg.loss)
+        self.loss_fn = point_loss(cfg)
         head = type(model.head)  # what the head trains with besides (or instead of) the point loss
         self.point_loss = head.point_loss
         self.head_loss_args = {kw: getattr(cfg, key) for kw, key in head.loss_keys.items()}
@@ -75,7 +75,7 @@ class Step:
         loss = out.new_zeros((), dtype=torch.float32)
         if self.point_loss:
             pred = self.spec.decode(out.float(), previous)
-            loss = loss + self.loss_fn(pred, target, omega=c.wing_omega, epsilon=c.wing_epsilon)
+            loss = loss + self.loss_fn(pred, target)
         aux = self.model.head.aux_loss(self.spec.codec.encode(target), **self.head_loss_args)
         if aux is not None:
             loss = loss + aux

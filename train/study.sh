@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# The study's raw baseline and a short slice of its sweeps, as far as 2 CPU cores allow in a session.
-# Usage: bash train/study.sh   (from the repository root, in the project's virtualenv)
+# The study's four grids and its five cascade experiments (36 runs), each grid at one budget for all
+# its cells, one training at a time, then the report (docs/study/results.json and the plots).
+# Resumable: run it again (or after a stop) and finished cells are skipped, unfinished ones resumed.
+# Usage: bash train/study.sh [GRID ...]   (from the repository root, in the project's virtualenv)
+# Budgets (2 CPU cores): set EPOCHS, DEPTH_EPOCHS, CASCADE_EPOCHS, SIZE to change them.
 set -euo pipefail
-export OMP_NUM_THREADS=1
+EPOCHS=${EPOCHS:-6}                  # batch, lr, wing_batch
+DEPTH_EPOCHS=${DEPTH_EPOCHS:-3}      # depth_loss (ResNet-18 .. 152)
+CASCADE_EPOCHS=${CASCADE_EPOCHS:-15}  # the five cascade experiments
+SIZE=${SIZE:-64}                     # input size of every cell (the study's crops were larger)
+OUT=${OUT:-study}
+GRIDS=${*:-batch lr wing_batch depth_loss cascade}
 step() { echo "== $(date +%H:%M:%S) $*"; "$@"; }
-# raw ResNet-18 (full width, 128 px, no augmentation, MSE): 8 epochs, ~1.5 min each on one core
-if [ -f checkpoints/raw_CNN_noAug_MSE/last.pt ]; then step python -m train raw_CNN_noAug_MSE epochs=8 threads=1 --resume
-else step python -m train raw_CNN_noAug_MSE epochs=8 threads=1; fi
-# the study's batch-size grid, one epoch on 256 faces each (a slice, not the study's budget)
-step facealign sweep batch epochs=1 max_train=256 threads=1 --resume
-step facealign report --evaluate --markdown logs/report.md
+for grid in $GRIDS; do
+  case $grid in
+    depth_loss) epochs=$DEPTH_EPOCHS ;;
+    cascade) epochs=$CASCADE_EPOCHS ;;
+    *) epochs=$EPOCHS ;;
+  esac
+  step facealign sweep "$grid" epochs="$epochs" input_size="$SIZE" out="$OUT" --resume
+done
+step facealign report --out "$OUT" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md"
 echo "== $(date +%H:%M:%S) done"

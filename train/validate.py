@@ -28,11 +28,21 @@ def predict(stages: list[StageSpec], models, faces: FaceSet, device, indices) ->
     return run_cascade(stages, runners(models, device), frames, boxes)[-1]
 
 
-def val_nme(stages, models, faces: FaceSet, device, batch: int = 64) -> float:
-    """Mean NME (%) of the cascade on `faces`, ground-truth boxes."""
-    preds = [predict(stages, models, faces, device, range(s, min(s + batch, len(faces))))
-             for s in range(0, len(faces), batch)]
-    return float(nme(np.concatenate(preds), faces.points()).mean() * 100)
+def validate(stages, models, faces: FaceSet, device, loss=None, batch: int = 64) -> tuple[float, float | None]:
+    """(mean NME %, mean loss) of the cascade on `faces`, ground-truth boxes. The loss, when given
+    (train.losses.point_loss), is taken on the points in the crop the last stage's input size and
+    crop scale cut around each true face box."""
+    preds = np.concatenate([predict(stages, models, faces, device, range(s, min(s + batch, len(faces))))
+                            for s in range(0, len(faces), batch)])
+    truth = faces.points()
+    mean_nme = float(nme(preds, truth).mean() * 100)
+    if loss is None:
+        return mean_nme, None
+    last = stages[-1]
+    tfs = [CropTransform.from_box(points_box(t), last.input_size, last.crop_scale) for t in truth]
+    in_crop = [torch.from_numpy(np.stack([tf.to_crop(p) for tf, p in zip(tfs, pts)])).float() for pts in (preds, truth)]
+    with torch.no_grad():
+        return mean_nme, loss(*in_crop).item()
 
 
 def face_grid(stages, models, faces: FaceSet, device, count: int = 16) -> np.ndarray:

@@ -1,0 +1,107 @@
+"""The study's plots, from `facealign report`'s records (train/report.py), beside the study's figures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+# The figures the study reported (NME %, or best loss for depth_loss), as issue 13 quotes them.
+STUDY_BATCH = {2: 5.874, 4: 5.580, 8: 8.542, 16: 10.694, 32: 12.052}
+STUDY_LR = {0.1: 6.695, 0.2: 6.513, 0.3: 5.580, 0.4: 6.004, 0.5: 5.5856, 0.6: 6.190}
+STUDY_WING_BATCH = {2: 12.178, 4: 6.369}
+STUDY_DEPTH_LOSS = {
+    "mse": (0.0032, 0.0028, 0.0027, 0.0031, 0.0028),
+    "l1": (0.0377, 0.0259, 0.0384, 0.0363, 0.0362),
+    "smoothl1": (0.0018, 0.0013, 0.0013, 0.0015, 0.0014),
+}
+DEPTHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+LOSS_NAMES = {"mse": "MSE", "l1": "MAE (L1)", "smoothl1": "SmoothL1"}
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise SystemExit("facealign report --plots needs matplotlib: pip install 'facealign[train]'") from e
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _grid(records, grid):
+    return [r for r in records if r["grid"] == grid and not r["diverged"]]
+
+
+def _budget(runs) -> str:
+    if not runs:
+        return ""
+    r = runs[0]
+    return f"{r['budget_epochs']} epochs, {r['input_size']} px, {r['optimizer'].upper()}"
+
+
+def _against(plt, ax, runs, key, study: dict, label: str, logx: bool) -> None:
+    runs = sorted(runs, key=lambda r: r[key])
+    xs = [r[key] for r in runs]
+    ax.plot(xs, [r["common_nme"] for r in runs], "o-", label=f"{label}: here, common NME")
+    ax.plot(xs, [r["val_nme"] for r in runs], "s:", label=f"{label}: here, validation NME")
+    ax.plot(list(study), list(study.values()), "x--", color="grey", label=f"{label}: the study")
+    if logx:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+
+
+def write_plots(records: list[dict], folder: Path) -> list[Path]:
+    """nme_vs_batch.png, nme_vs_lr.png, loss_by_depth.png, curves.png (those whose runs exist)."""
+    plt = _pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=110)
+        plt.close(fig)
+        written.append(folder / name)
+
+    batch, wing = _grid(records, "batch"), _grid(records, "wing_batch")
+    if batch or wing:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        if batch:
+            _against(plt, ax, batch, "batch_size", STUDY_BATCH, "MSE", logx=True)
+        if wing:
+            _against(plt, ax, wing, "batch_size", STUDY_WING_BATCH, "Wing", logx=True)
+        ax.set(xlabel="batch size", ylabel="NME %", title=f"NME against batch size (lr 0.3; {_budget(batch or wing)})")
+        ax.legend(fontsize=7)
+        save(fig, "nme_vs_batch.png")
+
+    lr = _grid(records, "lr")
+    if lr:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        _against(plt, ax, lr, "lr", STUDY_LR, "MSE", logx=False)
+        ax.set(xlabel="learning rate (SGD)", ylabel="NME %", title=f"NME against learning rate (batch 4; {_budget(lr)})")
+        ax.legend(fontsize=7)
+        save(fig, "nme_vs_lr.png")
+
+    depth = _grid(records, "depth_loss")
+    if depth:
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+        for ax, (loss, study) in zip(axes, STUDY_DEPTH_LOSS.items()):
+            here = {r["model"]: r["best_val_loss"] for r in depth if r["loss"] == loss}
+            xs = range(len(DEPTHS))
+            ax.bar([x - 0.2 for x in xs], [here.get(d, float("nan")) for d in DEPTHS], 0.4, label="here")
+            ax.bar([x + 0.2 for x in xs], study, 0.4, color="grey", label="the study")
+            ax.set_xticks(list(xs), [d.replace("resnet", "R") for d in DEPTHS])
+            ax.set(title=f"{LOSS_NAMES[loss]}: best validation loss", ylabel="loss, points in [0, 1] of the crop")
+            ax.legend(fontsize=7)
+        fig.suptitle(f"Loss x depth ({_budget(depth)})")
+        save(fig, "loss_by_depth.png")
+
+    grids = [g for g in ("batch", "lr", "wing_batch", "depth_loss", "cascade") if any(r["grid"] == g for r in records)]
+    if grids:
+        fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 4), squeeze=False)
+        for ax, g in zip(axes[0], grids):
+            for r in (r for r in records if r["grid"] == g):
+                curve = r["curve"]
+                ax.plot([c["epoch"] for c in curve], [c["val_nme"] for c in curve], lw=1,
+                        label=r["name"].replace(f"sweep_{g}_", ""))
+            ax.set(title=f"{g}: validation NME per epoch", xlabel="epoch", ylabel="NME %", yscale="log")
+            ax.legend(fontsize=6)
+        save(fig, "curves.png")
+    return written

@@ -37,15 +37,27 @@ def _budget(runs) -> str:
     return f"{r['budget_epochs']} epochs, {r['input_size']} px, {r['optimizer'].upper()}"
 
 
-def _against(plt, ax, runs, key, study: dict, label: str, logx: bool) -> None:
+def _against(ax, runs, key, study: dict, label: str) -> None:
     runs = sorted(runs, key=lambda r: r[key])
     xs = [r[key] for r in runs]
     ax.plot(xs, [r["common_nme"] for r in runs], "o-", label=f"{label}: here, common NME")
     ax.plot(xs, [r["val_nme"] for r in runs], "s:", label=f"{label}: here, validation NME")
     ax.plot(list(study), list(study.values()), "x--", color="grey", label=f"{label}: the study")
+
+
+def _nme_figure(plt, curves, key: str, xlabel: str, fixed: str, logx: bool):
+    """NME against one setting: curves = [(runs, study figures, label)], those with runs drawn."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = [(runs, study, label) for runs, study, label in curves if runs]
+    for runs, study, label in drawn:
+        _against(ax, runs, key, study, label)
     if logx:
+        xs = sorted({r[key] for runs, _, _ in drawn for r in runs})
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(x) for x in xs])
+    ax.set(xlabel=xlabel, ylabel="NME %", title=f"NME against {xlabel} ({fixed}; {_budget(drawn[0][0])})")
+    ax.legend(fontsize=7)
+    return fig
 
 
 def write_plots(records: list[dict], folder: Path) -> list[Path]:
@@ -60,24 +72,14 @@ def write_plots(records: list[dict], folder: Path) -> list[Path]:
         plt.close(fig)
         written.append(folder / name)
 
-    batch, wing = _grid(records, "batch"), _grid(records, "wing_batch")
-    if batch or wing:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        if batch:
-            _against(plt, ax, batch, "batch_size", STUDY_BATCH, "MSE", logx=True)
-        if wing:
-            _against(plt, ax, wing, "batch_size", STUDY_WING_BATCH, "Wing", logx=True)
-        ax.set(xlabel="batch size", ylabel="NME %", title=f"NME against batch size (lr 0.3; {_budget(batch or wing)})")
-        ax.legend(fontsize=7)
-        save(fig, "nme_vs_batch.png")
-
-    lr = _grid(records, "lr")
-    if lr:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        _against(plt, ax, lr, "lr", STUDY_LR, "MSE", logx=False)
-        ax.set(xlabel="learning rate (SGD)", ylabel="NME %", title=f"NME against learning rate (batch 4; {_budget(lr)})")
-        ax.legend(fontsize=7)
-        save(fig, "nme_vs_lr.png")
+    batch = [(_grid(records, "batch"), STUDY_BATCH, "MSE"), (_grid(records, "wing_batch"), STUDY_WING_BATCH, "Wing")]
+    if any(runs for runs, _, _ in batch):
+        save(_nme_figure(plt, batch, "batch_size", "batch size", "lr 0.3", logx=True),
+             "nme_vs_batch.png")
+    lr = [(_grid(records, "lr"), STUDY_LR, "MSE")]
+    if lr[0][0]:
+        save(_nme_figure(plt, lr, "lr", "learning rate", "SGD, batch 4", logx=False),
+             "nme_vs_lr.png")
 
     depth = _grid(records, "depth_loss")
     if depth:

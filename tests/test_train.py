@@ -3,6 +3,7 @@ import csv
 import subprocess
 import sys
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -182,7 +183,9 @@ def test_a_study_grid_runs_and_reports_as_json_and_plots(tmp_path, capsys):
     assert cli(["sweep", "wing_batch", *budget, f"out={tmp_path}", "--data", str(DATA)]) == 0
     out_json, plots = tmp_path / "study/results.json", tmp_path / "plots"
     assert cli(["report", "--out", str(tmp_path), "--data", str(DATA), "--json", str(out_json),
-                "--plots", str(plots)]) == 0
+                "--plots", str(plots), "--markdown", str(tmp_path / "report.md")]) == 0
+    rows = [line.split(" | ") for line in (tmp_path / "report.md").read_text().splitlines()[2:]]
+    assert len(rows) == 5 and all(float(row[3]) > 0 for row in rows)  # common NME in the table too
     runs = json.loads(out_json.read_text())["runs"]
     assert sorted(r["batch_size"] for r in runs) == [2, 4, 8, 16, 32]
     for r in runs:
@@ -204,7 +207,13 @@ def test_report_tables_the_logged_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     row = [line for line in out.splitlines() if line.startswith("| raw_CNN_noAug_MSE |")]
     assert row and len(row[0].split("|")) == 9
-    assert json.loads((tmp_path / "logs/raw_CNN_noAug_MSE/test.json").read_text())["n"] == 554
+    cache = tmp_path / "logs/raw_CNN_noAug_MSE/test.json"
+    assert json.loads(cache.read_text())["n"] == 554
+    os.utime(cache, ns=(0, 0))  # older than best.pt, as when a run is resumed after its evaluation
+    assert cli(["report", "--out", str(tmp_path), "--data", str(DATA)]) == 0  # no --evaluate: the cache stands
+    assert cache.stat().st_mtime_ns == 0
+    assert cli(["report", "--out", str(tmp_path), "--evaluate", "--data", str(DATA)]) == 0
+    assert cache.stat().st_mtime_ns > 0 and json.loads(cache.read_text())["n"] == 554  # evaluated again
 
 
 def test_config_errors_name_the_whole_key_and_suggest():

@@ -16,11 +16,13 @@ def runs(out: Path) -> dict[str, list[dict]]:
 
 
 def test_result(out: Path, name: str, evaluate: bool, data=None):
-    """Common-subset result of checkpoints/<name>/best.pt, cached in logs/<name>/test.json."""
+    """Common-subset result of checkpoints/<name>/best.pt, cached in logs/<name>/test.json.
+    A cache older than best.pt (a run resumed after it was evaluated) is evaluated again."""
     cache = out / "logs" / name / "test.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
     ckpt = out / "checkpoints" / name / "best.pt"
+    stale = cache.is_file() and ckpt.is_file() and cache.stat().st_mtime_ns < ckpt.stat().st_mtime_ns
+    if cache.is_file() and not (stale and evaluate):
+        return json.loads(cache.read_text())
     if not evaluate or not ckpt.is_file():
         return None
     from facealign.backends import load_backend
@@ -87,12 +89,12 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     out = Path(args.out)
+    records = study_runs(out, args.data) if args.json or args.plots else []  # evaluates first
     text = table(out, args.evaluate, args.data)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + "\n")
     if args.json or args.plots:
-        records = study_runs(out, args.data)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps({"runs": records}, indent=1) + "\n")

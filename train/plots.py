@@ -60,6 +60,15 @@ def _nme_figure(plt, curves, key: str, xlabel: str, fixed: str, logx: bool):
     return fig
 
 
+def _curve_style(run: dict, grid: str) -> dict:
+    """Line label and style of one run in curves.png; depth_loss's 15 runs: colour = depth, dash = loss."""
+    if grid != "depth_loss":
+        return {"label": run["name"].replace(f"sweep_{grid}_", "")}
+    depth = DEPTHS.index(run["model"])
+    dash = {"mse": "-", "l1": "--", "smoothl1": ":"}[run["loss"]]
+    return {"label": f"R{run['model'][6:]} {LOSS_NAMES[run['loss']].split()[0]}", "color": f"C{depth}", "linestyle": dash}
+
+
 def write_plots(records: list[dict], folder: Path) -> list[Path]:
     """nme_vs_batch.png, nme_vs_lr.png, loss_by_depth.png, curves.png (those whose runs exist)."""
     plt = _pyplot()
@@ -78,7 +87,7 @@ def write_plots(records: list[dict], folder: Path) -> list[Path]:
              "nme_vs_batch.png")
     lr = [(_grid(records, "lr"), STUDY_LR, "MSE")]
     if lr[0][0]:
-        save(_nme_figure(plt, lr, "lr", "learning rate", "SGD, batch 4", logx=False),
+        save(_nme_figure(plt, lr, "lr", "learning rate", "batch 4", logx=False),
              "nme_vs_lr.png")
 
     depth = _grid(records, "depth_loss")
@@ -97,13 +106,18 @@ def write_plots(records: list[dict], folder: Path) -> list[Path]:
 
     grids = [g for g in ("batch", "lr", "wing_batch", "depth_loss", "cascade") if any(r["grid"] == g for r in records)]
     if grids:
-        fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 4), squeeze=False)
-        for ax, g in zip(axes[0], grids):
-            for r in (r for r in records if r["grid"] == g):
+        from matplotlib.ticker import MaxNLocator
+
+        rows = (len(grids) + 2) // 3
+        fig, axes = plt.subplots(rows, 3, figsize=(13, 4 * rows), squeeze=False)
+        for ax in axes.flat[len(grids):]:
+            ax.axis("off")
+        for ax, g in zip(axes.flat, grids):
+            for r in sorted((r for r in records if r["grid"] == g), key=lambda r: (r["batch_size"], r["lr"], r["name"])):
                 curve = r["curve"]
-                ax.plot([c["epoch"] for c in curve], [c["val_nme"] for c in curve], lw=1,
-                        label=r["name"].replace(f"sweep_{g}_", ""))
-            ax.set(title=f"{g}: validation NME per epoch", xlabel="epoch", ylabel="NME %", yscale="log")
-            ax.legend(fontsize=6)
+                ax.plot([c["epoch"] for c in curve], [c["val_nme"] for c in curve], lw=1.2, **_curve_style(r, g))
+            ax.set(title=f"{g}: validation NME per epoch", xlabel="epoch", ylabel="NME %")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize=6, ncol=3 if g == "depth_loss" else 1)
         save(fig, "curves.png")
     return written

@@ -210,8 +210,10 @@ def test_report_tables_the_logged_runs(tmp_path, capsys):
     cache = tmp_path / "logs/raw_CNN_noAug_MSE/test.json"
     assert json.loads(cache.read_text())["n"] == 554
     os.utime(cache, ns=(0, 0))  # older than best.pt, as when a run is resumed after its evaluation
-    assert cli(["report", "--out", str(tmp_path), "--data", str(DATA)]) == 0  # no --evaluate: the cache stands
-    assert cache.stat().st_mtime_ns == 0
+    capsys.readouterr()
+    assert cli(["report", "--out", str(tmp_path), "--data", str(DATA)]) == 0  # no --evaluate: no stale figure
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| raw_CNN_noAug_MSE |")]
+    assert row[0].split(" | ")[3:6] == ["–", "–", "–"] and cache.stat().st_mtime_ns == 0
     assert cli(["report", "--out", str(tmp_path), "--evaluate", "--data", str(DATA)]) == 0
     assert cache.stat().st_mtime_ns > 0 and json.loads(cache.read_text())["n"] == 554  # evaluated again
 

@@ -17,11 +17,12 @@ def runs(out: Path) -> dict[str, list[dict]]:
 
 def test_result(out: Path, name: str, evaluate: bool, data=None):
     """Common-subset result of checkpoints/<name>/best.pt, cached in logs/<name>/test.json.
-    A cache older than best.pt (a run resumed after it was evaluated) is evaluated again."""
+    A cache older than best.pt (a run resumed after it was evaluated) is not shown: evaluated again
+    with `evaluate`, else None, like a run never evaluated."""
     cache = out / "logs" / name / "test.json"
     ckpt = out / "checkpoints" / name / "best.pt"
     stale = cache.is_file() and ckpt.is_file() and cache.stat().st_mtime_ns < ckpt.stat().st_mtime_ns
-    if cache.is_file() and not (stale and evaluate):
+    if cache.is_file() and not stale:
         return json.loads(cache.read_text())
     if not evaluate or not ckpt.is_file():
         return None

@@ -9,13 +9,8 @@ set -euo pipefail
 EPOCHS=${EPOCHS:-30}
 S1_EPOCHS=${S1_EPOCHS:-50}
 WHICH=${1:-all}
-step() { echo "== $(date +%H:%M:%S) $*"; "$@"; }
-train() {
-  local name=$1 epochs=$2; shift 2
-  if [ -f "checkpoints/$name/last.pt" ]; then step python -m train "$@" name="$name" epochs="$epochs" --resume
-  else step python -m train "$@" name="$name" epochs="$epochs"; fi
-  [ -f "logs/$name/common.json" ] || step facealign eval "checkpoints/$name/best.pt" --json "logs/$name/common.json"
-}
+source train/steps.sh
+train() { train_run "$1" "$3" epochs="$2" "${@:4}" && evaluate_run "$1"; }  # NAME EPOCHS CONFIG [key=value ...]
 if [ "$WHICH" != stage1 ]; then
   train abl_s2_today "$EPOCHS" Cas_Stage2_Aug_Wing-S1_Wing stage1=weights/accurate.pt
   train abl_s2_heatmap "$EPOCHS" Cas_Stage2_Heatmap_Aug_Wing-S1_Wing stage1=weights/accurate.pt

@@ -3,13 +3,8 @@
 # (train/ablations.sh) for 150 more epochs (a warm restart), then stage 2 on it; each evaluated.
 # Usage: bash train/pip_presets.sh   (from the repository root, in the project's virtualenv)
 set -euo pipefail
-step() { echo "== $(date +%H:%M:%S) $*"; "$@"; }
-train() {
-  local name=$1; shift
-  if [ -f "checkpoints/$name/last.pt" ]; then step python -m train "$name" "$@" --resume
-  else step python -m train "$name" "$@"; fi
-  [ -f "logs/$name/common.json" ] || step facealign eval "checkpoints/$name/best.pt" --json "logs/$name/common.json"
-}
+source train/steps.sh
+train() { train_run "$1" "$1" "${@:2}" && evaluate_run "$1"; }
 train fast_Stage1_PIP_Aug_Wing init_from=checkpoints/abl_s1_pip/best.pt
 train fast_Stage2_PIP_Aug_Wing
 echo "== $(date +%H:%M:%S) done"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .sweep import DEPTHS
+
 # The figures the study reported (NME %, or best loss for depth_loss), as issue 13 quotes them.
 STUDY_BATCH = {2: 5.874, 4: 5.580, 8: 8.542, 16: 10.694, 32: 12.052}
 STUDY_LR = {0.1: 6.695, 0.2: 6.513, 0.3: 5.580, 0.4: 6.004, 0.5: 5.5856, 0.6: 6.190}
@@ -12,7 +14,6 @@ STUDY_DEPTH_LOSS = {
     "l1": (0.0377, 0.0259, 0.0384, 0.0363, 0.0362),
     "smoothl1": (0.0018, 0.0013, 0.0013, 0.0015, 0.0014),
 }
-DEPTHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 LOSS_NAMES = {"mse": "MSE", "l1": "MAE (L1)", "smoothl1": "SmoothL1"}
 
 

@@ -8,13 +8,9 @@
 set -euo pipefail
 THREADS=${THREADS:-2}
 export OMP_NUM_THREADS=$THREADS
-step() { echo "== $(date +%H:%M:%S) $*"; "$@"; }
+source train/steps.sh
 # A stage already trained to its epochs is skipped; an interrupted one resumes.
-train() {
-  local name=$1; shift
-  if [ -f "checkpoints/$name/last.pt" ]; then step python -m train "$name" threads="$THREADS" "$@" --resume
-  else step python -m train "$name" threads="$THREADS" "$@"; fi
-}
+train() { train_run "$1" "$1" threads="$THREADS" "${@:2}"; }
 # Stage 1 ran a cosine schedule to 80 epochs, then was resumed to 140 and to 250: the schedule is re-based on
 # the new length each time, so the learning rate rises again and anneals once more (a warm restart).
 train Cas_Stage1_Aug_Wing epochs=80

@@ -35,10 +35,11 @@ def test_result(out: Path, name: str, evaluate: bool, data=None):
     return res
 
 
-def table(out: Path, evaluate: bool = False, data=None) -> str:
+def table(out: Path, found: dict[str, list[dict]], evaluate: bool = False, data=None) -> str:
+    """One markdown row per run in `found` (runs(out))."""
     lines = ["| experiment | epochs | best val NME % | common NME % | FR@8 % | AUC@8 | train min |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for name, rows in runs(out).items():
+    for name, rows in found.items():
         if not rows:
             continue
         best = min(float(r["val_nme"]) for r in rows)
@@ -49,12 +50,12 @@ def table(out: Path, evaluate: bool = False, data=None) -> str:
     return "\n".join(lines)
 
 
-def study_runs(out: Path, data=None) -> list[dict]:
-    """One record per run of the study's grids found under `out` (common NME evaluated where missing)."""
+def study_runs(out: Path, found: dict[str, list[dict]], data=None) -> list[dict]:
+    """One record per run of the study's grids in `found` (runs(out)); common NME evaluated where missing."""
     from .sweep import grid_of
 
     records = []
-    for name, rows in runs(out).items():
+    for name, rows in found.items():
         grid = grid_of(name)
         config = out / "logs" / name / "config.json"
         if grid is None or not rows or not config.is_file():
@@ -90,8 +91,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     out = Path(args.out)
-    records = study_runs(out, args.data) if args.json or args.plots else []  # evaluates first
-    text = table(out, args.evaluate, args.data)
+    found = runs(out)
+    records = study_runs(out, found, args.data) if args.json or args.plots else []  # evaluates first
+    text = table(out, found, args.evaluate, args.data)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + "\n")

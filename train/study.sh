@@ -11,7 +11,7 @@ CASCADE_EPOCHS=${CASCADE_EPOCHS:-15}  # the five cascade experiments
 SIZE=${SIZE:-64}                     # input size of every cell (the study's crops were larger)
 OUT=${OUT:-study}
 GRIDS=${*:-batch lr wing_batch depth_loss cascade}
-step() { echo "== $(date +%H:%M:%S) $*"; "$@"; }
+source train/steps.sh
 for grid in $GRIDS; do
   case $grid in
     depth_loss) epochs=$DEPTH_EPOCHS ;;

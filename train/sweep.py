@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from itertools import product
 
-STUDY_LR = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+LRS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 BATCHES = (2, 4, 8, 16, 32)
 DEPTHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 STUDY = {"optimizer": ("sgd",), "loss_units": ("unit",)}  # one-valued axes: in every cell, not in its name
@@ -21,7 +21,7 @@ STUDY = {"optimizer": ("sgd",), "loss_units": ("unit",)}  # one-valued axes: in 
 # grid name -> (base config, {key: values}) ; the product of the values is run
 GRIDS: dict[str, tuple[str, dict[str, tuple]]] = {
     "batch": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "lr": (0.3,), **STUDY}),
-    "lr": ("raw_CNN_noAug_MSE", {"lr": STUDY_LR, "batch_size": (4,), **STUDY}),
+    "lr": ("raw_CNN_noAug_MSE", {"lr": LRS, "batch_size": (4,), **STUDY}),
     "wing_batch": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "loss": ("wing",), "lr": (0.3,), **STUDY}),
     "depth_loss": ("raw_CNN_noAug_MSE", {"model": DEPTHS, "loss": ("mse", "l1", "smoothl1"), "lr": (0.3,), **STUDY}),
 }

@@ -50,4 +50,5 @@ def bench(cfg: Config, steps: int, data_root=None) -> dict:
     return {"images_per_s": n / per_rank, "data_wait_share": wait_sum / (wait_sum + work_sum),
             "step_ms": 1000 * work_sum / t.ranks.world / steps, "steps": steps, "processes": t.ranks.world,
             "workers": t.workers, "threads": torch.get_num_threads(), "device": str(t.device),
-            "precision": t.precision.name, "batch_size": cfg.batch_size}
+            "precision": t.precision.name, "batch_size": cfg.batch_size,
+            "channels_last": cfg.channels_last, "compile": cfg.compile}

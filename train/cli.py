@@ -24,13 +24,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train in N processes (one per GPU, or CPU shares), started with torchrun (default: 1)")
     p.add_argument("--bench", type=int, metavar="STEPS",
                    help="time STEPS training steps (images/s, data-wait share, step time); writes no run")
+    p.add_argument("--bench-json", metavar="FILE", help="with --bench: also write its figures to FILE as JSON")
 
 
 def _child_argv(args) -> list[str]:
     """This command again, less --nproc, for each process torchrun starts."""
     argv = [args.config, *args.overrides]
     argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite
-    for flag, value in (("--stop-after", args.stop_after), ("--data", args.data), ("--bench", args.bench)):
+    for flag, value in (("--stop-after", args.stop_after), ("--data", args.data), ("--bench", args.bench),
+                        ("--bench-json", args.bench_json)):
         if value is not None:
             argv += [flag, str(value)]
     return argv
@@ -90,6 +92,11 @@ def run(args) -> int:
                   f"of the time, {r['step_ms']:.1f} ms a step (batch {r['batch_size']}, {r['processes']} "
                   f"process(es) x {r['threads']} thread(s), {r['workers']} worker(s), {r['device']}, "
                   f"precision {r['precision']}, {r['steps']} steps)")
+            if args.bench_json:
+                import json
+                from pathlib import Path
+
+                Path(args.bench_json).write_text(json.dumps(r, indent=1) + "\n")
         return 0
     from .engine import Trainer
     from .outputs import RunExistsError

@@ -81,6 +81,7 @@ class Config:
     #                    per process, at most 8 (measured with --bench: README, Training)
     threads: int = 0  # torch threads per process; 0 = the cores shared out among the processes
     channels_last: bool = False  # NHWC memory layout (faster convolutions on recent GPUs)
+    compile: bool = False  # torch.compile the training forward (docs/training.md: measured)
     ema: float = 0.999  # decay of the exponential moving average of the weights; 0 = off
     sync_bn: bool = False  # BatchNorm statistics over all processes (CUDA, several processes)
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -48,6 +48,8 @@ class Step:
         self.net = model
         if distributed:
             self.net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if cfg.compile:  # the training forward only: EMA, validation and export see the plain module
+            self.net = torch.compile(self.net)
         self.opt = make_optimizer(model, cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_factor(cfg, steps_per_epoch))
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)

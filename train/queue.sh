@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The compute queue: the trainings this machine owes, in order, one at a time. Run it in the background
+# and run it again after any stop: a finished step is skipped, an interrupted training resumes.
+#   nohup bash train/queue.sh > queue.log 2>&1 &      (from the repository root, in the project's virtualenv)
+# The whole script is read before it starts (main), so editing it never disturbs a queue that runs.
+set -euo pipefail
+main() {
+  source train/steps.sh
+  export PYTHONPATH=$PWD  # this checkout's code, also for `facealign eval`
+  # 1. issue 19: which CPU settings train fastest (docs/training.md)
+  [ -f logs/throughput.json ] || step python -m train.throughput --json logs/throughput.json --markdown logs/throughput.md
+  # 2. ... and whether bf16 keeps the validation NME: the study's raw ResNet-18 at 64 px, 6 epochs each way
+  for amp in off bf16; do
+    train_run "speed_r18_$amp" raw_CNN_noAug_MSE input_size=64 batch_size=32 optimizer=sgd lr=0.3 loss_units=unit \
+      epochs=6 amp=$amp
+  done
+  # 3. issue 20: the accurate cascade with PIP heads
+  train_run accurate_Stage1_PIP_Aug_Wing accurate_Stage1_PIP_Aug_Wing amp="${AMP:-auto}"
+  evaluate_run accurate_Stage1_PIP_Aug_Wing
+  train_run accurate_Stage2_PIP_Aug_Wing accurate_Stage2_PIP_Aug_Wing amp="${AMP:-auto}"
+  evaluate_run accurate_Stage2_PIP_Aug_Wing
+  echo "== $(date +%H:%M:%S) queue done"
+}
+main "$@"; exit

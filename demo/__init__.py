@@ -1,1 +1,2 @@
-"""Demos: the Gradio web page (app.py) and the webcam loop (webcam.py)."""
+"""The repository's demo entry points: `python -m demo.webcam` and `python -m demo.app` run
+facealign/app/ (installed, the same are `facealign webcam` and `facealign serve`)."""

@@ -14,16 +14,17 @@ import logging
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("train.cli", "train one experiment config (one cascade stage)"),
+    "train": ("facealign.training.cli", "train one experiment config (one cascade stage)"),
     "eval": ("facealign.evaluate", "NME / failure rate / AUC / CED on 300-W or a folder of picture + .pts pairs"),
     "predict": ("facealign.predict", "landmarks for pictures, folders and videos (annotated copies + JSON)"),
     "bench": ("facealign.bench", "per-stage speed of the real-time pipeline against its peers"),
     "export": ("facealign.export", "export weights to ONNX, a TensorRT engine or a half-precision torch cascade"),
-    "serve": ("demo.app", "start the Gradio web page (pictures, videos, webcam)"),
+    "serve": ("facealign.app.page", "start the Gradio web page (pictures, videos, webcam)"),
+    "webcam": ("facealign.app.webcam", "live landmarks on a camera, a video file or a stream (= python -m demo.webcam)"),
     "compare": ("facealign.compare", "side-by-side accuracy with dlib's 68-point predictor"),
     "calibrate": ("facealign.calibrate", "measure a detector's boxes against the 68-point boxes"),
-    "sweep": ("train.sweep", "run the study's experiment grids"),
-    "report": ("train.report", "markdown tables of the study from the logs"),
+    "sweep": ("facealign.training.sweep", "run the study's experiment grids"),
+    "report": ("facealign.training.report", "markdown tables of the study from the logs"),
 }
 VERBOSE_FLAGS = ("-v", "--verbose")
 

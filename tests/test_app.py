@@ -1,6 +1,6 @@
 """The web page through its real server and gradio_client: real pictures and videos, no mocks.
 
-The server is the page itself (demo.app.build_app) launched on a free local port;
+The server is the page itself (facealign.app.page.build_app) launched on a free local port;
 nothing here touches the network (telemetry is switched off before anything starts).
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(not MEDIA.is_dir(), reason=f"test media not foun
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from demo.app import build_app, launch
-    from demo.load_test import free_port
+    from facealign.app.page import build_app, launch
+    from facealign.app.load_test import free_port
 
     app = build_app(work_dir=tmp_path_factory.mktemp("app"), concurrency=2)
     port = free_port()

@@ -32,8 +32,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    from demo.app import build_app, launch
-    from demo.load_test import free_port
+    from facealign.app.page import build_app, launch
+    from facealign.app.load_test import free_port
 
     app = build_app(work_dir=tmp_path_factory.mktemp("app"))
     port = free_port()

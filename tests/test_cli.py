@@ -78,7 +78,7 @@ def test_third_party_noise_hidden_unless_verbose(tmp_path):
 
 def test_serve_speaks_of_the_share_flag_not_of_launch():
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    from demo.load_test import free_port
+    from facealign.app.load_test import free_port
 
     proc = subprocess.Popen([sys.executable, "-m", "facealign", "serve", "--port", str(free_port())], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -26,7 +26,7 @@ TINY = ["model=resnet18", "width=0.25", "input_size=64", "max_train=48", "batch_
 
 def test_every_head_round_trips_through_the_registry(tmp_path):
     """Built by name, saved in a cascade file with its spec, read back: the same outputs."""
-    from train.config import HEADS
+    from facealign.training.config import HEADS
 
     assert HEADS == list_heads() == ("avg", "flatten", "integral", "pip")
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
@@ -137,10 +137,10 @@ def _real_batch(w300, size, n=8):
 def test_the_trainer_uses_only_the_head_interface(w300, probe_head):
     """One Step with a head the trainer has never heard of: its loss is the point loss plus the head's
     own term (routed from its config key), and the step trains the head's weights."""
-    from train.config import Config
-    from train.devices import Precision
-    from train.losses import wing
-    from train.step import Step
+    from facealign.training.config import Config
+    from facealign.training.devices import Precision
+    from facealign.training.losses import wing
+    from facealign.training.step import Step
 
     x, target = _real_batch(w300, 64)
     cfg = Config(head=probe_head, width=0.25, input_size=64, loss="wing", heatmap_weight=0.5, ema=0.0)
@@ -158,7 +158,7 @@ def test_the_trainer_uses_only_the_head_interface(w300, probe_head):
 
 def test_init_from_stage1_shifts_any_regression_head(w300, probe_head):
     """Stage 2 starting as stage 1: its outputs are stage 1's minus the template (offsets from it)."""
-    from train.models import init_from_stage1
+    from facealign.training.models import init_from_stage1
 
     x, pts = _real_batch(w300, 64)
     spec1 = StageSpec(width=0.25, head=probe_head, input_size=64)
@@ -219,8 +219,8 @@ def test_pip_exports_to_onnx_with_parity(tmp_path, w300, capsys):
 
 
 def test_pip_config_keys_are_validated_and_its_stage1_config_matches_the_flatten_one():
-    from train.config import ConfigError, load_config
-    from train.models import stage_spec
+    from facealign.training.config import ConfigError, load_config
+    from facealign.training.models import stage_spec
 
     pip, flat = load_config("Cas_Stage1_PIP_Aug_Wing"), load_config("Cas_Stage1_Aug_Wing")
     assert (pip.head, pip.pip_stride, pip.pip_neighbours) == ("pip", 16, 10)

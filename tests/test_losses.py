@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from train.config import load_config
-from train.losses import LOSSES, get_loss, point_loss
+from facealign.training.config import load_config
+from facealign.training.losses import LOSSES, get_loss, point_loss
 
 PRED = torch.tensor([[[0.0, 0.0], [3.0, -12.0]]])
 TARGET = torch.zeros(1, 2, 2)  # errors: 0, 0, 3, 12 pixels
@@ -49,7 +49,7 @@ def test_unknown_loss_lists_choices():
 
 
 def test_heatmap_kl_is_zero_at_its_own_target_and_grows_with_distance():
-    from train.losses import heatmap_kl
+    from facealign.training.losses import heatmap_kl
 
     target = torch.tensor([[[0.1, -0.2]]])
     h = w = 16

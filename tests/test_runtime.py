@@ -61,11 +61,13 @@ def test_base_install_has_no_torch_and_dev_has_the_extras():
 def test_every_package_is_listed_and_the_weights_travel_as_package_data():
     tool = _pyproject()["tool"]["setuptools"]
     listed = set(tool["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("facealign", "train", "demo")
-             for p in (ROOT / top).rglob("*.py") if "__pycache__" not in p.parts}
-    found |= {"train.configs"}
-    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "facealign").rglob("*.py")
+             if "__pycache__" not in p.parts}
+    found |= {"facealign.training.configs", "facealign._weights"}
+    assert found == listed, f"pyproject.toml's packages differ: missing {sorted(found - listed)}, extra {sorted(listed - found)}"
+    assert {p.split(".")[0] for p in listed} == {"facealign"}  # the repository's train/ and demo/ are not installed
     assert tool["package-dir"]["facealign._weights"] == "weights"
+    assert tool["package-dir"]["facealign.training.configs"] == "train/configs"
     assert {"*.pt", "*.onnx"} <= set(tool["package-data"]["facealign._weights"])
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from facealign.cli import main as cli
-from train.config import ConfigError, list_configs, load_config
+from facealign.training.config import ConfigError, list_configs, load_config
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
 TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16", "workers=0",
@@ -159,7 +159,7 @@ def test_integral_stage2_trains_from_stage1_backbone_and_exports(tmp_path):
 
 
 def test_sweep_grids_follow_the_study(capsys):
-    from train.sweep import cells, grid_of, grids
+    from facealign.training.sweep import cells, grid_of, grids
 
     batch = cells("batch")
     assert [n for n, _, _ in batch] == [f"sweep_batch_bs{b}" for b in (2, 4, 8, 16, 32)]
@@ -235,7 +235,7 @@ def test_config_errors_name_the_whole_key_and_suggest():
 
 
 def test_config_is_checked_before_torch_is_imported():
-    code = ("import sys\nfrom train.config import load_config, ConfigError\n"
+    code = ("import sys\nfrom facealign.training.config import load_config, ConfigError\n"
             "try:\n    load_config('Cas_Stage1_Aug_Wing', ['modle=resnet18'])\nexcept ConfigError as e:\n    print(e)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -246,8 +246,8 @@ def test_config_is_checked_before_torch_is_imported():
 def test_config_names_match_the_registries():
     from facealign.models import list_models
     from facealign.models.heads import list_heads
-    from train import config
-    from train.losses import LOSSES
+    from facealign.training import config
+    from facealign.training.losses import LOSSES
 
     assert config.MODELS == tuple(list_models()) or sorted(config.MODELS) == list_models()
     assert config.HEADS == list_heads() and config.LOSSES == tuple(LOSSES)

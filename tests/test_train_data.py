@@ -8,11 +8,11 @@ import torch
 
 from facealign.models import load_cascade
 from facealign.transform import similarity
-from train.config import load_config
-from train.data import FaceSamples, ShardedBatches, context_size, make_loader, split_faces
-from train.geometry import apply, invert, warp
-from train.geometry import similarity as torch_similarity
-from train.inputs import Stage2Inputs, to_network
+from facealign.training.config import load_config
+from facealign.training.data import FaceSamples, ShardedBatches, context_size, make_loader, split_faces
+from facealign.training.geometry import apply, invert, warp
+from facealign.training.geometry import similarity as torch_similarity
+from facealign.training.inputs import Stage2Inputs, to_network
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import torch
 
 from facealign.cli import main as cli
 from facealign.models import load_cascade
-from train.config import load_config
-from train.data import split_faces
-from train.losses import point_loss
-from train.validate import validate
+from facealign.training.config import load_config
+from facealign.training.data import split_faces
+from facealign.training.losses import point_loss
+from facealign.training.validate import validate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
 TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16",

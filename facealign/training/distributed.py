@@ -8,6 +8,7 @@ Rank 0 alone validates and writes; what it decides reaches the others by broadca
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -72,8 +73,8 @@ def sum_over_ranks(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
 
 
 def launch(argv: list[str], nproc: int) -> int:
-    """`python -m torch.distributed.run --standalone --nproc_per_node N -m train ARGV` -> its exit code."""
+    """`python -m torch.distributed.run --standalone --nproc_per_node N -m facealign.training ARGV` -> its exit code."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "train", *argv]
-    print("launching:", " ".join(cmd[1:]), flush=True)
+           "-m", "facealign.training", *argv]
+    print("launching:", shlex.join(cmd), flush=True)  # the whole line, to copy and run by hand
     return subprocess.call(cmd)

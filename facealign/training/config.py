@@ -12,10 +12,18 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
-CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+def _config_dir() -> Path:
+    """The checkout's train/configs, else the copy a wheel installs as facealign/training/configs."""
+    checkout = Path(__file__).resolve().parents[2] / "train" / "configs"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "configs"
+
+
+CONFIG_DIR = _config_dir()
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")  # = facealign.models.list_models()
 HEADS = ("avg", "flatten", "integral", "pip")  # = facealign.models.heads.list_heads()
-LOSSES = ("mse", "l1", "smoothl1", "wing")  # = train.losses.LOSSES
+LOSSES = ("mse", "l1", "smoothl1", "wing")  # = facealign.training.losses.LOSSES
 AMP = ("auto", "off", "bf16", "fp16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -192,7 +200,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"input_size must be a multiple of 32, got {cfg.input_size}")
     if cfg.stage not in (1, 2):
         raise ConfigError("stage must be 1 or 2")
-    if cfg.prev_heatmap and cfg.stage != 2:  # (and a head that is not absolute: train.models.stage_spec)
+    if cfg.prev_heatmap and cfg.stage != 2:  # (and a head that is not absolute: training.models.stage_spec)
         raise ConfigError("prev_heatmap needs stage: 2 and a regression head (avg or flatten)")
     _check_pip(cfg)
     if cfg.stage == 2 and not cfg.stage1:

@@ -1,4 +1,4 @@
-"""`python -m train.throughput [--steps N] [--json OUT] [--markdown OUT]`: which CPU settings train fastest.
+"""`python -m facealign.training.throughput [--steps N] [--json OUT] [--markdown OUT]`: which CPU settings train fastest.
 
 Runs `python -m train CONFIG ... --bench N` once per (workload, variant), one after
 another in fresh processes (nothing else should run meanwhile), and tables images/s
@@ -39,7 +39,7 @@ SHORT_VARIANTS = ("fp32", "bf16", "channels_last", "compile")
 def measure(workload: list[str], variant: list[str], steps: int, data: str | None) -> dict:
     """One `--bench` in its own process -> its result dict."""
     out = Path(".throughput.tmp.json")
-    cmd = [sys.executable, "-m", "train", *workload, *variant, "max_train=256", "--bench", str(steps),
+    cmd = [sys.executable, "-m", "facealign.training", *workload, *variant, "max_train=256", "--bench", str(steps),
            "--bench-json", str(out)] + (["--data", data] if data else [])
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
@@ -63,7 +63,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train.throughput", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m facealign.training.throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=24, help="timed steps per measurement (default: %(default)s)")
     p.add_argument("--json", help="write every measurement here")

@@ -30,7 +30,7 @@ def predict(stages: list[StageSpec], models, faces: FaceSet, device, indices) ->
 
 def validate(stages, models, faces: FaceSet, device, loss=None, batch: int = 64) -> tuple[float, float | None]:
     """(mean NME %, mean loss) of the cascade on `faces`, ground-truth boxes. The loss, when given
-    (train.losses.point_loss), is taken on the points in the crop the last stage's input size and
+    (training.losses.point_loss), is taken on the points in the crop the last stage's input size and
     crop scale cut around each true face box."""
     preds = np.concatenate([predict(stages, models, faces, device, range(s, min(s + batch, len(faces))))
                             for s in range(0, len(faces), batch)])

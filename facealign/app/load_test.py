@@ -1,7 +1,7 @@
 """Load script for the web page (not a timed test): N concurrent picture requests via gradio_client.
 
-    python -m demo.load_test                                  # starts the page itself on a free port
-    python -m demo.load_test --url http://127.0.0.1:7860/ --requests 50 --picture face.jpg
+    python -m facealign.app.load_test                                  # starts the page itself on a free port
+    python -m facealign.app.load_test --url http://127.0.0.1:7860/ --requests 50 --picture face.jpg
 
 Each request runs in its own thread with its own client (its own session), all
 released at once; prints the failures, then p50 / p95 / max latency and throughput.
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 def start_page(concurrency: int):
     """Launch the page in this process -> (app, url)."""
-    from demo.app import build_app, launch
+    from facealign.app.page import build_app, launch
 
     app = build_app(concurrency=concurrency)
     port = free_port()
@@ -90,7 +90,7 @@ def report(results, wall_s: float) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m demo.load_test", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m facealign.app.load_test", description=__doc__.splitlines()[0])
     add_arguments(p)
     args = p.parse_args(argv)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"

@@ -5,7 +5,7 @@ the clip is played forwards and backwards (0..N-1, N-2..1, ...) until --frames
 frames have gone through: motion stays continuous, so tracking is measured in
 its steady state rather than re-detecting at an artificial cut. After a
 warm-up, each frame is timed end to end (pipeline + drawing) and per stage
-(`FaceAligner.last_timings`). The peers run in the same process on the same
+(`FaceAligner.last_stats`). The peers run in the same process on the same
 frames: MediaPipe FaceMesh (468 points, video mode, one face) and, where `dlib`
 is importable, dlib's HOG detector + 68-point shape predictor on every frame
 (dlib has no tracker). They are timed in turn with ours, frame by frame (ours,
@@ -18,7 +18,7 @@ median, per run; --runs N repeats the whole pass and reports the median ratio.
   ms_per_frame  end to end after decoding: pipeline + drawing ({"median", "mean", "p95"});
                 fps = 1000 / its median
   landmarks     the pipeline call alone (what the peers are compared with)
-  stages        FaceAligner.last_timings per stage (detect, track, crop, stage1, stage2, smooth) +
+  stages        FaceAligner.last_stats per stage (detect, track, crop, stage1, stage2, smooth) +
                 draw; a stage counts only frames where it ran, and "per_frame" spreads its
                 total over all timed frames. The head pose is solved only when a
                 caller reads Landmarks.pose, so it is not part of the pipeline's time
@@ -125,7 +125,7 @@ def time_pipeline(aligner, frames, order, peers=()) -> dict[str, list[float]]:
         out["end_to_end"].append((t2 - t0) * 1e3)
         out["landmarks"].append((t1 - t0) * 1e3)
         out["draw"].append((t2 - t1) * 1e3)
-        for name, ms in (aligner.last_timings or {}).items():
+        for name, ms in aligner.last_stats.timings().items():
             if name != "total" and ms > 0.0:  # a stage that did not run this frame (detect) is not a 0
                 out.setdefault(name, []).append(float(ms))
         for peer in peers:

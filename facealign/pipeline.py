@@ -1,5 +1,11 @@
 """FaceAligner: frame -> detect or track -> crop -> cascade -> frame points -> smooth.
 
+A picture:  detect -> cap -> cascade -> wrap.
+A video frame (as MediaPipe's graph): gate (detect, or confirm the tracks, when due) ->
+refine the tracks from their last points -> split alive / lost -> admit new faces ->
+commit -> smooth -> wrap. The cascade reports its own crop and stage times to the
+frame's Profiler (last_stats), which is never on the data path.
+
     aligner = FaceAligner()                       # picture mode, weights/accurate.pt
     faces = aligner(frame_bgr)                    # list[Landmarks], every face; [] when none
     aligner.last_stats                            # FrameStats: stages run, ms per stage, left_out
@@ -26,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import tracking as T
-from .detectors import Detector, FaceBox, create_detector
+from .detectors import Confirms, Detector, FaceBox, create_detector
 from .image import to_bgr
 from .profiler import FrameStats, Profiler
 from .results import Landmarks
@@ -68,13 +74,11 @@ class FaceAligner:
         if smoothing and not video:
             raise ValueError("smoothing follows faces across frames: it needs video=True")
         self.tracker = T.Tracker(max_faces, redetect_every, confirm_every)
-        from .backends import CascadeModel, load_backend
+        from .backends import load_backend
 
         self.weights = resolve(weights, preset, backend, backend_kwargs.get("device", "auto"))
         self.model: CascadeModel = load_backend(self.weights, backend, **backend_kwargs)
         self._prof = Profiler()
-        self._timed = CascadeModel(self.model.stages, [self._prof.wrap_runner(r) for r in self.model.runners],
-                                   self.model.backend, self.model.meta)
         if isinstance(detector, str):
             detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
         self.detector = detector
@@ -91,11 +95,6 @@ class FaceAligner:
     @property
     def max_faces(self) -> int | None:
         return self.tracker.max_faces
-
-    @property
-    def last_timings(self) -> dict[str, float]:
-        """Milliseconds per stage of the last call, and "total" (see last_stats for the typed form)."""
-        return self.last_stats.timings()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -153,28 +152,38 @@ class FaceAligner:
         return [T.Track(-1, p, c.score) for c, p in zip(cands, pts) if np.isfinite(p).all()]
 
     def _video_step(self, img: np.ndarray) -> list[T.Track]:
-        """Track, confirm with the detector when due, re-detect when a track is lost."""
+        """gate -> refine -> split -> admit -> commit (see the module's docstring)."""
+        cands, detections = self._gate(img)
+        alive, lost = self._refine_tracks(img, cands)
+        if lost and detections is None:  # lost one: look again on this very frame
+            detections = self._detect(img)
+        if detections is not None:
+            alive += self._new_faces(img, detections, alive, lost)
+        return self.tracker.commit(alive)
+
+    def _gate(self, img: np.ndarray) -> tuple[list[T.Candidate], list | None]:
+        """The tracks to refine, after the detector (when due: associated with its boxes) or its
+        cheap confirm (when due) -> (candidates, the detections or None when it did not run)."""
         tr = self.tracker
-        detections = None
         cands = tr.candidates()
-        if tr.detection_due(len(cands), hasattr(self.detector, "confirm")):
+        if tr.detection_due(len(cands), isinstance(self.detector, Confirms)):
             detections = self._detect(img)
             with self._prof.stage("track"):
-                cands = T.associate(cands, detections)
-        elif tr.presence_due():
+                return T.associate(cands, detections), detections
+        if tr.presence_due():
             cands = self._presence(img, cands)
-        prev = tr.previous_points()
+        return cands, None
+
+    def _refine_tracks(self, img: np.ndarray, cands: list[T.Candidate]) -> tuple[list[T.Track], list[T.Track]]:
+        """The last stage on every candidate from its last points -> (alive, lost) tracks."""
+        prev = self.tracker.previous_points()
         pts = self._refine(img, [prev[c.track_id] for c in cands])
         with self._prof.stage("track"):
             alive, lost = T.split_alive_lost(cands, pts, prev, img.shape)
-            lost += T.unconfirmed(tr.tracks, cands)
+            lost += T.unconfirmed(self.tracker.tracks, cands)
         if lost:
-            log.debug("frame %d: lost track(s) %s", tr.frame_index, [t.track_id for t in lost])
-            if detections is None:  # lost one: look again on this very frame
-                detections = self._detect(img)
-        if detections is not None:
-            alive += self._new_faces(img, detections, alive, lost)
-        return tr.commit(alive)
+            log.debug("frame %d: lost track(s) %s", self.tracker.frame_index, [t.track_id for t in lost])
+        return alive, lost
 
     def _finish(self, img: np.ndarray, tracks: list[T.Track], t: float) -> list[Landmarks]:
         """Smooth (video), wrap as Landmarks."""
@@ -206,11 +215,10 @@ class FaceAligner:
 
     def _presence(self, img: np.ndarray, cands: list[T.Candidate]) -> list[T.Candidate]:
         """Keep the tracks the detector's confirm() still sees (all of them if it has none)."""
-        confirm = getattr(self.detector, "confirm", None)
-        if confirm is None:
+        if not isinstance(self.detector, Confirms):
             return cands
         with self._prof.stage("track"):
-            scored = [(c, confirm(img, c.box_xyxy)) for c in cands]
+            scored = [(c, self.detector.confirm(img, c.box_xyxy)) for c in cands]
             return [T.Candidate(c.box_xyxy, s, c.track_id) for c, s in scored if s is not None]
 
     def _new_faces(self, img, detections, alive: list[T.Track], lost: list[T.Track]) -> list[T.Track]:
@@ -233,19 +241,12 @@ class FaceAligner:
         if not cands:
             empty = np.zeros((0, 68, 2), np.float32)
             return empty, empty
-        names = [self._stage_name(i) for i in range(len(self.model.stages))]
         boxes = np.stack([c.box_xyxy for c in cands])
-        stages = self._prof.run_stages(names, self._timed, [img] * len(cands), boxes, self.flip)
+        stages = self.model([img] * len(cands), boxes, self.flip, observe=self._prof.add)
         return stages[-1], stages[0]
 
     def _refine(self, img: np.ndarray, last_pts: list[np.ndarray]) -> np.ndarray:
         """Tracked faces: the last stage alone from their last points -> (N, 68, 2) frame points."""
         if not last_pts:
             return np.zeros((0, 68, 2), np.float32)
-        names = [self._stage_name(len(self.model.stages) - 1)]
-        frames = [img] * len(last_pts)
-        return self._prof.run_stages(names, self._timed.refine, frames, np.stack(last_pts), self.flip)[-1]
-
-    @staticmethod
-    def _stage_name(i: int) -> str:
-        return "stage1" if i == 0 else "stage2"
+        return self.model.refine([img] * len(last_pts), np.stack(last_pts), self.flip, observe=self._prof.add)[-1]

@@ -40,7 +40,7 @@ class FrameStats:
         return stage in self.stages_run
 
     def timings(self) -> dict[str, float]:
-        """{stage: ms, ..., "total": ms}: a plain dict, as FaceAligner.last_timings gives it."""
+        """{stage: ms, ..., "total": ms}: a plain dict (what bench and the webcam overlay show)."""
         return {**self.ms, "total": self.total_ms}
 
 
@@ -51,7 +51,6 @@ class Profiler:
         self._ms: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self._ran: set[str] = set()
         self._t0 = time.perf_counter()
-        self._marks: list[float] = []
 
     def start(self) -> None:
         self._ms = dict.fromkeys(STAGES, 0.0)
@@ -77,29 +76,3 @@ class Profiler:
         total = (time.perf_counter() - self._t0) * 1e3
         run = tuple(s for s in STAGES if s in self._ran)
         return FrameStats(MappingProxyType(dict(self._ms)), run, total, faces, left_out)
-
-    # -- networks: the time of each network apart from the warping around it -------------------
-
-    def wrap_runner(self, run):
-        """A stage runner that records when its network starts and returns (see run_stages)."""
-        def timed(x):
-            self._marks.append(time.perf_counter())
-            out = run(x)
-            self._marks.append(time.perf_counter())
-            return out
-        return timed
-
-    def run_stages(self, names: list[str], fn, *args):
-        """fn(*args), whose networks are wrap_runner()-wrapped, with its time split into "crop"
-        (warping and input preparation before each network) and each stage of `names` (the
-        network, plus putting its points back into the frame)."""
-        self._marks = [time.perf_counter()]
-        out = fn(*args)
-        end = time.perf_counter()
-        marks, prev = self._marks, self._marks[0]
-        for k, name in enumerate(names):
-            start, stop = marks[1 + 2 * k], marks[2 + 2 * k]
-            self.add("crop", (start - prev) * 1e3)
-            self.add(name, ((end if k == len(names) - 1 else stop) - start) * 1e3)
-            prev = stop
-        return out

@@ -8,11 +8,10 @@ main() {
   source train/steps.sh
   export PYTHONPATH=$PWD  # this checkout's code, also for `facealign eval`
   # 1. issue 19: which CPU settings train fastest (docs/training.md)
-  [ -f logs/throughput.json ] || step python -m train.throughput --json logs/throughput.json --markdown logs/throughput.md
-  # 2. ... and whether bf16 keeps the validation NME: the study's raw ResNet-18 at 64 px, 6 epochs each way
+  [ -f logs/throughput.json ] || step python -m facealign.training.throughput --json logs/throughput.json --markdown logs/throughput.md
+  # 2. ... and whether bf16 keeps the validation NME at equal epochs: the fast PIP stage 1, 12 epochs each way
   for amp in off bf16; do
-    train_run "speed_r18_$amp" raw_CNN_noAug_MSE input_size=64 batch_size=32 optimizer=sgd lr=0.3 loss_units=unit \
-      epochs=6 amp=$amp
+    train_run "speed_pip_$amp" fast_Stage1_PIP_Aug_Wing epochs=12 channels_last=true amp=$amp
   done
   # 3. issue 20: the accurate cascade with PIP heads
   train_run accurate_Stage1_PIP_Aug_Wing accurate_Stage1_PIP_Aug_Wing amp="${AMP:-auto}"

@@ -47,20 +47,22 @@ class CascadeModel:
     backend: str
     meta: dict = field(default_factory=dict)
 
-    def __call__(self, frames, boxes_xyxy, flip: bool = False) -> list[np.ndarray]:
-        """Frame points (N, 68, 2) after each stage; see models.cascade.run_cascade."""
+    def __call__(self, frames, boxes_xyxy, flip: bool = False, observe=None) -> list[np.ndarray]:
+        """Frame points (N, 68, 2) after each stage; observe(event, ms) is told the time of
+        each crop and stage (stage1, stage2, ...); see models.cascade.run_cascade."""
         if len(boxes_xyxy) == 0:
             return [np.zeros((0, 68, 2), np.float32) for _ in self.stages]
-        return run_cascade(self.stages, self.runners, frames, boxes_xyxy, flip=flip)
+        return run_cascade(self.stages, self.runners, frames, boxes_xyxy, flip=flip, observe=observe)
 
-    def refine(self, frames, pts, flip: bool = False) -> list[np.ndarray]:
+    def refine(self, frames, pts, flip: bool = False, observe=None) -> list[np.ndarray]:
         """Tracking: the last stage alone, its crop placed by `pts` (N, 68, 2), the last
         frame's points -> [(N, 68, 2) frame points]. The first stage only has to find a
         face in a loose box; a face that moved a little since its last points is what
         the last stage is trained on (stage 1's errors are larger than a frame's motion)."""
         if len(pts) == 0:
             return [np.zeros((0, 68, 2), np.float32)]
-        return run_cascade(self.stages[-1:], self.runners[-1:], frames, pts=np.asarray(pts, np.float32), flip=flip)
+        return run_cascade(self.stages[-1:], self.runners[-1:], frames, pts=np.asarray(pts, np.float32), flip=flip,
+                           names=[f"stage{len(self.stages)}"], observe=observe)
 
 
 def backend_for(path, backend: str = "auto", device: str = "auto") -> str:

@@ -10,7 +10,7 @@ Detector modules are imported only when built, so importing this is cheap.
 """
 from __future__ import annotations
 
-from .base import BoxMap, Detector, FaceBox, iou
+from .base import BoxMap, Confirms, Detector, FaceBox, iou
 
 # name -> (module, class, default keyword arguments)
 DETECTORS: dict[str, tuple[str, str, dict]] = {

@@ -100,13 +100,7 @@ def iou(a, b) -> np.ndarray:
 
 @runtime_checkable
 class Detector(Protocol):
-    """What the pipeline needs from a face detector.
-
-    A detector may also have `confirm(frame_bgr, point_box_xyxy) -> float | None`: a cheap
-    check that a face is still at a tracked 68-point box (its score, or None). The video
-    pipeline calls it on every frame for every track when it exists, and otherwise relies
-    on detect() every `redetect_every` frames to drop faces that have gone.
-    """
+    """What the pipeline needs from a face detector (see also Confirms, which a detector may add)."""
 
     box_map: BoxMap  # detector box -> 68-point box
 
@@ -116,4 +110,19 @@ class Detector(Protocol):
 
     def close(self) -> None:
         """Free the detector's resources; it is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class Confirms(Protocol):
+    """A detector that can also check cheaply that a tracked face is still there.
+
+    The video pipeline calls confirm() every `confirm_every` frames for every track of a
+    detector that has it; one without it relies on detect() every `redetect_every` frames
+    to drop faces that have gone.
+    """
+
+    def confirm(self, frame_bgr: np.ndarray, point_box_xyxy) -> float | None:
+        """(H, W, 3) uint8 BGR frame and a tracked face's (4,) 68-point box, frame pixels ->
+        the detector's score for a face there, or None when there is none."""
         ...

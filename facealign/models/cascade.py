@@ -11,6 +11,8 @@ the network cannot know what to add to them.)
 """
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,8 +103,8 @@ def to_input(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) * (1.0 / 255.0)
 
 
-def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None,
-                flip: bool = False) -> list[np.ndarray]:
+def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None, flip: bool = False,
+                names: list[str] | None = None, observe=None) -> list[np.ndarray]:
     """Run the cascade on N faces.
 
     frames: N BGR uint8 pictures (the same array may repeat for several faces);
@@ -113,32 +115,62 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     around their box and a points stage aligns them (tracking: last frame's points).
     flip: test-time flip averaging: each stage also sees its crops mirrored (in the
     same batch) and averages the two answers before the next stage crops from them.
+    names: each stage's name in the events (default stage1, stage2, ...); observe: an
+    optional callable(event, ms) told the time of each "crop" (warping and input
+    preparation) and of each stage by name (its network and putting its points back
+    into the frame), as they happen.
     Returns one (N, 68, 2) float32 array of frame points per stage.
     """
+    names = names or [f"stage{i + 1}" for i in range(len(stages))]
     out = []
-    for spec, run in zip(stages, runners):
-        if pts is None:
-            tfs = [spec.transform(box_xyxy=b) for b in boxes_xyxy]
-        else:  # a box stage crops around the points' box, a points stage aligns them
-            tfs = [spec.transform(pts_frame=p) for p in pts]
-        crops = np.stack([t.warp(f) for t, f in zip(tfs, frames)])
-        previous = None
-        if spec.heatmap_sigma:
-            if pts is None:
-                raise ValueError("a heatmap stage needs the previous stage's points (or tracked points)")
-            previous = np.stack([t.to_crop(p) for t, p in zip(tfs, pts)])
-        if flip:
-            crops = np.concatenate([crops, crops[:, :, ::-1]])
-            if previous is not None:
-                previous = np.concatenate([previous, flip_points(previous, spec.input_size)])
-        x = to_input(crops)
-        if previous is not None:
-            x = np.concatenate([x, heatmap.render(previous, spec.input_size, spec.heatmap_sigma)], axis=1)
-        raw = np.asarray(run(x), dtype=np.float32).reshape(len(crops), -1, 2)
-        pts_crop = spec.decode(raw, previous)
-        if flip:
-            n = len(tfs)
-            pts_crop = (pts_crop[:n] + flip_points(pts_crop[n:], spec.input_size)) / 2
-        pts = np.stack([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
+    for spec, run, name in zip(stages, runners, names):
+        with _timed(observe, "crop"):
+            tfs, x, previous = _stage_input(spec, frames, boxes_xyxy, pts, flip)
+        with _timed(observe, name):
+            raw = np.asarray(run(x), dtype=np.float32).reshape(len(x), -1, 2)
+            pts = _stage_points(spec, raw, tfs, previous, flip)
         out.append(pts)
     return out
+
+
+def _stage_input(spec: StageSpec, frames, boxes_xyxy, pts, flip: bool):
+    """One stage's crops -> (CropTransforms, network input (M, C, S, S), previous points in
+    the crops or None); M = 2N with flip (the mirrored crops follow the plain ones)."""
+    if pts is None:
+        tfs = [spec.transform(box_xyxy=b) for b in boxes_xyxy]
+    else:  # a box stage crops around the points' box, a points stage aligns them
+        tfs = [spec.transform(pts_frame=p) for p in pts]
+    crops = np.stack([t.warp(f) for t, f in zip(tfs, frames)])
+    previous = None
+    if spec.heatmap_sigma:
+        if pts is None:
+            raise ValueError("a heatmap stage needs the previous stage's points (or tracked points)")
+        previous = np.stack([t.to_crop(p) for t, p in zip(tfs, pts)])
+    if flip:
+        crops = np.concatenate([crops, crops[:, :, ::-1]])
+        if previous is not None:
+            previous = np.concatenate([previous, flip_points(previous, spec.input_size)])
+    x = to_input(crops)
+    if previous is not None:
+        x = np.concatenate([x, heatmap.render(previous, spec.input_size, spec.heatmap_sigma)], axis=1)
+    return tfs, x, previous
+
+
+def _stage_points(spec: StageSpec, raw: np.ndarray, tfs, previous, flip: bool) -> np.ndarray:
+    """Network outputs (M, 68, 2) -> (N, 68, 2) frame points (flip: the two answers averaged)."""
+    pts_crop = spec.decode(raw, previous)
+    if flip:
+        n = len(tfs)
+        pts_crop = (pts_crop[:n] + flip_points(pts_crop[n:], spec.input_size)) / 2
+    return np.stack([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
+
+
+@contextmanager
+def _timed(observe, event: str):
+    """Tell observe(event, ms) how long the block took (nothing when observe is None)."""
+    if observe is None:
+        yield
+        return
+    t0 = time.perf_counter()
+    yield
+    observe(event, (time.perf_counter() - t0) * 1e3)

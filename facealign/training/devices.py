@@ -74,15 +74,24 @@ def check_sync_bn(sync_bn: bool, device: torch.device, world_size: int) -> None:
 
 
 def resolve_precision(amp: str, device: torch.device) -> Precision:
-    """Config `amp` -> Precision. auto: bf16 on a GPU that has it, else fp16; off elsewhere."""
+    """Config `amp` -> Precision. auto: bf16 on a GPU that has it, else fp16; bf16 on a CPU with
+    native bf16 instructions (AVX512-BF16 or AMX: 1.15-1.6x the float32 images/s, docs/training.md);
+    off on other CPUs."""
     if amp == "auto":
-        if device.type != "cuda":
-            return Precision("off")
-        return Precision("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+        if device.type == "cuda":
+            return Precision("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+        return Precision("bf16" if device.type == "cpu" and cpu_has_bf16() else "off")
     if amp == "fp16" and device.type == "cpu":
         log.warning("amp=fp16 on the CPU: float16 matrix products are slow there; amp=bf16 is the CPU's "
                     "mixed precision")
     return Precision(amp)
+
+
+def cpu_has_bf16() -> bool:
+    """Does this CPU compute bf16 natively (AVX512-BF16 or AMX tiles)? torch.cpu's probes are private:
+    a torch without them answers False (float32, the safe choice)."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(p() for p in probes if p is not None)
 
 
 def cores_per_process(local_world_size: int) -> int:

@@ -21,16 +21,16 @@ WORKLOADS = {
                      "lr=0.3", "loss_units=unit"],
     "accurate PIP s1 128px b32": ["Cas_Stage1_PIP_Aug_Wing"],
 }
-# name -> overrides; the first is every workload's baseline (the defaults on a CPU)
+# name -> overrides; the first is every workload's baseline (float32, 2 workers, the cores' threads)
 VARIANTS = {
-    "fp32": [],
+    "fp32": ["amp=off"],
     "bf16": ["amp=bf16"],
-    "channels_last": ["channels_last=true"],
+    "channels_last": ["amp=off", "channels_last=true"],
     "bf16 + channels_last": ["amp=bf16", "channels_last=true"],
-    "compile": ["compile=true"],
+    "compile": ["amp=off", "compile=true"],
     "bf16 + compile": ["amp=bf16", "compile=true"],
-    "1 thread": ["threads=1"],
-    "no workers (faces in memory, in the loop)": ["workers=0"],
+    "1 thread": ["amp=off", "threads=1"],
+    "no workers (faces in memory, in the loop)": ["amp=off", "workers=0"],
 }
 SHORT_WORKLOADS = ("R18 64px b4",)  # (batch 4: fewer variants, the grid's smallest batches)
 SHORT_VARIANTS = ("fp32", "bf16", "channels_last", "compile")
@@ -82,6 +82,9 @@ def main(argv=None) -> int:
                                                   else f"failed: {r['error']}"), flush=True)
     table = markdown(rows)
     print(table)
+    for out in (args.json, args.markdown):
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"steps": args.steps, "rows": rows}, indent=1) + "\n")
     if args.markdown:

@@ -58,6 +58,16 @@ def _settings(cfg: Config) -> tuple:
     return ("off" if cfg.amp == "auto" else cfg.amp, cfg.channels_last, cfg.compile, cfg.threads, cfg.workers)
 
 
+def _named_overrides(workload, variant) -> list[str] | None:
+    """A row's config from its workload and variant names (throughput.WORKLOADS, VARIANTS), for rows
+    written without their overrides."""
+    from .throughput import VARIANTS, WORKLOADS
+
+    if workload not in WORKLOADS or variant not in VARIANTS:
+        return None
+    return WORKLOADS[workload] + VARIANTS[variant]
+
+
 class Throughput:
     """The measured rows of logs/throughput.json, each with its resolved config."""
 
@@ -71,21 +81,23 @@ class Throughput:
             return None
         rows = []
         for r in json.loads(path.read_text()).get("rows", []):
-            if "images_per_s" not in r or not r.get("overrides"):
+            overrides = r.get("overrides") or _named_overrides(r.get("workload"), r.get("variant"))
+            if "images_per_s" not in r or not overrides:
                 continue
             try:
-                rows.append((load_config(r["overrides"][0], r["overrides"][1:]), float(r["images_per_s"])))
+                rows.append((load_config(overrides[0], overrides[1:]), float(r["images_per_s"])))
             except ConfigError:
                 continue
         return cls(rows, path) if rows else None
 
     def images_per_s(self, cfg: Config) -> float:
-        """The nearest measured row (same speed settings first, then model, input side, batch)
-        scaled to this config's multiply-adds."""
+        """The nearest measured row (same speed settings first, then the nearest network, input side,
+        batch, width) scaled to this config's multiply-adds."""
         def distance(row):
             m = row[0]
-            return (_settings(m) != _settings(cfg), m.model != cfg.model, abs(math.log(m.input_size / cfg.input_size)),
-                    abs(math.log(m.batch_size / cfg.batch_size)), abs(math.log(m.width / cfg.width)))
+            return (_settings(m) != _settings(cfg), abs(math.log(GMACS[m.model] / GMACS[cfg.model])),
+                    abs(math.log(m.input_size / cfg.input_size)), abs(math.log(m.batch_size / cfg.batch_size)),
+                    abs(math.log(m.width / cfg.width)), m.stage != cfg.stage)
 
         measured, ips = min(self.rows, key=distance)
         return ips * cost(measured) / cost(cfg)

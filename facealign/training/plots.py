@@ -42,7 +42,8 @@ def _budget(doc, grid) -> str:
     if run is None:
         return ""
     seeds = sorted({r["seed"] for r in doc["runs"] if r["grid"] == grid})
-    return f"{run['budget_epochs']} epochs, {run['input_size']} px, {run['optimizer'].upper()}, seeds {','.join(map(str, seeds))}"
+    epochs = f"{run['budget_epochs']} epoch{'s' if run['budget_epochs'] != 1 else ''}"
+    return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, seeds {','.join(map(str, seeds))}"
 
 
 def _against(ax, cells, key, study: dict | None, label: str) -> None:
@@ -71,7 +72,7 @@ def _nme_figure(plt, doc, curves, key: str, xlabel: str, fixed: str, logx: bool)
         _against(ax, _cells(doc, g), key, study, label)
     _baseline(ax, doc)
     if logx:
-        xs = sorted({c[key] for g, _, _ in drawn for c in _cells(doc, g)})
+        xs = sorted({c[key] for g, _, _ in drawn for c in _cells(doc, g)} | {x for _, study, _ in drawn for x in study or {}})
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(x) for x in xs])
     ax.set(xlabel=xlabel, ylabel="NME % (outer eye corners)",
@@ -123,7 +124,8 @@ def _curves_figure(plt, doc, grids):
             style = _curve_style(r, g, first)
             colours.setdefault(r["cell"], style.get("color", f"C{len(colours) % 10}"))
             style["color"] = colours[r["cell"]]
-            ax.plot([c["epoch"] for c in r["curve"]], [c["val_nme"] for c in r["curve"]], lw=1.1, **style)
+            ax.plot([c["epoch"] for c in r["curve"]], [c["val_nme"] for c in r["curve"]], lw=1.1, marker=".",
+                    markersize=3, **style)
         ax.set(title=f"{g}: validation NME per epoch", xlabel="epoch", ylabel="NME %")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=6, ncol=3 if g == "depth_loss" else 1)

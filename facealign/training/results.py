@@ -100,7 +100,7 @@ def cell_errors(cells: list[dict], tests: dict[str, dict]) -> dict[str, np.ndarr
     """{cell: (faces,) NME % of each test face, averaged over the cell's runs} where every run has them."""
     found = {}
     for c in cells:
-        errs = [tests.get(n, {}).get("errors") for n in c["runs"]]
+        errs = [(tests.get(n) or {}).get("errors") for n in c["runs"]]
         if errs and all(e is not None for e in errs) and len({len(e) for e in errs}) == 1:
             found[c["cell"]] = np.mean(np.asarray(errs, np.float64), axis=0)
     return found

@@ -137,7 +137,7 @@ def plan(grid: str, overrides: list[str], seeds: list[int], only: list[str] | No
                 continue
             name = run_name(cell.name, seed)
             cfg = load_config(cell.base, [*cell.overrides, *overrides, f"name={name}", f"seed={seed}"])
-            cfg.epochs = max(1, round(cfg.epochs * cell.epochs_scale))
+            cfg.epochs = max(1, int(cfg.epochs * cell.epochs_scale + 0.5))
             runs.append(Run(name, cell, seed, cfg))
     return runs
 

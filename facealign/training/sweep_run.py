@@ -13,7 +13,7 @@ HARDWARE_KEYS = {"device", "amp", "workers", "threads", "channels_last", "compil
 
 def _describe(cfg, steps: int | None, seconds: float | None) -> str:
     width = f" x{cfg.width:g}" if cfg.width != 1 else ""
-    return (f"{cfg.epochs} epochs, {cfg.input_size} px, batch {cfg.batch_size}, lr {cfg.lr:g}, {cfg.model}{width}, "
+    return (f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, {cfg.input_size} px, batch {cfg.batch_size}, lr {cfg.lr:g}, {cfg.model}{width}, "
             f"{cfg.optimizer}, loss {cfg.loss}, seed {cfg.seed}, "
             f"{steps if steps is not None else '?'} steps, "
             + (f"~{duration(seconds)}" if seconds is not None else "no estimate"))
@@ -41,8 +41,9 @@ def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str
     cells = {r.cell.name for r in runs}
     seeds = sorted({r.seed for r in runs})
     out = runs[0].cfg.out if runs else "."
+    budget = " ".join(overrides) or "the configs' own"
     print(f"{grid}: {len(cells)} cell(s) x {len(seeds)} seed(s) ({','.join(map(str, seeds))}) = {len(runs)} run(s), "
-          f"out={out}; budget: {' '.join(overrides) or 'the configs own'}")
+          f"out={out}; budget: {budget}")
     all_steps, all_seconds = 0, 0.0
     for r in runs:
         steps = seconds = None

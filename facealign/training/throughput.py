@@ -82,6 +82,9 @@ def main(argv=None) -> int:
                                                   else f"failed: {r['error']}"), flush=True)
     table = markdown(rows)
     print(table)
+    for path in (args.json, args.markdown):  # (logs/ need not exist yet)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"steps": args.steps, "rows": rows}, indent=1) + "\n")
     if args.markdown:

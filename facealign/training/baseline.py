@@ -53,3 +53,22 @@ def mean_face_baseline(data=None, subset: str = "common") -> dict:
     gt = load_split(subset, data).points()
     result = score(mean_face_points(train_pts, gt), gt)
     return {"predictor": NAME, "subset": subset, "train_faces": int(len(train_pts)), **result}
+
+
+def main(argv=None) -> int:
+    """`python -m facealign.training.baseline [--data DIR] [--subset common]`: the baseline's figures as JSON."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(prog="python -m facealign.training.baseline", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
+    p.add_argument("--subset", default="common", help="test subset (default: %(default)s)")
+    args = p.parse_args(argv)
+    result = mean_face_baseline(args.data, args.subset)
+    print(json.dumps({k: v for k, v in result.items() if k != "errors"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,10 @@
 """NME, failure rate, CED and its AUC (pure numpy).
 
 NME is the mean point-to-point error divided by the outer-eye-corner distance
-(points 36 and 45) of the ground truth. Functions take and return fractions
+(points 36 and 45) of the ground truth, ours and 300-W's. Two other conventions, to line
+up figures reported under them (`norm=`): "pupils", the distance between the eye
+centres (the means of points 36-41 and 42-47), and "box", the square root of the
+ground-truth point box's area (sqrt(w * h)). Functions take and return fractions
 (0.05 = 5 %); `summarize` returns percentages for reporting.
 """
 from __future__ import annotations
@@ -11,16 +14,31 @@ import numpy as np
 from .topology import interocular
 
 FAILURE_THRESHOLD = 0.08
+NORMALISATIONS = ("outer_eyes", "pupils", "box")  # the first is ours
 
 
-def nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-face NME of (N, 68, 2) predictions against (N, 68, 2) ground truth -> (N,)."""
+def normaliser(gt: np.ndarray, norm: str = "outer_eyes") -> np.ndarray:
+    """The distance that divides each face's error, from (N, 68, 2) ground truth -> (N,), in its pixels."""
+    gt = np.asarray(gt, dtype=np.float64)
+    if norm == "outer_eyes":
+        return interocular(gt)
+    if norm == "pupils":
+        return np.linalg.norm(gt[:, 36:42].mean(axis=1) - gt[:, 42:48].mean(axis=1), axis=-1)
+    if norm == "box":
+        w, h = (gt.max(axis=1) - gt.min(axis=1)).T
+        return np.sqrt(w * h)
+    raise ValueError(f"unknown normalisation {norm!r}; choose from {', '.join(NORMALISATIONS)}")
+
+
+def nme(pred: np.ndarray, gt: np.ndarray, norm: str = "outer_eyes") -> np.ndarray:
+    """Per-face NME of (N, 68, 2) predictions against (N, 68, 2) ground truth -> (N,);
+    norm: one of NORMALISATIONS (the outer-eye-corner distance by default)."""
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 2:
         raise ValueError(f"expected two (N, K, 2) arrays of one shape, got {pred.shape} and {gt.shape}")
     err = np.linalg.norm(pred - gt, axis=-1).mean(axis=-1)
-    return err / interocular(gt)
+    return err / normaliser(gt, norm)
 
 
 def failure_rate(errors: np.ndarray, threshold: float = FAILURE_THRESHOLD) -> float:

@@ -38,3 +38,23 @@ def test_failure_rate_auc_and_ced():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         nme(np.zeros((2, 68, 2)), np.zeros((3, 68, 2)))
+
+
+def test_three_normalisations_on_a_hand_made_face():
+    from facealign.metrics import normaliser
+
+    gt = np.zeros((1, 68, 2))
+    gt[0, :, 0] = np.linspace(0, 200, 68)  # a 200 x 50 point box
+    gt[0, :, 1] = np.linspace(0, 50, 68)
+    gt[0, 36:42] = (10.0, 20.0)  # the right eye's six points, centre (10, 20)
+    gt[0, 42:48] = (90.0, 20.0)  # the left eye's, centre (90, 20): 80 px apart
+    gt[0, 36], gt[0, 37] = (4.0, 20.0), (16.0, 20.0)  # its outer corner, and a point that keeps the centre
+    gt[0, 45], gt[0, 44] = (96.0, 20.0), (84.0, 20.0)
+    np.testing.assert_allclose(normaliser(gt, "outer_eyes"), [92.0])
+    np.testing.assert_allclose(normaliser(gt, "pupils"), [80.0])
+    np.testing.assert_allclose(normaliser(gt, "box"), [100.0])  # sqrt(200 * 50)
+    pred = gt + (4.0, 0.0)  # every point 4 px off
+    for norm, dist in (("outer_eyes", 92.0), ("pupils", 80.0), ("box", 100.0)):
+        np.testing.assert_allclose(nme(pred, gt, norm), [4.0 / dist])
+    with pytest.raises(ValueError, match="unknown normalisation 'iod'"):
+        normaliser(gt, "iod")

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -159,45 +160,146 @@ def test_integral_stage2_trains_from_stage1_backbone_and_exports(tmp_path):
 
 
 def test_sweep_grids_follow_the_study(capsys):
-    from facealign.training.sweep import cells, grid_of, grids
+    from facealign.training.sweep import cells, grid_of, grids, run_name, split_seed
 
     batch = cells("batch")
-    assert [n for n, _, _ in batch] == [f"sweep_batch_bs{b}" for b in (2, 4, 8, 16, 32)]
+    assert [c.name for c in batch] == [f"sweep_batch_bs{b}" for b in (2, 4, 8, 16, 32)]
     # the study's optimiser, learning rate and loss scale in every cell
-    assert all({"optimizer=sgd", "loss_units=unit", "lr=0.3"} <= set(o) for _, _, o in batch)
-    assert [len(cells(g)) for g in grids()] == [5, 6, 5, 15, 5]  # 36 cells
-    cascade = cells("cascade", "study")
-    assert [n for n, _, _ in cascade] == ["Cas_Stage1_Aug_L1", "Cas_Stage1_Aug_MSE", "Cas_Stage1_Aug_SmoothL1",
-                                          "Cas_Stage1_Aug_Wing", "Cas_Stage2_Aug_Wing-S1_MSE"]
-    assert cascade[-1][2] == ["stage1=study/checkpoints/Cas_Stage1_Aug_MSE/best.pt"]  # this grid's own stage 1
+    assert all({"optimizer=sgd", "loss_units=unit", "lr=0.3"} <= set(c.overrides) for c in batch)
+    assert grids() == ["batch", "batch_steps", "lr", "wing_batch", "depth_loss", "cascade"]
+    assert [len(cells(g)) for g in grids()] == [5, 5, 6, 5, 15, 6]  # the study's 36 cells and 6 controls
+    # equal optimiser steps: epochs scale with the batch, batch 4 at the budget's own
+    assert [c.epochs_scale for c in cells("batch_steps")] == [0.5, 1, 2, 4, 8]
+    cascade = cells("cascade", "study", seed=2)
+    assert [c.name for c in cascade] == ["Cas_Stage1_Aug_L1", "Cas_Stage1_Aug_MSE", "Cas_Stage1_Aug_SmoothL1",
+                                         "Cas_Stage1_Aug_Wing", "Cas_Stage2_Aug_Wing-S1_MSE", "Cas_Stage1_Aug_MSE-long"]
+    assert cascade[4].overrides == ("stage1=study/checkpoints/Cas_Stage1_Aug_MSE_s2/best.pt",)  # its seed's stage 1
+    assert (cascade[5].base, cascade[5].epochs_scale) == ("Cas_Stage1_Aug_MSE", 2.0)  # stage 1 + stage 2's epochs
+    assert run_name("sweep_lr_lr0.3", 0) == "sweep_lr_lr0.3" and split_seed("sweep_lr_lr0.3_s2") == ("sweep_lr_lr0.3", 2)
     assert grid_of("sweep_depth_loss_resnet50_l1") == "depth_loss" and grid_of("Cas_Stage1_Aug_Wing") == "cascade"
+    assert grid_of("sweep_batch_steps_bs8_s1") == "batch_steps" and grid_of("Cas_Stage1_Aug_MSE-long_s2") == "cascade"
     assert grid_of("abl_s1_pip") is None
-    assert cli(["sweep", "lr", "epochs=1", "--dry-run"]) == 0
+    assert cli(["sweep", "lr", "epochs=1", "input_size=64", "--dry-run"]) == 0
     assert capsys.readouterr().out.count("sweep_lr_lr") == 6
 
 
-def test_a_study_grid_runs_and_reports_as_json_and_plots(tmp_path, capsys):
-    """The wing_batch grid at a one-epoch budget on 48 faces: five real trainings on the study's scale,
-    then `facealign report --json --plots`."""
-    budget = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "workers=0", "epochs=1"]
-    assert cli(["sweep", "wing_batch", *budget, f"out={tmp_path}", "--data", str(DATA)]) == 0
+def _throughput(path):
+    """A throughput table: the study's ResNet-18 at 64 px, batch 32, 100 images/s (a row with its overrides),
+    and ResNet-50's, 50 images/s, named only (as python -m facealign.training.throughput names its rows)."""
+    rows = [{"workload": "R18 64px b32", "variant": "fp32", "images_per_s": 100.0,
+             "overrides": ["raw_CNN_noAug_MSE", "input_size=64", "batch_size=32", "optimizer=sgd", "lr=0.3"]},
+            {"workload": "R50 64px b32", "variant": "fp32", "images_per_s": 50.0}]
+    path.write_text(json.dumps({"steps": 24, "rows": rows}))
+    return path
+
+
+def test_sweep_dry_run_states_each_runs_budget_steps_and_time(tmp_path, capsys):
+    table = _throughput(tmp_path / "throughput.json")
+    assert cli(["sweep", "batch_steps", "epochs=20", "input_size=64", f"out={tmp_path}", "--seeds", "0,1",
+                "--data", str(DATA), "--throughput", str(table), "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    lines = [line.strip() for line in out.splitlines() if line.startswith("  sweep_")]
+    assert len(lines) == 10 and lines[0].startswith("sweep_batch_steps_bs2: 10 epochs, 64 px, batch 2, lr 0.3")
+    assert lines[9].startswith("sweep_batch_steps_bs32_s1: 160 epochs, 64 px, batch 32, lr 0.3, resnet18, sgd, "
+                               "loss mse, seed 1")
+    steps = [int(line.split(" steps")[0].rsplit(", ", 1)[1]) for line in lines]
+    assert steps[1] == 20 * 453 and max(steps) - min(steps) < 0.01 * steps[1]  # 1,813 faces: equal steps
+    # 160 epochs x (1,813 + 201 / 3 faces) at 100 images/s, measured on this very workload: 50.1 min
+    assert "sweep_batch_steps_bs32: 160 epochs" in out and "seed 0, 9120 steps, ~50.1 min" in out
+    assert "total: 10 run(s)" in out and "estimated from" in out and "WARNING" not in err
+    assert cli(["sweep", "depth_loss", "epochs=20", "input_size=64", "--cell", "sweep_depth_loss_resnet50_mse",
+                "--data", str(DATA), "--throughput", str(table), "--dry-run"]) == 0
+    assert "resnet50, sgd, loss mse, seed 0, 1140 steps, ~12.5 min" in capsys.readouterr().out  # 20 x 1880 / 50 s
+    assert cli(["sweep", "cascade", "epochs=20", "input_size=64", f"out={tmp_path}", "--seeds", "1",
+                "--cell", "Cas_Stage1_Aug_MSE-long", "--data", str(DATA), "--dry-run",
+                "--throughput", str(tmp_path / "none.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Cas_Stage1_Aug_MSE-long_s1: 40 epochs, 64 px, batch 32" in out and "no estimate: run python -m" in out
+    # no budget on the command line: said loudly
+    assert cli(["sweep", "lr", "--dry-run", "--data", str(DATA)]) == 0
+    assert "WARNING: no epochs= and no input_size= given" in capsys.readouterr().err
+    assert cli(["sweep", "lr", "epochs=1", "--cell", "sweep_lr_lr9", "--dry-run"]) == 2
+    assert "not a cell of lr" in capsys.readouterr().err
+    assert cli(["sweep", "lr", "epochs=1", "seed=3", "--dry-run"]) == 2
+
+
+def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, capsys):
+    """Two cells of the wing_batch grid x two seeds at a one-epoch budget on 48 faces: real trainings on the
+    study's scale, then `facealign report --json --plots`, then the same document rebuilt from the copies."""
+    budget = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "workers=0", "epochs=1",
+              f"out={tmp_path}"]
+    cells = ["--cell", "sweep_wing_batch_bs4", "--cell", "sweep_wing_batch_bs8"]
+    assert cli(["sweep", "wing_batch", *budget, *cells, "--seeds", "0,1", "--data", str(DATA)]) == 0
+    assert cli(["sweep", "wing_batch", *budget, *cells, "--seeds", "0,1", "--resume", "--data", str(DATA)]) == 0
+    assert "sweep_wing_batch_bs8_s1: done (1 epochs)" in capsys.readouterr().out  # resumed: nothing to do
+    longer = [b if b != "epochs=1" else "epochs=2" for b in budget]
+    assert cli(["sweep", "wing_batch", *longer, *cells, "--resume", "--data", str(DATA)]) == 2
+    assert "trained at another budget" in capsys.readouterr().err  # never a silent warm restart
     out_json, plots = tmp_path / "study/results.json", tmp_path / "plots"
     assert cli(["report", "--out", str(tmp_path), "--data", str(DATA), "--json", str(out_json),
                 "--plots", str(plots), "--markdown", str(tmp_path / "report.md")]) == 0
-    rows = [line.split(" | ") for line in (tmp_path / "report.md").read_text().splitlines()[2:]]
-    assert len(rows) == 5 and all(float(row[3]) > 0 for row in rows)  # common NME in the table too
-    runs = json.loads(out_json.read_text())["runs"]
-    assert sorted(r["batch_size"] for r in runs) == [2, 4, 8, 16, 32]
-    for r in runs:
-        assert {"name", "grid", "epochs", "budget_epochs", "input_size", "optimizer", "lr", "batch_size", "loss",
-                "model", "val_nme", "common_nme", "best_val_loss", "minutes"} <= set(r)
+    doc = json.loads(out_json.read_text())
+    runs = {r["name"]: r for r in doc["runs"]}
+    assert sorted(runs) == ["sweep_wing_batch_bs4", "sweep_wing_batch_bs4_s1", "sweep_wing_batch_bs8",
+                            "sweep_wing_batch_bs8_s1"]
+    for r in runs.values():
+        assert r["config"]["seed"] == r["seed"] and r["config"]["name"] == r["name"] and len(r["config"]) > 40
         assert (r["grid"], r["optimizer"], r["lr"], r["loss"], r["loss_units"]) == ("wing_batch", "sgd", 0.3, "wing", "unit")
-        assert r["epochs"] == r["budget_epochs"] == 1 and r["input_size"] == 64
-        assert r["common_nme"] > 0 and 0 < r["best_val_loss"] < 1  # Wing on [0, 1] points: a small number
-        assert r["diverged"] is None
+        assert r["epochs"] == r["budget_epochs"] == 1 and r["steps"] == 48 // r["batch_size"]
+        assert r["common_nme"] > 0 and 0 <= r["common_auc"] < 1 and 0 < r["best_val_loss"] < 1  # (one epoch: AUC@8 0)
+        assert set(r["common_nme_by_norm"]) == {"outer_eyes", "pupils", "box"} and r["diverged"] is None
+        assert r["curve"][0]["epoch"] == 1 and "val_loss" in r["curve"][0]
+    assert runs["sweep_wing_batch_bs4_s1"]["seed"] == 1 and runs["sweep_wing_batch_bs4"]["seed"] == 0
+    cell = next(c for c in doc["cells"] if c["cell"] == "sweep_wing_batch_bs4")
+    pair = [runs["sweep_wing_batch_bs4"]["common_nme"], runs["sweep_wing_batch_bs4_s1"]["common_nme"]]
+    assert cell["seeds"] == [0, 1] and cell["common_nme_mean"] == pytest.approx(sum(pair) / 2)
+    assert cell["common_nme_sd"] == pytest.approx(abs(pair[0] - pair[1]) / 2 ** 0.5)
+    assert 10 < doc["baseline"]["common_nme"] < 25 and doc["baseline"]["n"] == 554 and doc["commit"]["commit"]
+    assert {c["cell"] for c in doc["comparisons"]} >= {"baseline"} and len(doc["normalisations"]) == 2
     for name in ("nme_vs_batch.png", "curves.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (plots / "nme_vs_lr.png").exists()  # no lr grid was run
+    report = (tmp_path / "report.md").read_text()
+    assert " ± " in report and report.count("mean face in the ground-truth box") == 3
+    copies = tmp_path / "study/runs"
+    assert sorted(p.name for p in (copies / "sweep_wing_batch_bs8_s1").iterdir()) == ["config.json", "metrics.csv",
+                                                                                     "test.json"]
+    assert not list(copies.rglob("*.pt"))
+    rebuilt = tmp_path / "rebuilt.json"  # from the copies alone: no checkpoints, no retraining
+    assert cli(["report", "--logs", str(copies), "--data", str(DATA), "--json", str(rebuilt)]) == 0
+    again = json.loads(rebuilt.read_text())
+    assert again["runs"] == doc["runs"] and again["cells"] == doc["cells"] and again["baseline"] == doc["baseline"]
+
+
+def test_report_never_replaces_results_with_fewer_runs(tmp_path, capsys):
+    """As in a fresh checkout: no study/ folder, the committed results file must stay as it was."""
+    committed = Path(__file__).resolve().parents[1] / "docs/study/results.json"
+    results = tmp_path / "docs/study/results.json"
+    results.parent.mkdir(parents=True)
+    results.write_bytes(committed.read_bytes())
+    held = len(json.loads(committed.read_text())["runs"])
+    argv = ["report", "--out", str(tmp_path / "study"), "--json", str(results), "--data", str(DATA)]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert f"refusing to replace {results}: it holds {held} runs" in err and "--overwrite" in err
+    assert results.read_bytes() == committed.read_bytes() and not (results.parent / "runs").exists()
+    assert cli([*argv, "--overwrite"]) == 0  # told to
+    assert json.loads(results.read_text())["runs"] == []
+
+
+def test_mean_face_baseline_on_real_faces_is_a_sane_floor():
+    from facealign.data import load_split
+    from facealign.metrics import nme
+    from facealign.training.baseline import mean_face_points, training_points
+
+    train = training_points(DATA)
+    assert len(train) == 1813
+    gt = load_split("common", DATA).points()[::25]  # 23 test faces
+    pred = mean_face_points(train, gt, 64)
+    errors = nme(pred, gt)
+    assert 0.10 < errors.mean() < 0.25  # a constant answer: far from a trained net's 4-6 %, far from random
+    np.testing.assert_allclose(mean_face_points(train, gt, 128), pred, atol=1e-2)  # the crop's size cancels out
+    np.testing.assert_allclose(pred.mean(1), gt.mean(1), atol=0.2 * (gt.max(1) - gt.min(1)).max())  # in the box
 
 
 def test_report_tables_the_logged_runs(tmp_path, capsys):

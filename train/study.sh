@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# The study's four grids and its five cascade experiments (36 runs), each grid at one budget for all
-# its cells, one training at a time, then the report (docs/study/results.json and the plots).
-# Resumable: run it again (or after a stop) and finished cells are skipped, unfinished ones resumed.
+# The study (issue 19): its four grids, the equal-steps batch control, and the cascade experiments with
+# their control, every cell at one budget (EPOCHS at SIZE px) and with each of SEEDS, one training at a
+# time, then the report (docs/study/results.json, docs/study/runs/, the plots).
+# Resumable: run it again after a stop: finished runs are skipped, an unfinished one resumed. A run
+# left in OUT at another budget (an earlier, shorter study) is refused, not extended: move OUT aside,
+# set OUT=..., or rerun that cell with `facealign sweep GRID ... --cell NAME --overwrite`.
 # Usage: bash train/study.sh [GRID ...]   (from the repository root, in the project's virtualenv)
-# Budgets (2 CPU cores): set EPOCHS, DEPTH_EPOCHS, CASCADE_EPOCHS, SIZE to change them.
+#   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study bash train/study.sh            (the defaults)
+#   DEPTH_SEEDS=0,1,2 ...    depth_loss's seeds (default 0: its 15 cells, ResNet-152 included, cost most)
+# See the plan and its estimated time first: facealign sweep GRID epochs=20 input_size=64 --seeds 0,1,2 --dry-run
 set -euo pipefail
-EPOCHS=${EPOCHS:-6}                  # batch, lr, wing_batch
-DEPTH_EPOCHS=${DEPTH_EPOCHS:-3}      # depth_loss (ResNet-18 .. 152)
-CASCADE_EPOCHS=${CASCADE_EPOCHS:-15}  # the five cascade experiments
+SEEDS=${SEEDS:-0,1,2}                # batch, batch_steps, lr, wing_batch, cascade
+DEPTH_SEEDS=${DEPTH_SEEDS:-0}        # depth_loss
+EPOCHS=${EPOCHS:-20}                 # every grid (the study's budget); the controls scale it (sweep.py)
 SIZE=${SIZE:-64}                     # input size of every cell (the study's crops were larger)
 OUT=${OUT:-study}
-GRIDS=${*:-batch lr wing_batch depth_loss cascade}
+GRIDS=${*:-batch batch_steps lr wing_batch depth_loss cascade}
 source train/steps.sh
 for grid in $GRIDS; do
-  case $grid in
-    depth_loss) epochs=$DEPTH_EPOCHS ;;
-    cascade) epochs=$CASCADE_EPOCHS ;;
-    *) epochs=$EPOCHS ;;
-  esac
-  step facealign sweep "$grid" epochs="$epochs" input_size="$SIZE" out="$OUT" --resume
+  seeds=$SEEDS
+  [ "$grid" = depth_loss ] && seeds=$DEPTH_SEEDS
+  step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" out="$OUT" --seeds "$seeds" --resume
 done
 step facealign report --out "$OUT" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md"
 echo "== $(date +%H:%M:%S) done"

@@ -24,6 +24,7 @@ from facealign.data import FaceSet, load_split, train_val_split
 from facealign.transform import CropTransform, points_box
 
 from .augment import photometric, random_crop, random_flip, sample_crop
+from .budget import steps_per_epoch
 from .config import Config
 
 log = logging.getLogger("facealign.train")
@@ -109,8 +110,7 @@ class ShardedBatches(Sampler):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        full, rest = divmod(self.n, self.batch_size)
-        return full + (1 if rest >= 2 * self.world or full == 0 else 0)
+        return steps_per_epoch(self.n, self.batch_size, self.world)
 
     def __iter__(self):
         for batch in epoch_batches(self.n, self.batch_size, self.seed, self.epoch, self.world):

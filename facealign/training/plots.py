@@ -1,4 +1,6 @@
-"""The study's plots, from `facealign report`'s records (train/report.py), beside the study's figures."""
+"""The study's plots, from `facealign report`'s results document (training/results.py), beside the
+study's figures: our cells as mean +- sd over seeds (error bars), the study's two series in their own
+styles (black dashed: MSE; grey dash-dot: Wing), and the mean-face baseline as a red dotted line."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,62 +17,122 @@ STUDY_DEPTH_LOSS = {
     "smoothl1": (0.0018, 0.0013, 0.0013, 0.0015, 0.0014),
 }
 LOSS_NAMES = {"mse": "MSE", "l1": "MAE (L1)", "smoothl1": "SmoothL1"}
+# line styles: ours by series colour, solid with error bars; the study's two series each its own style
+OURS = {"MSE": "C0", "MSE, equal steps": "C2", "Wing": "C1"}
+STUDY_STYLE = {"MSE": dict(color="black", linestyle="--", marker="x"),
+               "Wing": dict(color="grey", linestyle="-.", marker="+", markersize=9)}
 
 
 def _pyplot():
     try:
         import matplotlib
     except ImportError as e:
-        raise SystemExit("facealign report --plots needs matplotlib: pip install 'facealign[train]'") from e
+        raise SystemExit("facealign report --plots needs matplotlib: pip install '.[train]'") from e
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
 
-def _grid(records, grid):
-    return [r for r in records if r["grid"] == grid and not r["diverged"]]
+def _cells(doc, grid):
+    return [c for c in doc["cells"] if c["grid"] == grid and c["common_nme_mean"] is not None]
 
 
-def _budget(runs) -> str:
-    if not runs:
+def _budget(doc, grid) -> str:
+    run = next((r for r in doc["runs"] if r["grid"] == grid), None)
+    if run is None:
         return ""
-    r = runs[0]
-    return f"{r['budget_epochs']} epochs, {r['input_size']} px, {r['optimizer'].upper()}"
+    seeds = sorted({r["seed"] for r in doc["runs"] if r["grid"] == grid})
+    epochs = f"{run['budget_epochs']} epoch{'s' if run['budget_epochs'] != 1 else ''}"
+    return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, seeds {','.join(map(str, seeds))}"
 
 
-def _against(ax, runs, key, study: dict, label: str) -> None:
-    runs = sorted(runs, key=lambda r: r[key])
-    xs = [r[key] for r in runs]
-    ax.plot(xs, [r["common_nme"] for r in runs], "o-", label=f"{label}: here, common NME")
-    ax.plot(xs, [r["val_nme"] for r in runs], "s:", label=f"{label}: here, validation NME")
-    ax.plot(list(study), list(study.values()), "x--", color="grey", label=f"{label}: the study")
+def _against(ax, cells, key, study: dict | None, label: str) -> None:
+    cells = sorted(cells, key=lambda c: c[key])
+    xs = [c[key] for c in cells]
+    colour = OURS.get(label, "C3")
+    ax.errorbar(xs, [c["common_nme_mean"] for c in cells], yerr=[c["common_nme_sd"] or 0 for c in cells], fmt="o-",
+                color=colour, capsize=3, label=f"{label}: here, common NME (mean ± sd over seeds)")
+    ax.errorbar(xs, [c["val_nme_mean"] for c in cells], yerr=[c["val_nme_sd"] or 0 for c in cells], fmt="s:",
+                color=colour, alpha=0.6, capsize=3, label=f"{label}: here, validation NME")
+    if study:
+        ax.plot(list(study), list(study.values()), label=f"{label}: the study", **STUDY_STYLE[label])
 
 
-def _nme_figure(plt, curves, key: str, xlabel: str, fixed: str, logx: bool):
-    """NME against one setting: curves = [(runs, study figures, label)], those with runs drawn."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    drawn = [(runs, study, label) for runs, study, label in curves if runs]
-    for runs, study, label in drawn:
-        _against(ax, runs, key, study, label)
+def _baseline(ax, doc) -> None:
+    b = doc.get("baseline")
+    if b and b.get("common_nme") is not None:
+        ax.axhline(b["common_nme"], color="red", linestyle=":", lw=1.2, label=f"mean-face baseline ({b['common_nme']:.1f})")
+
+
+def _nme_figure(plt, doc, curves, key: str, xlabel: str, fixed: str, logx: bool):
+    """NME against one setting: curves = [(grid, study figures, label)], those with cells drawn."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    drawn = [(g, study, label) for g, study, label in curves if _cells(doc, g)]
+    for g, study, label in drawn:
+        _against(ax, _cells(doc, g), key, study, label)
+    _baseline(ax, doc)
     if logx:
-        xs = sorted({r[key] for runs, _, _ in drawn for r in runs})
+        xs = sorted({c[key] for g, _, _ in drawn for c in _cells(doc, g)} | {x for _, study, _ in drawn for x in study or {}})
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(x) for x in xs])
-    ax.set(xlabel=xlabel, ylabel="NME %", title=f"NME against {xlabel} ({fixed}; {_budget(drawn[0][0])})")
-    ax.legend(fontsize=7)
+    ax.set(xlabel=xlabel, ylabel="NME % (outer eye corners)",
+           title=f"NME against {xlabel} ({fixed}; {_budget(doc, drawn[0][0])})")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=6.5)
     return fig
 
 
-def _curve_style(run: dict, grid: str) -> dict:
-    """Line label and style of one run in curves.png; depth_loss's 15 runs: colour = depth, dash = loss."""
+def _depth_figure(plt, doc):
+    depth = _cells(doc, "depth_loss")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    for ax, (loss, study) in zip(axes, STUDY_DEPTH_LOSS.items()):
+        here = {c["model"]: c for c in depth if c["loss"] == loss}
+        xs = range(len(DEPTHS))
+        mean = [here[d]["best_val_loss_mean"] if d in here else float("nan") for d in DEPTHS]
+        sd = [(here[d]["best_val_loss_sd"] or 0) if d in here else 0 for d in DEPTHS]
+        ax.bar([x - 0.2 for x in xs], mean, 0.4, yerr=sd, capsize=3, color="C0", label="here (mean ± sd)")
+        ax.bar([x + 0.2 for x in xs], study, 0.4, color="white", edgecolor="black", hatch="//", label="the study")
+        ax.set_xticks(list(xs), [d.replace("resnet", "R") for d in DEPTHS])
+        ax.set(title=f"{LOSS_NAMES[loss]}: best validation loss", ylabel="loss, points in [0, 1] of the crop")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Loss x depth ({_budget(doc, 'depth_loss')})")
+    return fig
+
+
+def _curve_style(run: dict, grid: str, first: bool) -> dict:
+    """One run in curves.png: colour = cell (depth_loss: colour = depth, dash = loss); seeds share the style,
+    the first seed alone is labelled."""
+    label = run["cell"].replace(f"sweep_{grid}_", "") if first else None
     if grid != "depth_loss":
-        return {"label": run["name"].replace(f"sweep_{grid}_", "")}
-    depth = DEPTHS.index(run["model"])
+        return {"label": label}
     dash = {"mse": "-", "l1": "--", "smoothl1": ":"}[run["loss"]]
-    return {"label": f"R{run['model'][6:]} {LOSS_NAMES[run['loss']].split()[0]}", "color": f"C{depth}", "linestyle": dash}
+    label = f"R{run['model'][6:]} {LOSS_NAMES[run['loss']].split()[0]}" if first else None
+    return {"label": label, "color": f"C{DEPTHS.index(run['model'])}", "linestyle": dash}
 
 
-def write_plots(records: list[dict], folder: Path) -> list[Path]:
+def _curves_figure(plt, doc, grids):
+    from matplotlib.ticker import MaxNLocator
+
+    rows = (len(grids) + 2) // 3
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(grids):]:
+        ax.axis("off")
+    for ax, g in zip(axes.flat, grids):
+        colours = {}
+        for r in sorted((r for r in doc["runs"] if r["grid"] == g), key=lambda r: (r["batch_size"], r["lr"], r["name"])):
+            first = r["cell"] not in colours
+            style = _curve_style(r, g, first)
+            colours.setdefault(r["cell"], style.get("color", f"C{len(colours) % 10}"))
+            style["color"] = colours[r["cell"]]
+            ax.plot([c["epoch"] for c in r["curve"]], [c["val_nme"] for c in r["curve"]], lw=1.1, marker=".",
+                    markersize=3, **style)
+        ax.set(title=f"{g}: validation NME per epoch", xlabel="epoch", ylabel="NME %")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=6, ncol=3 if g == "depth_loss" else 1)
+    return fig
+
+
+def write_plots(doc: dict, folder: Path) -> list[Path]:
     """nme_vs_batch.png, nme_vs_lr.png, loss_by_depth.png, curves.png (those whose runs exist)."""
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,43 +144,17 @@ def write_plots(records: list[dict], folder: Path) -> list[Path]:
         plt.close(fig)
         written.append(folder / name)
 
-    batch = [(_grid(records, "batch"), STUDY_BATCH, "MSE"), (_grid(records, "wing_batch"), STUDY_WING_BATCH, "Wing")]
-    if any(runs for runs, _, _ in batch):
-        save(_nme_figure(plt, batch, "batch_size", "batch size", "lr 0.3", logx=True),
-             "nme_vs_batch.png")
-    lr = [(_grid(records, "lr"), STUDY_LR, "MSE")]
-    if lr[0][0]:
-        save(_nme_figure(plt, lr, "lr", "learning rate", "batch 4", logx=False),
+    batch = [("batch", STUDY_BATCH, "MSE"), ("batch_steps", None, "MSE, equal steps"),
+             ("wing_batch", STUDY_WING_BATCH, "Wing")]
+    if any(_cells(doc, g) for g, _, _ in batch):
+        save(_nme_figure(plt, doc, batch, "batch_size", "batch size", "lr 0.3", logx=True), "nme_vs_batch.png")
+    if _cells(doc, "lr"):
+        save(_nme_figure(plt, doc, [("lr", STUDY_LR, "MSE")], "lr", "learning rate", "batch 4", logx=False),
              "nme_vs_lr.png")
-
-    depth = _grid(records, "depth_loss")
-    if depth:
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-        for ax, (loss, study) in zip(axes, STUDY_DEPTH_LOSS.items()):
-            here = {r["model"]: r["best_val_loss"] for r in depth if r["loss"] == loss}
-            xs = range(len(DEPTHS))
-            ax.bar([x - 0.2 for x in xs], [here.get(d, float("nan")) for d in DEPTHS], 0.4, label="here")
-            ax.bar([x + 0.2 for x in xs], study, 0.4, color="grey", label="the study")
-            ax.set_xticks(list(xs), [d.replace("resnet", "R") for d in DEPTHS])
-            ax.set(title=f"{LOSS_NAMES[loss]}: best validation loss", ylabel="loss, points in [0, 1] of the crop")
-            ax.legend(fontsize=7)
-        fig.suptitle(f"Loss x depth ({_budget(depth)})")
-        save(fig, "loss_by_depth.png")
-
-    grids = [g for g in ("batch", "lr", "wing_batch", "depth_loss", "cascade") if any(r["grid"] == g for r in records)]
+    if _cells(doc, "depth_loss"):
+        save(_depth_figure(plt, doc), "loss_by_depth.png")
+    grids = [g for g in ("batch", "batch_steps", "lr", "wing_batch", "depth_loss", "cascade")
+             if any(r["grid"] == g for r in doc["runs"])]
     if grids:
-        from matplotlib.ticker import MaxNLocator
-
-        rows = (len(grids) + 2) // 3
-        fig, axes = plt.subplots(rows, 3, figsize=(13, 4 * rows), squeeze=False)
-        for ax in axes.flat[len(grids):]:
-            ax.axis("off")
-        for ax, g in zip(axes.flat, grids):
-            for r in sorted((r for r in records if r["grid"] == g), key=lambda r: (r["batch_size"], r["lr"], r["name"])):
-                curve = r["curve"]
-                ax.plot([c["epoch"] for c in curve], [c["val_nme"] for c in curve], lw=1.2, **_curve_style(r, g))
-            ax.set(title=f"{g}: validation NME per epoch", xlabel="epoch", ylabel="NME %")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.legend(fontsize=6, ncol=3 if g == "depth_loss" else 1)
-        save(fig, "curves.png")
+        save(_curves_figure(plt, doc, grids), "curves.png")
     return written

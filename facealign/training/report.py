@@ -1,109 +1,168 @@
-"""`facealign report`: the study's tables from logs/ (and common-subset NME from checkpoints),
-as markdown, as JSON (`--json`, the study's grids only) and as plots (`--plots`)."""
+"""`facealign report`: the study's tables from logs/ (and common-subset NME from checkpoints), as markdown,
+as JSON (`--json`, the study's grids only) and as plots (`--plots`).
+
+`--json FILE` never replaces a results file with one that holds fewer runs (a fresh checkout with no
+study/ folder would otherwise write `{"runs": []}` over the committed results): it says which runs
+would be lost and exits 2, unless `--overwrite`. Beside FILE it keeps a copy of each run's small
+files (FILE's folder/runs/<name>/: metrics.csv, config.json, test.json), from which
+`facealign report --logs docs/study/runs --json docs/study/results.json` rebuilds it without retraining.
+"""
 from __future__ import annotations
 
-import csv
 import json
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
 from pathlib import Path
 
-
-def runs(out: Path) -> dict[str, list[dict]]:
-    found = {}
-    for path in sorted((out / "logs").glob("*/metrics.csv")):
-        with open(path) as f:
-            found[path.parent.name] = list(csv.DictReader(f))
-    return found
+from .results import RUN_FILES, document, read_runs, run_record, study_names
+from .tables import markdown_tables, runs_table
 
 
-def test_result(out: Path, name: str, evaluate: bool, data=None):
-    """Common-subset result of checkpoints/<name>/best.pt, cached in logs/<name>/test.json.
-    A cache older than best.pt (a run resumed after it was evaluated) is not shown: evaluated again
-    with `evaluate`, else None, like a run never evaluated."""
-    cache = out / "logs" / name / "test.json"
-    ckpt = out / "checkpoints" / name / "best.pt"
-    stale = cache.is_file() and ckpt.is_file() and cache.stat().st_mtime_ns < ckpt.stat().st_mtime_ns
-    if cache.is_file() and not stale:
-        return json.loads(cache.read_text())
-    if not evaluate or not ckpt.is_file():
+@lru_cache(maxsize=2)
+def _common(data):
+    from facealign.data import load_split
+
+    return load_split("common", data)
+
+
+def test_result(logs: Path, ckpts: Path | None, name: str, evaluate: bool, data=None):
+    """Common-subset result of checkpoints/<name>/best.pt, cached in logs/<name>/test.json (baseline.score's
+    fields, with each face's error). A cache older than best.pt (a run resumed after it was evaluated) is not
+    shown: evaluated again with `evaluate`, else None, like a run never evaluated; a cache without per-face
+    errors (an older report's) is evaluated again with `evaluate`."""
+    cache = logs / name / "test.json"
+    ckpt = ckpts / name / "best.pt" if ckpts else None
+    have = ckpt is not None and ckpt.is_file()
+    stale = cache.is_file() and have and cache.stat().st_mtime_ns < ckpt.stat().st_mtime_ns
+    cached = json.loads(cache.read_text()) if cache.is_file() and not stale else None
+    if cached is not None and ("errors" in cached or not (evaluate and have)):
+        return cached
+    if not evaluate or not have:
         return None
     from facealign.backends import load_backend
-    from facealign.data import load_split
-    from facealign.evaluate import evaluate as run_eval
+    from facealign.evaluate import predict_faceset
 
-    res = run_eval(load_backend(ckpt, "torch"), load_split("common", data)).to_json()
-    cache.write_text(json.dumps(res, indent=2))
+    from .baseline import score
+
+    faces = _common(data)
+    res = score(predict_faceset(load_backend(ckpt, "torch"), faces)[-1], faces.points())
+    cache.write_text(json.dumps(res) + "\n")
     return res
 
 
-def table(out: Path, found: dict[str, list[dict]], evaluate: bool = False, data=None) -> str:
-    """One markdown row per run in `found` (runs(out))."""
-    lines = ["| experiment | epochs | best val NME % | common NME % | FR@8 % | AUC@8 | train min |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for name, rows in found.items():
-        if not rows:
+def baseline(data=None, previous: dict | None = None) -> dict | None:
+    """The mean-face baseline on the common subset; without the data, the previous file's (or None)."""
+    from facealign.data.dataset import MissingDataError
+
+    from .baseline import mean_face_baseline
+
+    try:
+        return mean_face_baseline(data)
+    except MissingDataError:
+        print("facealign report: no 300-W data: the baseline is the previous results file's", file=sys.stderr)
+        return previous
+
+
+def _previous_baseline(path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text()).get("baseline") if path else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def commit() -> dict:
+    """The code's git commit (and whether its checkout had uncommitted changes), or nulls outside git."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args):
+        done = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": head, "dirty": bool(status) if head else None}
+
+
+def refusal(path: Path, names: list[str], source: Path) -> str | None:
+    """Why writing `names`' runs to `path` would lose results (runs it holds that are not among `names`), or None."""
+    if not path.is_file():
+        return None
+    try:
+        held = [r["name"] for r in json.loads(path.read_text()).get("runs", [])]
+    except (ValueError, AttributeError, KeyError, TypeError) as e:
+        return f"{path} is not a results file this command wrote ({e}); not replaced"
+    lost = sorted(set(held) - set(names))
+    if not lost:
+        return None
+    return (f"refusing to replace {path}: it holds {len(held)} runs, {source} has {len(names)} of the study's "
+            f"({len(lost)} would be lost: {', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}). Nothing was "
+            f"written. Point --out at the folder holding the runs, rebuild from the copies with --logs "
+            f"{path.parent / 'runs'}, or pass --overwrite to replace it anyway.")
+
+
+def copy_runs(logs: Path, names: list[str], dest: Path) -> None:
+    """Each run's small files (RUN_FILES) into dest/<name>/; never checkpoints."""
+    for name in names:
+        if (logs / name).resolve() == (dest / name).resolve():
             continue
-        best = min(float(r["val_nme"]) for r in rows)
-        minutes = sum(float(r["seconds"]) for r in rows) / 60
-        t = test_result(out, name, evaluate, data)
-        test = f"{t['nme']:.2f} | {t['fr']:.2f} | {t['auc']:.3f}" if t else "– | – | –"
-        lines.append(f"| {name} | {rows[-1]['epoch']} | {best:.2f} | {test} | {minutes:.0f} |")
-    return "\n".join(lines)
-
-
-def study_runs(out: Path, found: dict[str, list[dict]], data=None) -> list[dict]:
-    """One record per run of the study's grids in `found` (runs(out)); common NME evaluated where missing."""
-    from .sweep import grid_of
-
-    records = []
-    for name, rows in found.items():
-        grid = grid_of(name)
-        config = out / "logs" / name / "config.json"
-        if grid is None or not rows or not config.is_file():
-            continue
-        cfg = json.loads(config.read_text())
-        losses = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
-        test = test_result(out, name, True, data)
-        diverged = out / "logs" / name / "diverged.txt"
-        records.append({
-            "name": name, "grid": grid, "epochs": int(rows[-1]["epoch"]), "budget_epochs": cfg["epochs"],
-            "input_size": cfg["input_size"], "optimizer": cfg["optimizer"], "lr": cfg["lr"],
-            "batch_size": cfg["batch_size"], "loss": cfg["loss"], "model": cfg["model"], "width": cfg["width"],
-            "loss_units": cfg.get("loss_units", "pixels"),
-            "val_nme": min(float(r["val_nme"]) for r in rows),
-            "common_nme": test["nme"] if test else None, "common_fr": test["fr"] if test else None,
-            "best_val_loss": min(losses) if losses else None,
-            "minutes": round(sum(float(r["seconds"]) for r in rows) / 60, 2),
-            "diverged": diverged.read_text().strip() if diverged.is_file() else None,
-            "curve": [{"epoch": int(r["epoch"]), "loss": float(r["loss"]), "val_nme": float(r["val_nme"])}
-                      for r in rows],
-        })
-    return records
+        (dest / name).mkdir(parents=True, exist_ok=True)
+        for f in RUN_FILES:
+            if (logs / name / f).is_file():
+                shutil.copy2(logs / name / f, dest / name / f)
 
 
 def add_arguments(p) -> None:
     p.add_argument("--out", default=".", help="folder holding logs/ and checkpoints/")
+    p.add_argument("--logs", help="read the run folders from here instead of OUT/logs, without checkpoints "
+                                  "(e.g. docs/study/runs, the copies beside a results file)")
     p.add_argument("--evaluate", action="store_true", help="evaluate best.pt on the common subset where missing")
     p.add_argument("--data", help="300-W root")
-    p.add_argument("--markdown", help="also write the table to this file")
-    p.add_argument("--json", help="write the study's grid runs to this file ({'runs': [...]}); evaluates where missing")
+    p.add_argument("--markdown", help="also write the tables to this file")
+    p.add_argument("--json", help="write the study's grid runs to this file (and copy their small files to its "
+                                  "folder's runs/); evaluates where missing; never drops runs the file holds")
+    p.add_argument("--overwrite", action="store_true", help="with --json: replace the file even if it held runs "
+                                                            "this report does not find")
     p.add_argument("--plots", help="write the study's plots (PNG) into this folder (needs matplotlib)")
 
 
 def run(args) -> int:
-    out = Path(args.out)
-    found = runs(out)
-    records = study_runs(out, found, args.data) if args.json or args.plots else []  # evaluates first
-    text = table(out, found, args.evaluate, args.data)
+    logs = Path(args.logs) if args.logs else Path(args.out) / "logs"
+    ckpts = None if args.logs else Path(args.out) / "checkpoints"
+    found = read_runs(logs)
+    names = study_names(logs, found)
+    if args.json and not args.overwrite:
+        why = refusal(Path(args.json), names, logs)
+        if why:
+            print(f"facealign report: {why}", file=sys.stderr)
+            return 2
+    base = baseline(args.data, _previous_baseline(args.json))
+    study = bool(args.json or args.plots)
+    tests = {n: test_result(logs, ckpts, n, study or args.evaluate, args.data) for n in names} if study else {}
+    text = runs_table(found, lambda n: tests[n] if n in tests else test_result(logs, ckpts, n, args.evaluate, args.data),
+                      base)
+    doc = None
+    if study:
+        from .budget import split_size
+
+        split = split_size(args.data)
+        records = [run_record(logs, n, found[n], tests[n], split) for n in names]
+        doc = document(records, tests, base, commit())
+        text += "\n\n" + markdown_tables(doc)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + "\n")
-    if args.json or args.plots:
-        if args.json:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps({"runs": records}, indent=1) + "\n")
-            print(f"{len(records)} runs of the study's grids -> {args.json}")
-        if args.plots:
-            from .plots import write_plots
-            for path in write_plots(records, Path(args.plots)):
-                print(f"plot -> {path}")
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        copy_runs(logs, names, path.parent / "runs")
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"{len(doc['runs'])} runs of the study's grids ({len(doc['cells'])} cells) -> {path}; "
+              f"their logs -> {path.parent / 'runs'}")
+    if args.plots:
+        from .plots import write_plots
+
+        for p in write_plots(doc, Path(args.plots)):
+            print(f"plot -> {p}")
     return 0

@@ -1,26 +1,44 @@
-"""`facealign sweep GRID [key=value ...]`: the study's experiment grids, one training run per cell.
+"""`facealign sweep GRID [key=value ...] [--seeds 0,1,2] [--cell NAME] [--dry-run]`: the study's grids,
+one training run per cell and seed.
 
 The study's settings: raw ResNets regressing the points from the face crop, no
 augmentation, SGD (momentum 0.9) with its learning rates (0.1 .. 0.6), and the loss
 on points in [0, 1] of the crop (`loss_units=unit`), the scale its losses were
 reported on. The `cascade` grid is the study's five named cascade experiments with
-their own configs (AdamW, augmentation, losses in crop pixels). A grid's budget
-(epochs, input size) is given as overrides on the command line, the same for
-every cell: `facealign sweep batch epochs=8 input_size=64 out=study`.
+their own configs (AdamW, augmentation, losses in crop pixels), and a control.
+A grid's budget (epochs, input size) is given as overrides on the command line, the
+same for every cell: `facealign sweep batch epochs=20 input_size=64 out=study --seeds 0,1,2`.
+Without them each cell runs its config's own epochs and input size (30 epochs at 128 px
+for the raw grids): the sweep says so.
+
+Seeds: a run per seed per cell; seed 0 keeps the cell's name (the runs made before seeds
+existed stay valid), seed s > 0 adds `_s<s>` (`sweep_batch_bs4_s1`). The seed sets the
+initial weights and the order and jitter of the samples; the validation hold-out is fixed.
+
+Controls:
+- `batch_steps`: the batch grid at equal optimiser steps. Every cell takes the steps batch 4
+  takes in the budget's epochs: epochs scale with the batch (batch 2 runs half the epochs,
+  batch 32 eight times as many), the learning rate stays 0.3.
+- `Cas_Stage1_Aug_MSE-long` (cascade grid): stage 1 trained for the epochs of stage 1 and
+  stage 2 together (twice the budget), so stage 2's gain can be told from more training.
 """
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import dataclass
 from itertools import product
 
 LRS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 BATCHES = (2, 4, 8, 16, 32)
 DEPTHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 STUDY = {"optimizer": ("sgd",), "loss_units": ("unit",)}  # one-valued axes: in every cell, not in its name
+STEPS_BATCH = 4  # batch_steps: every cell takes the optimiser steps of batch 4 at the budget's epochs
 
 # grid name -> (base config, {key: values}) ; the product of the values is run
 GRIDS: dict[str, tuple[str, dict[str, tuple]]] = {
     "batch": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "lr": (0.3,), **STUDY}),
+    "batch_steps": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "lr": (0.3,), **STUDY}),
     "lr": ("raw_CNN_noAug_MSE", {"lr": LRS, "batch_size": (4,), **STUDY}),
     "wing_batch": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "loss": ("wing",), "lr": (0.3,), **STUDY}),
     "depth_loss": ("raw_CNN_noAug_MSE", {"model": DEPTHS, "loss": ("mse", "l1", "smoothl1"), "lr": (0.3,), **STUDY}),
@@ -28,78 +46,127 @@ GRIDS: dict[str, tuple[str, dict[str, tuple]]] = {
 # the study's named cascade experiments: run name = config name; stage 2 on this grid's own stage 1
 CASCADE = ("Cas_Stage1_Aug_L1", "Cas_Stage1_Aug_MSE", "Cas_Stage1_Aug_SmoothL1", "Cas_Stage1_Aug_Wing",
            "Cas_Stage2_Aug_Wing-S1_MSE")
+CASCADE_LONG = "Cas_Stage1_Aug_MSE-long"  # the control: Cas_Stage1_Aug_MSE for stage 1 + stage 2's epochs
 SHORT = {"batch_size": "bs", "lr": "lr", "model": "", "loss": ""}
+SEED_SUFFIX = re.compile(r"^(?P<cell>.+)_s(?P<seed>\d+)$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a grid: its name (seed 0's run name), base config, overrides, and the factor on
+    the budget's epochs (1, or a control's: batch_steps's batch / 4, the long stage 1's 2)."""
+
+    name: str
+    base: str
+    overrides: tuple[str, ...]
+    epochs_scale: float = 1.0
 
 
 def grids() -> list[str]:
     return [*GRIDS, "cascade"]
 
 
-def cells(grid: str, out: str = ".") -> list[tuple[str, str, list[str]]]:
-    """(run name, base config, overrides) for every cell of a grid; `out`: where the runs are written."""
+def run_name(cell: str, seed: int) -> str:
+    return cell if seed == 0 else f"{cell}_s{seed}"
+
+
+def split_seed(name: str) -> tuple[str, int]:
+    """run name -> (cell name, seed): `sweep_batch_bs4_s2` -> ("sweep_batch_bs4", 2)."""
+    m = SEED_SUFFIX.match(name)
+    return (m["cell"], int(m["seed"])) if m else (name, 0)
+
+
+def stage1_path(out: str, seed: int) -> str:
+    return f"{out}/checkpoints/{run_name('Cas_Stage1_Aug_MSE', seed)}/best.pt"
+
+
+def cells(grid: str, out: str = ".", seed: int = 0) -> list[Cell]:
+    """Every cell of a grid; `out`: where the runs are written (stage 2 reads its stage 1 of `seed` there)."""
     if grid == "cascade":
-        stage1 = f"{out}/checkpoints/Cas_Stage1_Aug_MSE/best.pt"
-        return [(n, n, [f"stage1={stage1}"] if "Stage2" in n else []) for n in CASCADE]
+        found = [Cell(n, n, (f"stage1={stage1_path(out, seed)}",) if "Stage2" in n else ()) for n in CASCADE]
+        return found + [Cell(CASCADE_LONG, "Cas_Stage1_Aug_MSE", (), 2.0)]
     base, axes = GRIDS[grid]
     keys = list(axes)
     found = []
     for values in product(*(axes[k] for k in keys)):
         tag = "_".join(f"{SHORT.get(k, k)}{v}" for k, v in zip(keys, values) if len(axes[k]) > 1)
-        found.append((f"sweep_{grid}_{tag}", base, [f"{k}={v}" for k, v in zip(keys, values)]))
+        scale = dict(zip(keys, values))["batch_size"] / STEPS_BATCH if grid == "batch_steps" else 1.0
+        found.append(Cell(f"sweep_{grid}_{tag}", base, tuple(f"{k}={v}" for k, v in zip(keys, values)), scale))
     return found
 
 
 def grid_of(name: str) -> str | None:
-    """The grid a run of this name belongs to, or None."""
-    return next((g for g in grids() if name in {n for n, _, _ in cells(g)}), None)
+    """The grid a run of this name (any seed) belongs to, or None."""
+    cell = split_seed(name)[0]
+    return next((g for g in grids() if cell in {c.name for c in cells(g)}), None)
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds: expected comma-separated whole numbers like 0,1,2, got {text!r}") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds: expected distinct seeds >= 0 like 0,1,2, got {text!r}")
+    return seeds
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    cell: Cell
+    seed: int
+    cfg: object  # the resolved Config
+
+
+def plan(grid: str, overrides: list[str], seeds: list[int], only: list[str] | None = None) -> list[Run]:
+    """The runs of a grid (seed-major: every cell at the first seed, then the next), resolved."""
+    from .config import ConfigError, load_config
+
+    if any(o.partition("=")[0].strip() == "seed" for o in overrides):
+        raise ConfigError("give the seeds with --seeds 0,1,2, not seed=")
+    out = load_config(GRIDS["batch"][0], overrides).out
+    names = [c.name for c in cells(grid, out)]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise ConfigError(f"--cell {', '.join(unknown)}: not a cell of {grid} (cells: {', '.join(names)})")
+    runs = []
+    for seed in seeds:
+        for cell in cells(grid, out, seed):
+            if only and cell.name not in only:
+                continue
+            name = run_name(cell.name, seed)
+            cfg = load_config(cell.base, [*cell.overrides, *overrides, f"name={name}", f"seed={seed}"])
+            cfg.epochs = max(1, int(cfg.epochs * cell.epochs_scale + 0.5))
+            runs.append(Run(name, cell, seed, cfg))
+    return runs
 
 
 def add_arguments(p) -> None:
-    p.add_argument("grid", choices=grids(), help="which of the study's grids to run, one training per cell")
-    p.add_argument("overrides", nargs="*", help="the grid's budget, applied to every run, e.g. epochs=8 input_size=64 out=study")
+    p.add_argument("grid", choices=grids(), help="which of the study's grids to run, one training per cell and seed")
+    p.add_argument("overrides", nargs="*", help="the grid's budget, applied to every run, e.g. epochs=20 input_size=64 out=study")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, a run each per cell; seed 0 keeps the cell's "
+                                                "name, seed s adds _s<s>")
+    p.add_argument("--cell", action="append", metavar="NAME",
+                   help="run only this cell (its seed-0 name, as --dry-run lists them); may be given again")
     p.add_argument("--data", help="300-W root")
-    p.add_argument("--dry-run", action="store_true", help="list the runs only")
+    p.add_argument("--throughput", default="logs/throughput.json",
+                   help="the measured throughput table the time estimates come from")
+    p.add_argument("--dry-run", action="store_true", help="print each run's resolved budget and estimated time only")
     p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
     p.add_argument("--overwrite", action="store_true", help="start every run afresh over earlier ones of its name")
 
 
 def run(args) -> int:
-    from pathlib import Path
+    from .config import ConfigError
+    from .sweep_run import print_plan, train_all
 
-    from .cli import missing_training_stack
-
-    if missing_training_stack("facealign sweep"):
+    try:
+        runs = plan(args.grid, args.overrides, parse_seeds(args.seeds), args.cell)
+    except (ConfigError, ValueError) as e:
+        print(f"facealign sweep: {e}", file=sys.stderr)
         return 2
-
-    import torch
-
-    from .config import load_config
-    from .engine import Trainer
-    from .outputs import RunFiles
-
-    out = load_config(GRIDS["batch"][0], args.overrides).out  # where the runs go: `cascade`'s stage 2 reads its stage 1 there
-    configs = [(name, f"{base} {' '.join(cell)}", load_config(base, [*cell, *args.overrides, f"name={name}"]))
-               for name, base, cell in cells(args.grid, out)]
-    if not (args.resume or args.overwrite or args.dry_run):
-        try:  # every cell is checked before the first one trains
-            for _, _, cfg in configs:
-                RunFiles(cfg).check(resume=False, overwrite=False)
-        except FileExistsError as e:
-            print(f"facealign sweep: {e}", file=sys.stderr)
-            return 2
-    for name, cell, cfg in configs:
-        print(f"{name}: {cell} {' '.join(args.overrides)}", flush=True)
-        if args.dry_run:
-            continue
-        last = Path(cfg.out) / "checkpoints" / name / "last.pt"
-        resume = args.resume and last.is_file()
-        if resume and torch.load(last, map_location="cpu", weights_only=False)["epoch"] >= cfg.epochs:
-            continue
-        note = Path(cfg.out) / "logs" / name / "diverged.txt"
-        note.unlink(missing_ok=True)
-        try:
-            Trainer(cfg, data_root=args.data, resume=resume, overwrite=args.overwrite).fit()
-        except FloatingPointError as e:  # a diverged cell is a result, not a crash of the sweep: noted for the report
-            print(f"{name}: diverged ({e})", file=sys.stderr)
-            note.write_text(f"{e}\n")
-    return 0
+    print_plan(args.grid, runs, args.overrides, args.data, args.throughput)
+    if args.dry_run:
+        return 0
+    return train_all(runs, args)

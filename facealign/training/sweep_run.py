@@ -1,0 +1,139 @@
+"""`facealign sweep`'s two halves: the plan it prints (each run's budget and estimated time) and the
+trainings, one at a time, checked before the first one starts."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .budget import NO_ESTIMATE, Throughput, duration, split_size, steps_per_epoch, train_val_counts
+
+# keys that may change between a stop and its resume without changing what is trained
+HARDWARE_KEYS = {"device", "amp", "workers", "threads", "channels_last", "compile", "data", "grid_every"}
+
+
+def _describe(cfg, steps: int | None, seconds: float | None) -> str:
+    width = f" x{cfg.width:g}" if cfg.width != 1 else ""
+    return (f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, {cfg.input_size} px, batch {cfg.batch_size}, lr {cfg.lr:g}, {cfg.model}{width}, "
+            f"{cfg.optimizer}, loss {cfg.loss}, seed {cfg.seed}, "
+            f"{steps if steps is not None else '?'} steps, "
+            + (f"~{duration(seconds)}" if seconds is not None else "no estimate"))
+
+
+def warn_own_budget(runs, overrides: list[str]) -> None:
+    """Say loudly when the budget is the configs' own (no epochs= or input_size= on the command line)."""
+    from .config import load_config
+
+    given = {o.partition("=")[0].strip() for o in overrides}
+    missing = [k for k in ("epochs", "input_size") if k not in given]
+    if not missing or not runs:
+        return
+    own = load_config(runs[0].cell.base)
+    print(f"facealign sweep: WARNING: no {' and no '.join(k + '=' for k in missing)} given: every cell runs its "
+          f"config's own budget ({runs[0].cell.base}: {own.epochs} epochs at {own.input_size} px), many hours on a "
+          f"CPU. State the budget, e.g. epochs=20 input_size=64.", file=sys.stderr, flush=True)
+
+
+def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str | None = None) -> None:
+    """Each run's resolved budget, its optimiser steps and estimated time, and the totals."""
+    warn_own_budget(runs, overrides)
+    table = Throughput.load(throughput) if throughput else None
+    total = split_size(data)
+    cells = {r.cell.name for r in runs}
+    seeds = sorted({r.seed for r in runs})
+    out = runs[0].cfg.out if runs else "."
+    budget = " ".join(overrides) or "the configs' own"
+    print(f"{grid}: {len(cells)} cell(s) x {len(seeds)} seed(s) ({','.join(map(str, seeds))}) = {len(runs)} run(s), "
+          f"out={out}; budget: {budget}")
+    all_steps, all_seconds = 0, 0.0
+    for r in runs:
+        steps = seconds = None
+        if total is not None:
+            n_train, n_val = train_val_counts(r.cfg, total)
+            steps = r.cfg.epochs * steps_per_epoch(n_train, r.cfg.batch_size)
+            all_steps += steps
+            if table:
+                seconds = table.seconds(r.cfg, n_train, n_val)
+                all_seconds += seconds
+        print(f"  {r.name}: {_describe(r.cfg, steps, seconds)}")
+    steps_text = f"{all_steps} optimiser steps" if total is not None else "steps unknown (no 300-W data found)"
+    if table and total is not None:
+        est = f"~{duration(all_seconds)} in all, one run at a time (estimated from {table.source}: the nearest " \
+              f"measured workload scaled by multiply-adds)"
+    else:
+        est = NO_ESTIMATE
+    print(f"total: {len(runs)} run(s), {steps_text}; {est}", flush=True)
+
+
+def _saved(last: Path) -> dict:
+    import torch
+
+    ck = torch.load(last, map_location="cpu", weights_only=False, mmap=True)
+    return {"epoch": ck["epoch"], "config": ck["config"]}
+
+
+def _budget_changes(saved_config: dict, cfg) -> list[str]:
+    from .config import from_dict, to_dict
+
+    before, now = to_dict(from_dict(saved_config)), to_dict(cfg)
+    return [f"{k} {before[k]} there, {now[k]} here" for k in now if k not in HARDWARE_KEYS and before.get(k) != now[k]]
+
+
+def check_runs(runs, resume: bool, overwrite: bool) -> dict[str, int]:
+    """Before any training: refuse over earlier runs (no --resume/--overwrite), refuse to resume a run
+    of another budget, and refuse a stage 2 whose stage 1 neither exists nor is trained here.
+    -> {run name: epochs an earlier run already trained} (with --resume)."""
+    from .outputs import RunFiles
+
+    done, mismatched = {}, []
+    for r in runs:
+        last = Path(r.cfg.out) / "checkpoints" / r.name / "last.pt"
+        if not (resume or overwrite):
+            RunFiles(r.cfg).check(resume=False, overwrite=False)
+        elif resume and not overwrite and last.is_file():
+            saved = _saved(last)
+            changes = _budget_changes(saved["config"], r.cfg)
+            if changes:
+                mismatched.append(f"{r.name} ({'; '.join(changes[:3])})")
+            done[r.name] = saved["epoch"]
+    if mismatched:
+        raise FileExistsError(
+            f"--resume would continue {len(mismatched)} run(s) trained at another budget: {', '.join(mismatched[:4])}"
+            f"{' ...' if len(mismatched) > 4 else ''}. Start them afresh with --overwrite (and --cell NAME for one "
+            f"cell), or write this sweep to another folder (out=...).")
+    made = {Path(r.cfg.out) / "checkpoints" / r.name / "best.pt" for r in runs}
+    for r in runs:
+        if r.cfg.stage == 2 and not Path(r.cfg.stage1).is_file() and Path(r.cfg.stage1) not in made:
+            raise FileNotFoundError(f"{r.name}: its stage 1 {r.cfg.stage1} does not exist and this sweep does not "
+                                    f"train it; run --cell Cas_Stage1_Aug_MSE --seeds {r.seed} first")
+    return done
+
+
+def train_all(runs, args) -> int:
+    """Every run in turn; a diverged run is noted for the report (logs/<name>/diverged.txt), not a crash."""
+    from .cli import missing_training_stack
+
+    if missing_training_stack("facealign sweep"):
+        return 2
+    try:
+        done = check_runs(runs, args.resume, args.overwrite)
+    except (FileExistsError, FileNotFoundError) as e:
+        print(f"facealign sweep: {e}", file=sys.stderr)
+        return 2
+    from .engine import Trainer
+
+    for r in runs:
+        if done.get(r.name, 0) >= r.cfg.epochs:
+            print(f"{r.name}: done ({done[r.name]} epochs)", flush=True)
+            continue
+        print(f"{r.name}: training", flush=True)
+        note = Path(r.cfg.out) / "logs" / r.name / "diverged.txt"
+        note.unlink(missing_ok=True)
+        try:
+            Trainer(r.cfg, data_root=args.data, resume=r.name in done, overwrite=args.overwrite).fit()
+        except FloatingPointError as e:
+            print(f"{r.name}: diverged ({e})", file=sys.stderr)
+            note.write_text(f"{e}\n")
+        except (FileExistsError, FileNotFoundError) as e:  # (checked above; a folder changed meanwhile)
+            print(f"facealign sweep: {r.name}: {e}", file=sys.stderr)
+            return 2
+    return 0

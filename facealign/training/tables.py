@@ -1,0 +1,88 @@
+"""`facealign report`'s markdown: every logged run, then the study's cells (mean +- sd over seeds, the
+paired bootstrap against each grid's best cell) and the normalisation table; the mean-face baseline is a
+row of each."""
+from __future__ import annotations
+
+from facealign.metrics import NORMALISATIONS
+
+NORM_NAMES = {"outer_eyes": "outer eye corners (ours)", "pupils": "inter-pupil (eye centres)",
+              "box": "box, sqrt(w h)"}
+BASELINE_LABEL = "baseline: mean face in the ground-truth box"
+
+
+def _f(v, digits: int = 2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def pm(mean, sd, digits: int = 2) -> str:
+    """'mean ± sd', the mean alone for one seed, '–' for none."""
+    if mean is None:
+        return "–"
+    return f"{mean:.{digits}f}" if sd is None else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def runs_table(found: dict[str, list[dict]], test_of, baseline: dict | None) -> str:
+    """One row per logged run (test_of(name): its common-subset result or None), and the baseline's."""
+    lines = ["| experiment | epochs | best val NME % | common NME % | FR@8 % | AUC@8 | train min |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, rows in found.items():
+        if not rows:
+            continue
+        best = min(float(r["val_nme"]) for r in rows)
+        minutes = sum(float(r["seconds"]) for r in rows) / 60
+        t = test_of(name)
+        test = f"{t['nme']:.2f} | {t['fr']:.2f} | {t['auc']:.3f}" if t else "– | – | –"
+        lines.append(f"| {name} | {rows[-1]['epoch']} | {best:.2f} | {test} | {minutes:.0f} |")
+    lines.append(_baseline_row(baseline))
+    return "\n".join(lines)
+
+
+def _baseline_row(baseline: dict | None) -> str:
+    if not baseline:
+        return f"| {BASELINE_LABEL} | – | – | – (no 300-W data) | – | – | – |"
+    return f"| {BASELINE_LABEL} | – | – | {baseline['nme']:.2f} | {baseline['fr']:.2f} | {baseline['auc']:.3f} | – |"
+
+
+def _vs_best(comparisons: list[dict], grid: str, cell: str) -> str:
+    c = next((c for c in comparisons if c["grid"] == grid and c["cell"] == cell), None)
+    if c is None:
+        return "best" if any(x["grid"] == grid and x["best"] == cell for x in comparisons) else "–"
+    verdict = "differs" if c["differs"] else "cannot tell"
+    return f"{c['diff']:+.2f} [{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}] {verdict}"
+
+
+def grid_table(doc: dict, grid: str) -> str:
+    cells = [c for c in doc["cells"] if c["grid"] == grid]
+    lines = [f"### {grid}", "",
+             "| cell | seeds | epochs | steps | best val NME % | common NME % | FR@8 % | AUC@8 | "
+             "vs best: Δ NME [95 % CI] |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in cells:
+        seeds = ",".join(map(str, c["seeds"])) + (f" ({c['diverged']} diverged)" if c["diverged"] else "")
+        lines.append(f"| {c['cell']} | {seeds} | {c['epochs']} | {c['steps'] if c['steps'] is not None else '–'} | "
+                     f"{pm(c['val_nme_mean'], c['val_nme_sd'])} | {pm(c['common_nme_mean'], c['common_nme_sd'])} | "
+                     f"{pm(c['common_fr_mean'], c['common_fr_sd'])} | {pm(c['common_auc_mean'], c['common_auc_sd'], 3)} | "
+                     f"{_vs_best(doc['comparisons'], grid, c['cell'])} |")
+    b = doc.get("baseline")
+    if b:
+        lines.append(f"| {BASELINE_LABEL} | – | – | – | – | {_f(b['nme'])} | {_f(b['fr'])} | {_f(b['auc'], 3)} | "
+                     f"{_vs_best(doc['comparisons'], grid, 'baseline')} |")
+    return "\n".join(lines)
+
+
+def normalisation_table(doc: dict) -> str:
+    lines = ["### NME of each grid's best cell under three normalisations (common subset, %)", "",
+             "| grid | cell | seeds | " + " | ".join(NORM_NAMES[n] for n in NORMALISATIONS) + " |",
+             "| --- | --- | --- | " + " | ".join("---" for _ in NORMALISATIONS) + " |"]
+    for row in doc["normalisations"]:
+        values = " | ".join(pm(row[n]["mean"], row[n]["sd"]) for n in NORMALISATIONS)
+        lines.append(f"| {row['grid']} | {row['cell']} | {','.join(map(str, row['seeds'])) or '–'} | {values} |")
+    return "\n".join(lines)
+
+
+def markdown_tables(doc: dict) -> str:
+    """The study's tables: one per grid, then the normalisations; mean ± sd over seeds."""
+    grids = list(dict.fromkeys(c["grid"] for c in doc["cells"]))
+    parts = [grid_table(doc, g) for g in grids]
+    if doc["normalisations"]:
+        parts.append(normalisation_table(doc))
+    return "\n\n".join(parts)

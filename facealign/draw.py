@@ -1,7 +1,7 @@
 """Drawing 68 points, their contours, the face box and head-pose axes on BGR frames.
 
 Everything takes and returns BGR uint8 frames in pixel coordinates (0-based
-pixel centres) and draws on a copy. Contours (topology.CONNECTIONS) go first,
+pixel centres) and draws on a copy. Contours (the face's scheme's connections) go first,
 points over them, as in MediaPipe. Unless a DrawingSpec fixes them, point radius and
 line thickness grow with the picture (2 px and 1 px per REFERENCE_SIDE pixels of its
 long side, so an 8000 px picture shown at screen size still shows its points), capped
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .topology import CONNECTIONS, interocular
+from .schemes import MULTIPIE_68
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,10 @@ def _pixels(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.rint(np.where(ok[:, None], pts, 0)).astype(np.int32), ok
 
 
-_SEGMENTS = np.asarray(CONNECTIONS, dtype=np.intp)
-
-
-def _contours(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, thickness: int) -> None:
-    seg = _SEGMENTS[ok[_SEGMENTS].all(axis=1)]
+def _contours(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, thickness: int,
+              connections) -> None:
+    segments = np.asarray(connections, dtype=np.intp).reshape(-1, 2)
+    seg = segments[ok[segments].all(axis=1)]
     if len(seg):  # every segment in one call
         cv2.polylines(img, list(px[seg]), False, spec.line_color, thickness, spec.line_type)
 
@@ -94,15 +93,16 @@ def _points(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, 
         cv2.circle(img, (x, y), radius, spec.color, -1, spec.line_type)
 
 
-def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec, thickness: int) -> None:
-    """Pose axes from the nose tip, drawn orthographically (length = axis_length * eye distance)."""
+def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec, thickness: int, scheme) -> None:
+    """Pose axes from the scheme's centre (the nose tip), drawn orthographically (length =
+    axis_length * the scheme's normalising distance, the outer eye corners')."""
     from .pose import rotation_from_euler
 
-    if not (_finite(np.asarray(pose)) and _finite(pts[30])):
+    origin = scheme.centre_of(pts).astype(np.float64)
+    if not (_finite(np.asarray(pose)) and _finite(origin)):
         return
     r = rotation_from_euler(*pose)
-    length = spec.axis_length * float(interocular(pts))
-    origin = pts[30].astype(np.float64)
+    length = spec.axis_length * float(scheme.normaliser(pts))
     for axis, sign, color in zip(range(3), (1, -1, -1), AXIS_COLORS):
         end = origin + sign * length * r[:2, axis]
         cv2.line(img, _pt(origin), _pt(end), color, max(thickness, 2), spec.line_type)
@@ -111,8 +111,8 @@ def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec, thickness: 
 def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -> np.ndarray:
     """Copy of the (H, W, 3) uint8 BGR `frame` with each face drawn.
 
-    faces: a list of Landmarks (anything with .points (68, 2) frame pixels,
-    .box_xyxy (4,) and .pose (yaw, pitch, roll) degrees). style: a DrawingSpec
+    faces: a list of Landmarks (anything with .points (K, 2) frame pixels, .box_xyxy (4,),
+    .pose (yaw, pitch, roll) degrees and, optionally, .scheme: the 68-point one if absent). style: a DrawingSpec
     (default DrawingSpec()). Contours first, points over them, then the box and
     the pose axes if the style asks for them.
     """
@@ -120,17 +120,18 @@ def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -
     out = np.ascontiguousarray(frame).copy()
     for face in faces:
         pts = np.asarray(face.points, dtype=np.float32).reshape(-1, 2)
+        scheme = getattr(face, "scheme", MULTIPIE_68)
         px, ok = _pixels(pts)
         radius, thickness = scaled_sizes(out.shape, pts)
         radius = radius if spec.radius is None else spec.radius
         thickness = thickness if spec.thickness is None else spec.thickness
         if spec.contours:
-            _contours(out, px, ok, spec, thickness)
+            _contours(out, px, ok, spec, thickness, scheme.connections)
         if spec.points:
             _points(out, px, ok, spec, radius)
         if spec.box and _finite(np.asarray(face.box_xyxy)):
             b = np.asarray(face.box_xyxy)
             cv2.rectangle(out, _pt(b[:2]), _pt(b[2:]), spec.box_color, thickness, spec.line_type)
         if spec.pose_axes:
-            _axes(out, pts, face.pose, spec, thickness)
+            _axes(out, pts, face.pose, spec, thickness, scheme)
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .topology import interocular
+from .schemes import MULTIPIE_68
 from .transform import apply, similarity
 from .video import read_frames
 
@@ -40,7 +40,7 @@ def jitter_of(track: list[np.ndarray | None]) -> dict:
     for a, b in zip(track[:-1], track[1:]):
         if a is None or b is None:
             continue
-        iod = float(interocular(b))
+        iod = float(MULTIPIE_68.normaliser(b))
         raw.append(np.linalg.norm(b - a, axis=1).mean() / iod)
         residual.append(np.linalg.norm(b - apply(similarity(a, b), a), axis=1).mean() / iod)
     nan = float("nan")

@@ -78,6 +78,7 @@ class FaceAligner:
 
         self.weights = resolve(weights, preset, backend, backend_kwargs.get("device", "auto"))
         self.model: CascadeModel = load_backend(self.weights, backend, **backend_kwargs)
+        self.scheme = self.model.scheme  # the points it predicts (read from the weights)
         self._prof = Profiler()
         if isinstance(detector, str):
             detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
@@ -193,8 +194,8 @@ class FaceAligner:
                 pts_out = [self.smoother(tr.track_id, tr.pts, t) for tr in tracks]
                 self.smoother.keep([tr.track_id for tr in tracks])
             size = (img.shape[1], img.shape[0])  # the pose is solved when a caller reads it
-            return [Landmarks(p, tr.score, points_box(p), tr.track_id if self.video else None, frame_size=size)
-                    for tr, p in zip(tracks, pts_out)]
+            return [Landmarks(p, tr.score, points_box(p), tr.track_id if self.video else None, frame_size=size,
+                              scheme=self.scheme) for tr, p in zip(tracks, pts_out)]
 
     def _warn_cap(self) -> None:
         msg = "max_faces=%d left out %d face(s) of this frame; " + CAP_HINT
@@ -239,7 +240,7 @@ class FaceAligner:
     def _cascade(self, img: np.ndarray, cands: list[T.Candidate]) -> tuple[np.ndarray, np.ndarray]:
         """One batch through the cascade -> (final (N, 68, 2), stage-1 (N, 68, 2)) frame points."""
         if not cands:
-            empty = np.zeros((0, 68, 2), np.float32)
+            empty = np.zeros((0, self.scheme.num_points, 2), np.float32)
             return empty, empty
         boxes = np.stack([c.box_xyxy for c in cands])
         stages = self.model([img] * len(cands), boxes, self.flip, observe=self._prof.add)
@@ -248,5 +249,5 @@ class FaceAligner:
     def _refine(self, img: np.ndarray, last_pts: list[np.ndarray]) -> np.ndarray:
         """Tracked faces: the last stage alone from their last points -> (N, 68, 2) frame points."""
         if not last_pts:
-            return np.zeros((0, 68, 2), np.float32)
+            return np.zeros((0, self.scheme.num_points, 2), np.float32)
         return self.model.refine([img] * len(last_pts), np.stack(last_pts), self.flip, observe=self._prof.add)[-1]

@@ -1,12 +1,10 @@
 """Head pose from the 68 points: cv2.solvePnP against one generic 3D face.
 
-The 3D face (MODEL_3D, millimetres) is defined here and nowhere else. Its x and y
-are the mean 300-W training shape (similarity-aligned, mirrored and averaged so it
-is symmetric, scaled to a 90 mm outer-eye-corner distance, nose tip at x=y=0);
-its depths are rounded anthropometric estimates (nose tip 32 mm ahead of the
-outer eye corners, the jaw's ends 50 mm behind them). Axes follow the camera's:
-x to the image's right, y down, z away from the camera, so a frontal face has
-the identity rotation.
+The 3D face is the point scheme's (PointScheme.model; the 68-point one's is defined in
+facealign/schemes.py: the mean 300-W training shape with anthropometric depths, a 90 mm
+outer-eye-corner distance). Axes follow the camera's: x to the image's right, y down,
+z away from the camera, so a frontal face has the identity rotation. A scheme without
+a 3D model has no pose (NaN).
 
 The camera is unknown, so its focal length is approximated by the frame width
 in pixels (a field of view of about 53 degrees, typical of webcams and phones),
@@ -24,37 +22,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .topology import interocular
+from .schemes import MULTIPIE_68, PointScheme
 
-# (68, 3) generic face, millimetres, in the 68-point order (see the module docstring).
-MODEL_3D = np.array([
-    # jaw 0-16
-    (-74.2, -34.8, 50.0), (-73.6, -15.3, 45.0), (-71.4, 4.1, 38.0), (-67.3, 23.1, 30.0),
-    (-59.7, 40.8, 20.0), (-48.0, 56.2, 9.0), (-33.8, 69.1, -1.0), (-18.0, 79.5, -9.0),
-    (0.0, 82.4, -13.0), (18.0, 79.5, -9.0), (33.8, 69.1, -1.0), (48.0, 56.2, 9.0),
-    (59.7, 40.8, 20.0), (67.3, 23.1, 30.0), (71.4, 4.1, 38.0), (73.6, -15.3, 45.0),
-    (74.2, -34.8, 50.0),
-    # brows 17-26
-    (-59.8, -50.3, 0.0), (-50.6, -58.3, -8.0), (-38.0, -60.6, -13.0), (-24.8, -58.8, -16.0),
-    (-12.3, -54.0, -17.0), (12.3, -54.0, -17.0), (24.8, -58.8, -16.0), (38.0, -60.6, -13.0),
-    (50.6, -58.3, -8.0), (59.8, -50.3, 0.0),
-    # nose 27-35
-    (0.0, -38.3, -12.0), (0.0, -25.6, -17.0), (0.0, -13.0, -24.0), (0.0, 0.0, -32.0),
-    (-14.9, 8.6, -14.0), (-7.7, 11.3, -19.0), (0.0, 13.6, -22.0), (7.7, 11.3, -19.0),
-    (14.9, 8.6, -14.0),
-    # eyes 36-47
-    (-45.0, -36.4, 0.0), (-37.1, -41.1, -6.0), (-27.5, -41.0, -8.0), (-19.4, -34.7, -8.0),
-    (-28.2, -32.9, -7.0), (-37.7, -33.0, -4.0), (19.4, -34.7, -8.0), (27.5, -41.0, -8.0),
-    (37.1, -41.1, -6.0), (45.0, -36.4, 0.0), (37.7, -33.0, -4.0), (28.2, -32.9, -7.0),
-    # lips 48-67
-    (-28.5, 32.7, -4.0), (-18.1, 28.2, -12.0), (-7.4, 26.0, -17.0), (0.0, 27.8, -19.0),
-    (7.4, 26.0, -17.0), (18.1, 28.2, -12.0), (28.5, 32.7, -4.0), (18.4, 42.9, -12.0),
-    (8.0, 47.3, -16.0), (0.0, 48.1, -17.0), (-8.0, 47.3, -16.0), (-18.4, 42.9, -12.0),
-    (-24.1, 33.3, -6.0), (-7.5, 32.4, -15.0), (0.0, 33.1, -17.0), (7.5, 32.4, -15.0),
-    (24.1, 33.3, -6.0), (7.6, 37.7, -14.0), (0.0, 38.5, -16.0), (-7.6, 37.7, -14.0),
-], dtype=np.float64)
+MODEL_3D = MULTIPIE_68.model  # (68, 3) millimetres, the 68-point scheme's
 
-EYE_DISTANCE_MM = 90.0  # outer-eye-corner distance of MODEL_3D
 
 
 def camera_matrix(frame_size) -> np.ndarray:
@@ -63,24 +34,28 @@ def camera_matrix(frame_size) -> np.ndarray:
     return np.array([[w, 0, (w - 1) / 2], [0, w, (h - 1) / 2], [0, 0, 1]], dtype=np.float64)
 
 
-def solve_pose(pts_frame: np.ndarray, frame_size) -> tuple[np.ndarray, np.ndarray] | None:
-    """(68, 2) frame-pixel points -> (rvec (3,), tvec (3,) mm) of MODEL_3D in the camera, or None.
+def solve_pose(pts_frame: np.ndarray, frame_size,
+               scheme: PointScheme = MULTIPIE_68) -> tuple[np.ndarray, np.ndarray] | None:
+    """(K, 2) frame-pixel points -> (rvec (3,), tvec (3,) mm) of the scheme's 3D model in the camera,
+    or None (also for a scheme without one).
 
     The iterative solver starts from a frontal face at the distance the eye spacing
     implies, which keeps it on the solution with the face toward the camera.
     """
     pts = np.asarray(pts_frame, dtype=np.float64).reshape(-1, 2)
-    if pts.shape[0] != len(MODEL_3D) or not np.isfinite(pts).all():
+    model = scheme.model
+    if model is None or pts.shape[0] != len(model) or not np.isfinite(pts).all():
         return None
-    eye_px = float(interocular(pts))
+    eye_px = float(scheme.normaliser(pts))
     if eye_px < 1e-3:
         return None
     k = camera_matrix(frame_size)
     f, cx, cy = k[0, 0], k[0, 2], k[1, 2]
-    tz = f * EYE_DISTANCE_MM / eye_px
-    tvec = np.array([(pts[30, 0] - cx) * tz / f, (pts[30, 1] - cy) * tz / f, tz])
+    tz = f * float(scheme.normaliser(model[:, :2])) / eye_px  # the eyes' distance in mm over pixels
+    centre = scheme.centre_of(pts)
+    tvec = np.array([(centre[0] - cx) * tz / f, (centre[1] - cy) * tz / f, tz])
     rvec = np.zeros(3)
-    ok, rvec, tvec = cv2.solvePnP(MODEL_3D, pts, k, None, rvec, tvec, useExtrinsicGuess=True,
+    ok, rvec, tvec = cv2.solvePnP(model, pts, k, None, rvec, tvec, useExtrinsicGuess=True,
                                   flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok or not np.isfinite(rvec).all():
         return None
@@ -104,12 +79,12 @@ def rotation_from_euler(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def head_pose(pts_frame: np.ndarray, frame_size) -> tuple[float, float, float]:
-    """(68, 2) frame-pixel points of a (width, height) frame -> (yaw, pitch, roll) degrees.
+def head_pose(pts_frame: np.ndarray, frame_size, scheme: PointScheme = MULTIPIE_68) -> tuple[float, float, float]:
+    """(K, 2) frame-pixel points of a (width, height) frame -> (yaw, pitch, roll) degrees.
 
-    NaNs when the points are degenerate or the solver fails.
+    NaNs when the points are degenerate, the solver fails or the scheme has no 3D model.
     """
-    sol = solve_pose(pts_frame, frame_size)
+    sol = solve_pose(pts_frame, frame_size, scheme)
     if sol is None:
         return (float("nan"),) * 3
     return euler_from_rotation(cv2.Rodrigues(sol[0])[0])

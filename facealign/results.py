@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .schemes import MULTIPIE_68, PointScheme
+
 _NAN3 = (float("nan"),) * 3
 
 
@@ -12,7 +14,7 @@ _NAN3 = (float("nan"),) * 3
 class Landmarks:
     """One face in one frame; every coordinate in frame pixels (0-based pixel centres).
 
-    points: (68, 2) float32, the Multi-PIE 68-point order (facealign.topology);
+    points: (K, 2) float32 in the order of `scheme` (the 68-point Multi-PIE one by default);
     score: confidence in [0, 1] of the detection that found (or last confirmed) the face;
     box_xyxy: (4,) float32 tight box (x0, y0, x1, y1) of `points`;
     track_id: the same int for the same face across video frames; None in picture mode;
@@ -27,12 +29,10 @@ class Landmarks:
     track_id: int | None = None
     given_pose: tuple[float, float, float] | None = field(default=None, repr=False)
     frame_size: tuple[int, int] | None = field(default=None, repr=False)
+    scheme: PointScheme = field(default=MULTIPIE_68, repr=False)
 
     def __post_init__(self):
-        pts = np.asarray(self.points, dtype=np.float32)
-        if pts.shape != (68, 2):
-            raise ValueError(f"expected (68, 2) points, got {pts.shape}")
-        object.__setattr__(self, "points", pts)
+        object.__setattr__(self, "points", self.scheme.check(self.points))
         object.__setattr__(self, "box_xyxy", np.asarray(self.box_xyxy, dtype=np.float32).reshape(4))
         object.__setattr__(self, "score", float(self.score))
         if self.given_pose is not None:
@@ -45,7 +45,7 @@ class Landmarks:
             if self.frame_size is not None:
                 from .pose import head_pose
 
-                pose = tuple(float(v) for v in head_pose(self.points, self.frame_size))
+                pose = tuple(float(v) for v in head_pose(self.points, self.frame_size, self.scheme))
             object.__setattr__(self, "given_pose", pose)  # solved once
         return self.given_pose
 

@@ -227,11 +227,14 @@ def test_pip_config_keys_are_validated_and_its_stage1_config_matches_the_flatten
     same = ("model", "width", "input_size", "crop_scale", "augment", "epochs", "batch_size", "lr", "stage")
     assert all(getattr(pip, k) == getattr(flat, k) for k in same)
     assert stage_spec(pip).head_args == {"neighbours": 10, "stride": 16}
-    for bad, msg in [(["pip_stride=8"], "pip_stride must be 16 or 32"), (["pip_neighbours=68"], "in 0..67"),
+    for bad, msg in [(["pip_stride=8"], "pip_stride must be 16 or 32"), (["pip_neighbours=-1"], "0 or more"),
                      (["pip_score_weight=-1"], "must be >= 0"),
                      (["pip_stride=32", "input_size=32"], "needs input_size >= 64")]:
         with pytest.raises(ConfigError, match=msg):
             load_config("Cas_Stage1_PIP_Aug_Wing", bad)
+    with pytest.raises(ConfigError, match=r"below the number of points \(68\)"):  # known once the data's scheme is
+        stage_spec(load_config("Cas_Stage1_PIP_Aug_Wing", ["pip_neighbours=68"]))
+    assert stage_spec(load_config("Cas_Stage1_PIP_Aug_Wing", ["pip_neighbours=3"]), num_points=12).num_points == 12
     s2 = load_config("Cas_Stage2_Aug_Wing-S1_MSE", ["head=pip", "prev_heatmap=1.5"])
     with pytest.raises(ConfigError, match="outputs are absolute points"):
         stage_spec(s2, template=np.zeros((68, 2)))

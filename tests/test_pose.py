@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from facealign.pose import MODEL_3D, head_pose, project, rotation_from_euler, euler_from_rotation
-from facealign.topology import FLIP_PERMUTATION, flip_points
+from facealign.schemes import MULTIPIE_68
+
+FLIP_PERMUTATION, flip_points = MULTIPIE_68.flip_permutation, MULTIPIE_68.flip
 
 SIZE = (640, 480)
 

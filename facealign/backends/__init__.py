@@ -2,7 +2,8 @@
 
 A backend turns a weights file into a `CascadeModel`: the cascade's stage specs
 (crop geometry, shared with training) and one runner per stage, a callable
-(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised outputs.
+(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised outputs, K the
+points of the cascade's scheme (stored in its metadata: `CascadeModel.scheme`).
 The FORMATS table is read by both the exporter and the loader; each backend
 module is imported only when it loads something, so the onnxruntime path never
 imports PyTorch.
@@ -17,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..models.cascade import StageSpec, run_cascade
+from ..schemes import PointScheme
 from .devices import check_device, installed, torch_cuda, wants_gpu
 
 
@@ -47,22 +49,31 @@ class CascadeModel:
     backend: str
     meta: dict = field(default_factory=dict)
 
+    @property
+    def scheme(self) -> PointScheme:
+        """The points it predicts (meta["scheme"]; the 68-point scheme for files from before it was stored)."""
+        return PointScheme.from_dict(self.meta.get("scheme"))
+
+    def _none(self, stages: int) -> list[np.ndarray]:
+        return [np.zeros((0, self.scheme.num_points, 2), np.float32) for _ in range(stages)]
+
     def __call__(self, frames, boxes_xyxy, flip: bool = False, observe=None) -> list[np.ndarray]:
-        """Frame points (N, 68, 2) after each stage; observe(event, ms) is told the time of
+        """Frame points (N, K, 2) after each stage; observe(event, ms) is told the time of
         each crop and stage (stage1, stage2, ...); see models.cascade.run_cascade."""
         if len(boxes_xyxy) == 0:
-            return [np.zeros((0, 68, 2), np.float32) for _ in self.stages]
-        return run_cascade(self.stages, self.runners, frames, boxes_xyxy, flip=flip, observe=observe)
+            return self._none(len(self.stages))
+        return run_cascade(self.stages, self.runners, frames, boxes_xyxy, flip=flip, observe=observe,
+                           scheme=self.scheme)
 
     def refine(self, frames, pts, flip: bool = False, observe=None) -> list[np.ndarray]:
         """Tracking: the last stage alone, its crop placed by `pts` (N, 68, 2), the last
-        frame's points -> [(N, 68, 2) frame points]. The first stage only has to find a
+        frame's points -> [(N, K, 2) frame points]. The first stage only has to find a
         face in a loose box; a face that moved a little since its last points is what
         the last stage is trained on (stage 1's errors are larger than a frame's motion)."""
         if len(pts) == 0:
-            return [np.zeros((0, 68, 2), np.float32)]
+            return self._none(1)
         return run_cascade(self.stages[-1:], self.runners[-1:], frames, pts=np.asarray(pts, np.float32), flip=flip,
-                           names=[f"stage{len(self.stages)}"], observe=observe)
+                           names=[f"stage{len(self.stages)}"], observe=observe, scheme=self.scheme)
 
 
 def backend_for(path, backend: str = "auto", device: str = "auto") -> str:

@@ -5,14 +5,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..topology import NUM_POINTS
 
 
 class PtsError(ValueError):
-    """A .pts file that cannot be read as 68 points."""
+    """A .pts file that cannot be read as the expected number of points."""
 
 
-def read_pts(path, n_points: int = NUM_POINTS) -> np.ndarray:
+def read_pts(path, n_points: int = 68) -> np.ndarray:
     """Read a .pts file -> (n_points, 2) float32, 0-based pixel centres.
 
     Files store 1-based (MATLAB) coordinates; 1 is subtracted. Accepts the

@@ -3,7 +3,8 @@
 A cascade file is `torch.save` of a dict:
 
     {"format": "facealign-cascade", "version": 1,
-     "stages": [StageSpec dicts], "state_dicts": [one per stage, float16 by default], "meta": {...}}
+     "stages": [StageSpec dicts], "state_dicts": [one per stage, float16 by default],
+     "meta": {..., "scheme": PointScheme.to_dict()}}
 
 A training checkpoint holds the same under its "cascade" key; `load_cascade` reads both.
 """
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..models.cascade import StageSpec
+from ..schemes import PointScheme
 from .atomic import atomic_write_bytes
 
 FORMAT = "facealign-cascade"
@@ -27,7 +29,12 @@ class CascadeFile:
 
     stages: list[StageSpec]
     state_dicts: list[dict]
-    meta: dict = field(default_factory=dict)  # preset, metrics, training configs
+    meta: dict = field(default_factory=dict)  # preset, metrics, training configs, the point scheme
+
+    @property
+    def scheme(self) -> PointScheme:
+        """The points it predicts: meta["scheme"], the 68-point scheme in files from before it was stored."""
+        return PointScheme.from_dict(self.meta.get("scheme"))
 
     def models(self, dtype=None) -> list:
         """One torch.nn.Module per stage, in eval mode (float32 unless `dtype` says otherwise)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..topology import flip_points
+from ..schemes import MULTIPIE_68, PointScheme
 from ..transform import CropTransform, points_box
 from . import heatmap
 from .codec import PointCodec
@@ -52,6 +52,7 @@ class StageSpec:
     # sigma, crop pixels; see heatmap.render) and the outputs are corrections to those points
     heatmap_sigma: float = 0.0
     head_args: dict = field(default_factory=dict)  # the head's own architecture keys (heads/*.py arch_keys)
+    num_points: int = 68  # K: the points it predicts (the cascade's scheme's num_points)  # the head's own architecture keys (heads/*.py arch_keys)
 
     @property
     def codec(self) -> PointCodec:
@@ -64,7 +65,7 @@ class StageSpec:
     def build(self):
         """This stage's network, a torch.nn.Module (needs PyTorch)."""
         return create_model(self.model, width=self.width, head=self.head, input_size=self.input_size,
-                            in_chans=self.in_channels, head_args=self.head_args)
+                            in_chans=self.in_channels, head_args=self.head_args, num_points=self.num_points)
 
     def transform(self, box_xyxy=None, pts_frame=None) -> CropTransform:
         """Crop for this stage from a point box (stage 1) or previous points (stage 2)."""
@@ -104,7 +105,7 @@ def to_input(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
 
 
 def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None, flip: bool = False,
-                names: list[str] | None = None, observe=None) -> list[np.ndarray]:
+                names: list[str] | None = None, observe=None, scheme: PointScheme = MULTIPIE_68) -> list[np.ndarray]:
     """Run the cascade on N faces.
 
     frames: N BGR uint8 pictures (the same array may repeat for several faces);
@@ -118,22 +119,22 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     names: each stage's name in the events (default stage1, stage2, ...); observe: an
     optional callable(event, ms) told the time of each "crop" (warping and input
     preparation) and of each stage by name (its network and putting its points back
-    into the frame), as they happen.
+    into the frame), as they happen. scheme: the points' scheme (its mirror partners, for flip).
     Returns one (N, 68, 2) float32 array of frame points per stage.
     """
     names = names or [f"stage{i + 1}" for i in range(len(stages))]
     out = []
     for spec, run, name in zip(stages, runners, names):
         with _timed(observe, "crop"):
-            tfs, x, previous = _stage_input(spec, frames, boxes_xyxy, pts, flip)
+            tfs, x, previous = _stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
         with _timed(observe, name):
             raw = np.asarray(run(x), dtype=np.float32).reshape(len(x), -1, 2)
-            pts = _stage_points(spec, raw, tfs, previous, flip)
+            pts = _stage_points(spec, raw, tfs, previous, flip, scheme)
         out.append(pts)
     return out
 
 
-def _stage_input(spec: StageSpec, frames, boxes_xyxy, pts, flip: bool):
+def _stage_input(spec: StageSpec, frames, boxes_xyxy, pts, flip: bool, scheme: PointScheme):
     """One stage's crops -> (CropTransforms, network input (M, C, S, S), previous points in
     the crops or None); M = 2N with flip (the mirrored crops follow the plain ones)."""
     if pts is None:
@@ -149,19 +150,19 @@ def _stage_input(spec: StageSpec, frames, boxes_xyxy, pts, flip: bool):
     if flip:
         crops = np.concatenate([crops, crops[:, :, ::-1]])
         if previous is not None:
-            previous = np.concatenate([previous, flip_points(previous, spec.input_size)])
+            previous = np.concatenate([previous, scheme.flip(previous, spec.input_size)])
     x = to_input(crops)
     if previous is not None:
         x = np.concatenate([x, heatmap.render(previous, spec.input_size, spec.heatmap_sigma)], axis=1)
     return tfs, x, previous
 
 
-def _stage_points(spec: StageSpec, raw: np.ndarray, tfs, previous, flip: bool) -> np.ndarray:
-    """Network outputs (M, 68, 2) -> (N, 68, 2) frame points (flip: the two answers averaged)."""
+def _stage_points(spec: StageSpec, raw: np.ndarray, tfs, previous, flip: bool, scheme: PointScheme) -> np.ndarray:
+    """Network outputs (M, K, 2) -> (N, K, 2) frame points (flip: the two answers averaged)."""
     pts_crop = spec.decode(raw, previous)
     if flip:
         n = len(tfs)
-        pts_crop = (pts_crop[:n] + flip_points(pts_crop[n:], spec.input_size)) / 2
+        pts_crop = (pts_crop[:n] + scheme.flip(pts_crop[n:], spec.input_size)) / 2
     return np.stack([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
 
 

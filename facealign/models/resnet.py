@@ -13,7 +13,6 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from ..topology import NUM_POINTS
 from .heads import HEADS, get_head  # noqa: F401 - HEADS, IntegralHead, cell_centres: older import paths
 from .heads.base import cell_centres  # noqa: F401
 from .heads.integral import IntegralHead  # noqa: F401
@@ -34,7 +33,7 @@ class ResNetRegressor(nn.Module):
     residual stage's are offsets from its template in the same units)."""
 
     def __init__(self, block, layers, width: float = 1.0, head: str = "avg", input_size: int = 128,
-                 num_points: int = NUM_POINTS, dropout: float = 0.0, in_chans: int = 3,
+                 num_points: int = 68, dropout: float = 0.0, in_chans: int = 3,
                  head_args: dict | None = None):
         super().__init__()
         head_cls = get_head(head)
@@ -102,9 +101,9 @@ def _factory(name):
     block, layers = _SPECS[name]
 
     def build(width: float = 1.0, head: str = "avg", input_size: int = 128, dropout: float = 0.0,
-              in_chans: int = 3, head_args: dict | None = None, **_):
+              in_chans: int = 3, head_args: dict | None = None, num_points: int = 68):
         return ResNetRegressor(block, layers, width=width, head=head, input_size=input_size, dropout=dropout,
-                               in_chans=in_chans, head_args=head_args)
+                               in_chans=in_chans, head_args=head_args, num_points=num_points)
 
     build.__name__ = name
     build.__doc__ = f"{name} landmark network (torchvision blocks, a registered head)."

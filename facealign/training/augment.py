@@ -10,16 +10,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facealign.topology import flip_points
+from facealign.schemes import PointScheme
 from facealign.transform import CropTransform, points_box
 
 from .config import AugmentConfig
 
 
-def random_flip(image: np.ndarray, pts_frame: np.ndarray, aug: AugmentConfig, rng: np.random.Generator):
-    """Mirror the picture and its points with probability aug.flip -> (image, pts_frame)."""
+def random_flip(image: np.ndarray, pts_frame: np.ndarray, aug: AugmentConfig, rng: np.random.Generator,
+                scheme: PointScheme):
+    """Mirror the picture and its points (the scheme's mirror partners swap places) with
+    probability aug.flip -> (image, pts_frame)."""
     if aug.enabled and rng.random() < aug.flip:
-        return image[:, ::-1], flip_points(pts_frame, image.shape[1])
+        return image[:, ::-1], scheme.flip(pts_frame, image.shape[1])
     return image, pts_frame
 
 
@@ -43,9 +45,9 @@ def random_crop(pts_frame: np.ndarray, size: int, crop_scale: float, box_jitter:
 
 
 def sample_crop(image: np.ndarray, pts_frame: np.ndarray, size: int, crop_scale: float, box_jitter: float,
-                aug: AugmentConfig, rng: np.random.Generator):
-    """-> (crop BGR uint8 (size, size, 3), pts_crop (68, 2), frame (maybe flipped), pts_frame, CropTransform)."""
-    image, pts_frame = random_flip(image, pts_frame, aug, rng)
+                aug: AugmentConfig, rng: np.random.Generator, scheme: PointScheme):
+    """-> (crop BGR uint8 (size, size, 3), pts_crop (K, 2), frame (maybe flipped), pts_frame, CropTransform)."""
+    image, pts_frame = random_flip(image, pts_frame, aug, rng, scheme)
     tf = random_crop(pts_frame, size, crop_scale, box_jitter, aug, rng)
     crop = tf.warp(np.ascontiguousarray(image))
     if aug.enabled:

@@ -94,7 +94,8 @@ class Config:
     sync_bn: bool = False  # BatchNorm statistics over all processes (CUDA, several processes)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # where things go
-    data: str = ""  # 300-W root; "" = --data / $FACEALIGN_DATA / ../shared/data/300w
+    dataset: str = "300w"  # a name in facealign.data.DATASETS: its point scheme and splits
+    data: str = ""  # the dataset's root; "" = --data / $FACEALIGN_DATA / ../shared/data/300w
     out: str = "."  # checkpoints/, logs/, runs/ are made below this
     grid_every: int = 5  # epochs between TensorBoard face grids
 
@@ -194,6 +195,9 @@ def validate(cfg: Config) -> None:
     _choice("optimizer", cfg.optimizer, ("adamw", "sgd"))
     _choice("schedule", cfg.schedule, ("cosine", "step", "constant"))
     _choice("amp", cfg.amp, AMP)
+    from facealign.data import DATASETS  # (no torch: the datasets' declarations)
+
+    _choice("dataset", cfg.dataset, sorted(DATASETS))
     if not DEVICE_PATTERN.fullmatch(cfg.device):
         raise ConfigError(f"device={cfg.device!r} unknown (choose from auto, cpu, cuda, cuda:N, mps)")
     if cfg.input_size % 32 or cfg.input_size < 32:
@@ -219,8 +223,8 @@ def _check_pip(cfg: Config) -> None:
     if cfg.head == "pip" and cfg.input_size < 2 * cfg.pip_stride:
         raise ConfigError(f"head=pip at pip_stride={cfg.pip_stride} needs input_size >= {2 * cfg.pip_stride} "
                           f"(a grid of at least 2 x 2 cells), got {cfg.input_size}")
-    if not 0 <= cfg.pip_neighbours < 68:
-        raise ConfigError(f"pip_neighbours must be in 0..67, got {cfg.pip_neighbours}")
+    if cfg.pip_neighbours < 0:  # (and below the data's number of points: training.models.stage_spec)
+        raise ConfigError(f"pip_neighbours must be 0 or more, got {cfg.pip_neighbours}")
     if cfg.pip_score_weight < 0 or cfg.pip_offset_weight < 0 or cfg.pip_score_weight + cfg.pip_offset_weight == 0:
         raise ConfigError("pip_score_weight and pip_offset_weight must be >= 0, not both 0")
 

@@ -34,7 +34,7 @@ CONTEXT_SCALE = 2.5  # the context's side / the longer side of the points' box
 
 def split_faces(cfg: Config, data_root=None) -> tuple[FaceSet, FaceSet]:
     """The training faces less the fixed, seeded validation hold-out -> (train, val)."""
-    faces = load_split("train", cfg.data or data_root)
+    faces = load_split("train", cfg.data or data_root, cfg.dataset)
     tr, va = train_val_split(len(faces), cfg.val_fraction, seed=0)
     if cfg.max_train:
         tr = tr[: cfg.max_train]
@@ -70,9 +70,10 @@ class FaceSamples(Dataset):
         rng = np.random.default_rng([c.seed, epoch, i])
         image, pts = self.faces.image(i, cache=True), self.faces[i].pts
         if not self.context:
-            crop, pts_crop, *_ = sample_crop(image, pts, self.crop_size, self.crop_scale, c.box_jitter, c.augment, rng)
+            crop, pts_crop, *_ = sample_crop(image, pts, self.crop_size, self.crop_scale, c.box_jitter, c.augment, rng,
+                                             self.faces.scheme)
             return {"image": crop, "pts": pts_crop.astype(np.float32)}
-        image, pts = random_flip(image, pts, c.augment, rng)
+        image, pts = random_flip(image, pts, c.augment, rng, self.faces.scheme)
         tf1 = random_crop(pts, self.crop_size, self.crop_scale, c.box_jitter, c.augment, rng)
         ctx = CropTransform.from_box(points_box(pts), self.context, CONTEXT_SCALE)
         picture = ctx.warp(np.ascontiguousarray(image))

@@ -55,7 +55,7 @@ class Trainer:
         self.train_set, self.val_set = split_faces(cfg, data_root)
         self.prev_stages, self.prev_models, stage1 = [], [], None
         if cfg.stage == 2:
-            stage1 = frozen_stage1(cfg)
+            stage1 = frozen_stage1(cfg, self.train_set.scheme)
             self.prev_stages, self.prev_models = [stage1[0]], [stage1[1].to(self.device)]
         self.spec, model = build_model(cfg, self.train_set.points(), stage1, resume)
         self._build(model)
@@ -172,4 +172,5 @@ class Trainer:
         state = {"config": to_dict(self.cfg), "epoch": self.epoch, "best": self.best, "history": self.history,
                  "metrics": self.history[-1], "run_dir": self.run_dir, "model": raw, "ema": ema,
                  "state": self.step.state_dict()}
-        self.files.save(state, cascade_entry(stages, weights, self.cfg, self.best), is_best)
+        self.files.save(state, cascade_entry(stages, weights, self.cfg, self.best, self.train_set.scheme),
+                        is_best)

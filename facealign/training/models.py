@@ -8,6 +8,7 @@ import torch
 
 from facealign.models import StageSpec, load_cascade, mean_template
 from facealign.models.heads import get_head
+from facealign.schemes import PointScheme
 
 from .config import Config, ConfigError
 
@@ -19,9 +20,12 @@ def head_args(cfg: Config) -> dict:
     return {kw: getattr(cfg, key) for kw, key in get_head(cfg.head).arch_keys.items()}
 
 
-def stage_spec(cfg: Config, template=None) -> StageSpec:
+def stage_spec(cfg: Config, template=None, num_points: int = 68) -> StageSpec:
+    """The stage a config describes; num_points: the training data's scheme's."""
+    if cfg.head == "pip" and cfg.pip_neighbours >= num_points:
+        raise ConfigError(f"pip_neighbours must be below the number of points ({num_points}), got {cfg.pip_neighbours}")
     common = dict(model=cfg.model, width=cfg.width, head=cfg.head, input_size=cfg.input_size,
-                  crop_scale=cfg.crop_scale, head_args=head_args(cfg))
+                  crop_scale=cfg.crop_scale, head_args=head_args(cfg), num_points=num_points)
     if cfg.stage == 1:
         return StageSpec(crop="box", **common)
     # a regression head predicts offsets from the template; a head that locates the points on a
@@ -34,9 +38,13 @@ def stage_spec(cfg: Config, template=None) -> StageSpec:
                      residual=not absolute and not cfg.prev_heatmap, heatmap_sigma=cfg.prev_heatmap, **common)
 
 
-def frozen_stage1(cfg: Config) -> tuple[StageSpec, torch.nn.Module]:
-    """A stage-2 run's stage 1 (cfg.stage1: a checkpoint or cascade file), weights frozen."""
+def frozen_stage1(cfg: Config, scheme: PointScheme) -> tuple[StageSpec, torch.nn.Module]:
+    """A stage-2 run's stage 1 (cfg.stage1: a checkpoint or cascade file), weights frozen; its
+    points must be the training data's scheme."""
     casc = load_cascade(cfg.stage1)
+    if casc.scheme != scheme:
+        raise ConfigError(f"stage1={cfg.stage1} predicts the {casc.scheme.name!r} points, the training data has "
+                          f"{scheme.name!r}")
     model = casc.models()[0].requires_grad_(False)
     return casc.stages[0], model
 
@@ -44,7 +52,7 @@ def frozen_stage1(cfg: Config) -> tuple[StageSpec, torch.nn.Module]:
 def build_model(cfg: Config, train_pts: np.ndarray, stage1=None, resume: bool = False):
     """-> (StageSpec, model with its first weights). A resumed run takes its weights from last.pt later."""
     mean = mean_template(train_pts, cfg.input_size, cfg.crop_scale)  # the mean face in a crop of this stage
-    spec = stage_spec(cfg, mean if cfg.stage == 2 else None)
+    spec = stage_spec(cfg, mean if cfg.stage == 2 else None, num_points=train_pts.shape[1])
     torch.manual_seed(cfg.seed)
     model = spec.build()
     if resume:

@@ -113,10 +113,10 @@ def cpu_weights(model: torch.nn.Module) -> dict:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
-def cascade_entry(stages, weights: list[dict], cfg: Config, best: float) -> dict:
-    """The cascade as facealign.models.load_cascade reads it from a checkpoint."""
+def cascade_entry(stages, weights: list[dict], cfg: Config, best: float, scheme) -> dict:
+    """The cascade as facealign.models.load_cascade reads it from a checkpoint (with its point scheme)."""
     return {"stages": [asdict(s) for s in stages], "state_dicts": weights,
-            "meta": {"config": to_dict(cfg), "val_nme": best}}
+            "meta": {"config": to_dict(cfg), "val_nme": best, "scheme": scheme.to_dict()}}
 
 
 def read_last(path: Path) -> dict:

@@ -12,7 +12,7 @@ from facealign.transform import CropTransform, points_box
 
 
 def runners(models: list[torch.nn.Module], device: torch.device):
-    """numpy (N, 3, S, S) -> numpy (N, 68, 2) callables for run_cascade, each model on `device`."""
+    """numpy (N, 3, S, S) -> numpy (N, K, 2) callables for run_cascade, each model on `device`."""
     def wrap(m):
         def run(x):
             with torch.no_grad():
@@ -22,10 +22,10 @@ def runners(models: list[torch.nn.Module], device: torch.device):
 
 
 def predict(stages: list[StageSpec], models, faces: FaceSet, device, indices) -> np.ndarray:
-    """Frame points (N, 68, 2) of the whole cascade for faces[indices], ground-truth boxes."""
+    """Frame points (N, K, 2) of the whole cascade for faces[indices], ground-truth boxes."""
     frames = [faces.image(i, cache=True) for i in indices]
     boxes = [points_box(faces[i].pts) for i in indices]
-    return run_cascade(stages, runners(models, device), frames, boxes)[-1]
+    return run_cascade(stages, runners(models, device), frames, boxes, scheme=faces.scheme)[-1]
 
 
 def validate(stages, models, faces: FaceSet, device, loss=None, batch: int = 64) -> tuple[float, float | None]:
@@ -35,7 +35,7 @@ def validate(stages, models, faces: FaceSet, device, loss=None, batch: int = 64)
     preds = np.concatenate([predict(stages, models, faces, device, range(s, min(s + batch, len(faces))))
                             for s in range(0, len(faces), batch)])
     truth = faces.points()
-    mean_nme = float(nme(preds, truth).mean() * 100)
+    mean_nme = float(nme(preds, truth, scheme=faces.scheme).mean() * 100)
     if loss is None:
         return mean_nme, None
     last = stages[-1]

@@ -239,3 +239,34 @@ def test_an_epoch_reads_its_loss_once_per_check(w300):
         trainer.train_epoch()
     extra = Counter(epoch.host) - Counter(loader.host)
     assert batches == 3 and extra["lift_fresh"] == 0 and extra["_local_scalar_dense"] <= 1, extra
+
+
+def test_the_gpu_scripts_ddp_step_runs_under_torchrun_with_gloo():
+    """tools/gpu_check.py's ddp-nccl child, on the CPU: torchrun --nproc_per_node 1, a real process group,
+    one DDP step on a synthetic batch (training/synthetic.py), all-reduces of a device and a CPU tensor."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
+           str(root / "tools" / "gpu_check.py"), "--ddp-child", "cpu"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (r["backend"], r["world"], r["net"], r["cpu_sum"]) == ("gloo", 1, "DistributedDataParallel", [3.0, 4.0])
+    assert np.isfinite(r["loss"])
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_synthetic_steps_train_both_stages(stage):
+    """training/synthetic.py, which the GPU script times: a real step of accurate's stage (stage 2 through
+    the frozen weights/accurate.pt stage 1) on a synthetic batch: finite losses, weights that move."""
+    from facealign.training.synthetic import synthetic_setup
+
+    root = Path(__file__).resolve().parents[1]
+    common = ["model=resnet18", "width=0.5", "head=flatten", "loss=wing", "batch_size=2", "device=cpu", "lr=0.01",
+              "warmup_epochs=0", "ema=0"]
+    extra = ["input_size=128"] if stage == 1 else ["stage=2", "input_size=160", f"stage1={root / 'weights/accurate.pt'}"]
+    step, inputs, batch = synthetic_setup(load_config(None, common + extra))
+    assert batch["image"].dtype == torch.uint8
+    before = [p.detach().clone() for p in step.model.parameters()]
+    losses = [float(step(*inputs(batch))) for _ in range(2)]
+    assert all(np.isfinite(losses)), losses
+    assert any(not torch.equal(a, b) for a, b in zip(before, step.model.parameters()))

@@ -1,7 +1,9 @@
 """`facealign train CONFIG [key=value ...] [--resume|--overwrite] [--nproc N] [--bench STEPS]` (= `python -m train`).
 
 Under torchrun (`torchrun --nproc_per_node N -m train CONFIG ...`) every process
-runs this; `--nproc N` starts torchrun itself.
+runs this, in DistributedDataParallel (N = 1 included); `--nproc N` starts torchrun itself,
+after checking that the machine has N GPUs when the device is CUDA. Without either: one
+plain process, no process group.
 """
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 WEIGHTS is a cascade file (weights/accurate.pt) or a training checkpoint
 (checkpoints/<name>/best.pt). The formats, each read and written in facealign/formats/:
 
-    onnx    one ONNX file, one independent subgraph per stage, metadata inside (onnx_cascade.py)
+    onnx    one ONNX file, one independent subgraph per stage, metadata inside (onnx_cascade.py);
+            --fp16: the FP16-typed copy TensorRT 11 builds (formats/onnx_fp16.py: body in float16,
+            decoding tail and inputs/outputs float32), to inspect or to run on onnxruntime
     engine  TensorRT FP16 engines, one per stage, in one .engine file (engine_file.py; needs an
             NVIDIA GPU and `pip install 'facealign[tensorrt]'`); engines come from the engine cache
     torch   a half-precision cascade file: how a checkpoint becomes weights/<preset>.pt (cascade_pt.py)
@@ -37,12 +39,20 @@ class Options:
     weights_sha256: str = ""
     cache_dir: str | None = None  # engine: the TensorRT engine cache
     device: str = "cuda"  # engine: the GPU to build on
+    fp16: bool = False  # onnx: the FP16-typed graph
 
 
 # --- one function per format: (source cascade, output path, options) -> None ---------------------
 
 def export_onnx(casc: CascadeFile, out: Path, opts: Options) -> None:
-    write_onnx(to_onnx(casc, opts.opset, opts.preset, opts.weights_sha256), out)
+    model = to_onnx(casc, opts.opset, opts.preset, opts.weights_sha256)
+    if opts.fp16:
+        from .formats.onnx_fp16 import to_float16
+
+        model = to_float16(model)
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "precision", "float16"
+    write_onnx(model, out)
 
 
 def export_engine(casc: CascadeFile, out: Path, opts: Options) -> None:
@@ -74,14 +84,16 @@ EXPORTERS: dict[str, Exporter] = {
 
 
 def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = DEFAULT_OPSET,
-           cache_dir=None, device: str = "cuda") -> Path:
+           cache_dir=None, device: str = "cuda", fp16: bool = False) -> Path:
     """Export `weights` (cascade file or checkpoint) to `fmt`; returns the written path.
 
-    out defaults to the weights path with the format's suffix (onnx, engine) or to
-    weights/<preset>.pt (torch, which needs out or preset). Never overwrites the source.
+    out defaults to the weights path with the format's suffix (onnx, engine; WEIGHTS.fp16.onnx for
+    fp16) or to weights/<preset>.pt (torch, which needs out or preset). Never overwrites the source.
     """
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORTERS)}")
+    if fp16 and fmt != "onnx":
+        raise ValueError(f"--fp16 applies to --format onnx only (engines are FP16 already, torch files half)")
     src = Path(weights)
     casc = load_cascade(src)
     exporter = EXPORTERS[fmt]
@@ -93,11 +105,11 @@ def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = 
 
             out = WEIGHTS_DIR / f"{preset}.pt"
         else:
-            out = src.with_suffix(FORMATS[exporter.backend].suffix)
+            out = src.with_suffix((".fp16" if fp16 else "") + FORMATS[exporter.backend].suffix)
     out = Path(out)
     if out.resolve() == src.resolve():
         raise ValueError(f"{out}: refusing to overwrite the source weights; pass another -o")
-    opts = Options(opset, preset, sha256_file(src), None if cache_dir is None else str(cache_dir), device)
+    opts = Options(opset, preset, sha256_file(src), None if cache_dir is None else str(cache_dir), device, fp16)
     exporter.write(casc, out, opts)
     log.info("exported %s -> %s (%s)", src, out, fmt)
     return out
@@ -128,6 +140,8 @@ def add_arguments(p) -> None:
                                           "for torch, weights/PRESET.pt)")
     p.add_argument("--preset", help="preset name stored in the file's metadata (e.g. accurate, fast)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default %(default)s)")
+    p.add_argument("--fp16", action="store_true", help="onnx: write the FP16-typed graph TensorRT 11 builds "
+                                                       "(float16 body, float32 decoding and I/O)")
     p.add_argument("--cache-dir", default=None, help="engine: the TensorRT engine cache "
                                                      "(default ~/.cache/facealign/engines)")
     p.add_argument("--device", default="cuda", help="engine: the GPU to build on (cuda or cuda:N)")
@@ -142,10 +156,11 @@ def one_line(e: BaseException) -> str:
 
 def run(args) -> int:
     try:
-        out = export(args.weights, args.format, args.output, args.preset, args.opset, args.cache_dir, args.device)
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+        out = export(args.weights, args.format, args.output, args.preset, args.opset, args.cache_dir, args.device,
+                     args.fp16)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB{', float16' if args.fp16 else ''})")
         if args.format == "onnx":
-            print("onnx.checker: ok")
+            print("onnx.checker: ok (full check)")
         if not args.no_check:
             backend = EXPORTERS[args.format].backend
             options = {"cache_dir": args.cache_dir, "device": args.device} if backend == "tensorrt" else {}

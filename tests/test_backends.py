@@ -193,8 +193,28 @@ def test_unknown_backend_suffix_or_file_is_a_clear_error(tmp_path, onnx_files):
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
 def test_tensorrt_missing_says_how_to_install(tmp_path):
-    with pytest.raises(ImportError, match=r"the tensorrt backend needs tensorrt.*pip install 'facealign\[tensorrt\]'"):
+    """The extra's wheels live on NVIDIA's index (PyPI holds placeholders): the error names it."""
+    with pytest.raises(ImportError, match=r"the tensorrt backend needs tensorrt.*pip install --extra-index-url "
+                                          r"https://pypi.nvidia.com 'facealign\[tensorrt\]'"):
         load_backend(tmp_path / "model.engine")
+    from facealign.backends.tensorrt_backend import INSTALL_HINT
+
+    assert "--extra-index-url https://pypi.nvidia.com 'facealign[tensorrt]'" in INSTALL_HINT
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers(),
+                    reason="this onnxruntime has a working CUDA provider: nothing falls back")
+def test_onnxruntime_on_cuda_that_falls_back_to_the_cpu_is_an_error(onnx_files, caplog):
+    """ONNX Runtime drops a CUDA provider it cannot start and runs on the CPU, saying so only in its
+    own (silenced) log: device="cuda" must not end there quietly."""
+    _, path = onnx_files["accurate"]
+    asked = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    with pytest.raises(RuntimeError, match=r"device='cuda'.*fell back to the CPU.*onnxruntime-gpu"):
+        load_backend(path, "onnxruntime", device="cuda", providers=asked)
+    with caplog.at_level("WARNING", logger="facealign.backends.onnxruntime_backend"):
+        model = load_backend(path, "onnxruntime", providers=asked)  # device auto: a warning, and the CPU
+    assert "dropped the provider(s) CUDAExecutionProvider" in caplog.text
+    assert model.runners[0](np.zeros((1, 3, 128, 128), np.float32)).shape == (1, 68, 2)
 
 
 @pytest.mark.gpu
@@ -230,3 +250,49 @@ def test_torch_cuda_graphs_match_cpu(two_stage_pt, faces):
         assert np.abs(gpu.runners[k](big)[-len(x):] - ref).max() < MAX_ERR_FP16
     for a, b in zip(cpu(frames, boxes), gpu(frames, boxes)):
         assert np.abs(a - b).max() < 1.0  # frame pixels of 384 px pictures
+
+
+def test_graph_captures_are_thread_local_and_one_at_a_time():
+    """Read here, run on a GPU (tools/gpu_check.py capture-threads, and the test below): captures use
+    capture_error_mode="thread_local" (under the default "global", another thread's CUDA call during a
+    capture, as the web page makes while it serves, invalidates it) and hold one process-wide lock."""
+    import inspect
+    import threading
+
+    from facealign.backends import torch_backend
+
+    assert torch_backend.CAPTURE_MODE == "thread_local"
+    assert isinstance(torch_backend.CAPTURE_LOCK, type(threading.Lock()))
+    source = inspect.getsource(torch_backend.GraphedRunner._capture)
+    assert "with CAPTURE_LOCK" in source and "capture_error_mode=CAPTURE_MODE" in source
+
+
+@pytest.mark.gpu
+def test_graphs_captured_in_two_threads_while_a_third_replays(two_stage_pt, faces):
+    if not _cuda():
+        pytest.skip("no CUDA GPU visible")
+    import threading
+
+    frames, boxes, _ = faces
+    first = load_backend(two_stage_pt, "torch", device="cuda")
+    want, errors, models, stop = first(frames, boxes), [], [], threading.Event()
+
+    def replay():
+        while not stop.is_set():
+            if np.abs(first(frames, boxes)[-1] - want[-1]).max() > 1e-3:
+                errors.append("a replay changed its answer")
+
+    def capture():
+        try:
+            models.append(load_backend(two_stage_pt, "torch", device="cuda"))
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    busy, loaders = threading.Thread(target=replay), [threading.Thread(target=capture) for _ in range(2)]
+    for t in [busy, *loaders]:
+        t.start()
+    for t in loaders:
+        t.join()
+    stop.set()
+    busy.join()
+    assert not errors and len(models) == 2, errors

@@ -103,7 +103,8 @@ def test_float16_graph_computes_in_float16_with_float32_io(tiny):
     assert floats == {onnx.TensorProto.FLOAT16}  # every weight is float16
     assert [i.type.tensor_type.elem_type for i in half.graph.input] == [onnx.TensorProto.FLOAT]
     assert [o.type.tensor_type.elem_type for o in half.graph.output] == [onnx.TensorProto.FLOAT]
-    assert half.graph.node[0].op_type == "Cast" and half.graph.node[-1].op_type == "Cast"
+    assert half.graph.node[0].op_type == "Cast"  # the input, to float16; the fc's output back to float32:
+    assert [n.op_type for n in half.graph.node if n.op_type == "Cast"][-1:] == ["Cast"]  # the tail (a reshape)
     x = np.random.default_rng(0).random((3, 3, 64, 64), dtype=np.float32)
     run = {name: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
            for name, m in (("fp32", sub), ("fp16", half))}
@@ -113,6 +114,51 @@ def test_float16_graph_computes_in_float16_with_float32_io(tiny):
     err = np.abs(got - ref).max()
     assert 0 < err < 2e-2  # float16 rounding is there, and small
     assert len(sub.graph.initializer) and sub.graph.initializer[0].data_type == onnx.TensorProto.FLOAT  # copy
+
+
+def test_float16_refuses_a_graph_with_control_flow():
+    """An If node's branches would keep float32 (issue 22: the fast preset's graph had them, and its
+    FP16 copy failed onnx.checker and onnxruntime): refused, naming the nodes."""
+    from onnx import TensorProto, helper
+
+    def branch(name, value):
+        out = helper.make_tensor_value_info(name, TensorProto.FLOAT, [1])
+        return helper.make_graph([helper.make_node("Constant", [], [name], value=helper.make_tensor(
+            name + "_v", TensorProto.FLOAT, [1], [value]))], name, [], [out])
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+             helper.make_node("Cast", ["s"], ["c"], to=TensorProto.BOOL),
+             helper.make_node("If", ["c"], ["b"], then_branch=branch("t", 1.0), else_branch=branch("e", 2.0),
+                              name="the_if"),
+             helper.make_node("Add", ["x", "b"], ["y"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    with pytest.raises(ValueError, match=r"flat graphs only.*control flow \(the_if\)"):
+        to_float16(model)
+
+
+def test_float16_keeps_the_decoding_tail_in_float32(tmp_path):
+    """A PIP stage: the convolutions in float16, the argmax and everything after it in float32."""
+    import onnxruntime as ort
+
+    from facealign.formats.cascade_pt import load_cascade, save_cascade
+
+    spec = StageSpec(model="resnet18", width=0.25, input_size=64, head="pip", head_args={"stride": 16, "neighbours": 4})
+    torch.manual_seed(0)
+    save_cascade(tmp_path / "pip.pt", [spec], [spec.build().eval()], half=False)
+    half = to_float16(OnnxCascade.from_model(to_onnx(load_cascade(tmp_path / "pip.pt"))).stage_model(0))
+    onnx.checker.check_model(half, full_check=True)
+    typed = onnx.shape_inference.infer_shapes(half).graph
+    types = {v.name: v.type.tensor_type.elem_type for v in [*typed.input, *typed.value_info, *typed.output]}
+    ops = {n.op_type: n for n in typed.node}
+    assert types[ops["Conv"].output[0]] == onnx.TensorProto.FLOAT16
+    assert types[ops["ArgMax"].input[0]] == onnx.TensorProto.FLOAT
+    assert all(types[i] == onnx.TensorProto.FLOAT for i in ops["Einsum"].input)
+    x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    got = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"stage1_input": x})
+    assert got[0].dtype == np.float32 and got[0].shape == (2, 68, 2)
 
 
 def test_engine_container_round_trip(tmp_path):

@@ -239,3 +239,50 @@ def test_pip_config_keys_are_validated_and_its_stage1_config_matches_the_flatten
     with pytest.raises(ConfigError, match="outputs are absolute points"):
         stage_spec(s2, template=np.zeros((68, 2)))
     assert stage_spec(load_config("Cas_Stage2_Aug_Wing-S1_MSE", ["head=pip"]), np.zeros((68, 2))).residual is False
+
+
+HEAD_CASES = {**{n: (n, {}) for n in list_heads()}, "pip": ("pip", {"stride": 16, "neighbours": 10}),
+              "pip32": ("pip", {"stride": 32, "neighbours": 4})}
+
+
+@pytest.mark.parametrize("name", list(HEAD_CASES))
+def test_no_head_makes_host_tensors_or_syncs(name):
+    """Every registered head, as a CUDA graph captures it (eval forward) and as a training step runs
+    it (train forward + aux_loss): no tensor from host data, no value read back (issue 22: PIP's
+    decode made one per stage with new_tensor, its aux_loss more with new_tensor and F.one_hot)."""
+    from dispatch import Recorder
+
+    head, head_args = HEAD_CASES[name]
+    spec = StageSpec(width=0.25, head=head, input_size=64, head_args=head_args)
+    model = filled(spec.build())
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    target = torch.rand(2, 68, 2, generator=torch.Generator().manual_seed(1)) * 1.8 - 0.9
+    with torch.no_grad(), Recorder() as rec:
+        model.eval()(x)
+    assert rec.host == [], f"{name} eval forward: {rec.host}"
+    with Recorder() as rec:
+        out = model.train()(x)
+        aux = model.head.aux_loss(target, **({"weight": 1.0} if head == "integral" else {}))
+        (out.sum() + (aux if aux is not None else 0)).backward()
+    assert rec.host == [], f"{name} training forward, aux_loss and backward: {rec.host}"
+
+
+@pytest.mark.parametrize("stride", [16, 32])
+def test_pip_exports_without_if_nodes_and_decodes_in_float32(tmp_path, stride):
+    """No If nodes in the exported graph (a squeeze on a dimension the tracer cannot size made them:
+    their branches broke the FP16-typed graph), and a float16 network still decodes in float32."""
+    import onnx
+
+    from facealign.formats.cascade_pt import load_cascade as load
+    from facealign.formats.onnx_cascade import to_onnx
+
+    spec = StageSpec(width=0.25, head="pip", input_size=64, head_args={"stride": stride, "neighbours": 6})
+    model = filled(spec.build())
+    save_cascade(tmp_path / "pip.pt", [spec], [model], half=False)
+    graph = to_onnx(load(tmp_path / "pip.pt")).graph
+    assert "If" not in {n.op_type for n in graph.node}
+    onnx.checker.check_model(to_onnx(load(tmp_path / "pip.pt")), full_check=True)
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        half = model.to(torch.bfloat16)(x.to(torch.bfloat16))  # the CPU's half type; CUDA graphs run float16
+    assert half.dtype == torch.float32

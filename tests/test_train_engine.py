@@ -1,9 +1,11 @@
 """The training engine on real hardware paths: torchrun processes (gloo), EMA, checkpoints, devices, --bench."""
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,6 +20,12 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
 TINY = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "batch_size=16",
         "lr=0.003", "grid_every=1", "warmup_epochs=0.5"]
 NAME = "raw_CNN_noAug_MSE"
+
+
+@pytest.fixture(autouse=True)
+def _needs_300w(w300):
+    """Every test here trains on the real faces: without them each skips, saying which folder it wanted
+    (the GPU test used to fail instead, its run ending on MissingDataError)."""
 
 
 def _train(out, *extra):
@@ -99,7 +107,8 @@ def test_mixed_precision_bf16_trains_on_the_cpu(tmp_path):
     assert _train(tmp_path, "epochs=2", "amp=bf16", "channels_last=true") == 0
     rows = _rows(tmp_path)
     assert float(rows[1]["loss"]) < float(rows[0]["loss"])
-    assert "precision bf16" in (tmp_path / f"logs/{NAME}/train.log").read_text()
+    log = (tmp_path / f"logs/{NAME}/train.log").read_text()
+    assert "precision bf16" in log and "1 process(es), DDP over none" in log  # no torchrun: a plain process
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a CUDA GPU")
@@ -142,3 +151,122 @@ def test_a_checkpoint_from_before_ema_resumes(tmp_path):
     assert [int(r["epoch"]) for r in _rows(tmp_path)] == [1, 2]
     resumed = torch.load(path, weights_only=False)
     assert resumed["epoch"] == 2 and resumed["ema"] is not None  # the average starts from the raw weights
+
+
+def test_one_process_under_torchrun_trains_in_real_ddp(tmp_path, capsys):
+    """`--nproc 1` starts torchrun with one process, which joins a real (gloo) process group and trains
+    in DistributedDataParallel (world 1 used to skip the group: "DDP on one GPU" tested nothing);
+    `--bench` reduces its figures over that group, on the process's device."""
+    assert _train(tmp_path, "epochs=1", "--nproc", "1") == 0
+    assert "launching:" in capsys.readouterr().out
+    assert "1 process(es), DDP over gloo" in (tmp_path / f"logs/{NAME}/train.log").read_text()
+    figures = tmp_path / "bench.json"
+    assert _train(tmp_path / "bench", "--bench", "2", "--nproc", "1", "--bench-json", str(figures)) == 0
+    r = json.loads(figures.read_text())
+    assert r["ddp"] == "gloo" and r["processes"] == 1 and r["images_per_s"] > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_more_processes_than_gpus_is_an_error_before_launch(tmp_path, capsys):
+    n = torch.cuda.device_count() + 1
+    assert _train(tmp_path, "epochs=1", "device=cuda", "--nproc", str(n)) == 2
+    out = capsys.readouterr()
+    assert f"{n} training processes on this machine take one CUDA GPU each" in out.err
+    assert "launching:" not in out.out and not (tmp_path / "logs").exists()
+
+
+def test_a_diverged_run_stops_with_the_clear_error(tmp_path):
+    """The sweep records a diverged cell by this error; the check is batched (no sync per step) but
+    still stops the run before its epoch is validated or saved."""
+    with pytest.raises(FloatingPointError, match=r"the loss became (nan|inf) in epoch 1; lower lr=1e\+30"):
+        _train(tmp_path, "epochs=2", "lr=1e30")
+    assert not list((tmp_path / "checkpoints").rglob("*.pt"))  # nothing saved from a diverged epoch
+
+
+def test_a_stage2_training_step_waits_for_nothing(w300):
+    """One stage-2 step as the engine runs it (crops cut through stage 1 on the device, forward, loss,
+    backward, optimiser, EMA): no value read back, no tensor made from host data (issue 22: the loss's
+    finiteness check, stage 2's matrix inverses, the warp's scale and the residual template did).
+    SGD: Adam's step counters live on the CPU and are read there, which is no device sync."""
+    from dispatch import Recorder
+
+    from facealign.data.dataset import load_split
+    from facealign.models import StageSpec, mean_template
+    from facealign.training.data import context_size
+    from facealign.training.devices import Precision
+    from facealign.training.inputs import Stage2Inputs
+    from facealign.training.step import Step
+    from facealign.transform import CropTransform
+
+    cpu = torch.device("cpu")
+    spec1 = StageSpec(width=0.25, head="flatten", input_size=64)
+    template = mean_template(load_split("common", w300).points()[:50], 64, 1.25)
+    spec2 = StageSpec(width=0.25, head="flatten", input_size=64, crop="points", crop_scale=1.25,
+                      template=template.tolist(), residual=True)
+    side = context_size([(64, spec1.crop_scale), (64, 1.25)])
+    box = np.array([0.3, 0.3, 0.7, 0.7]) * side
+    rng = np.random.default_rng(0)
+    batch = {"image": torch.from_numpy(rng.integers(0, 255, (4, side, side, 3), dtype=np.uint8)),
+             "to_crop1": torch.from_numpy(np.repeat(CropTransform.from_box(box, 64, spec1.crop_scale).matrix[None], 4, 0)
+                                          .astype(np.float32)),
+             "pts": torch.from_numpy(rng.uniform(0.3 * side, 0.7 * side, (4, 68, 2)).astype(np.float32))}
+    inputs = Stage2Inputs(spec1.build().eval(), spec1, spec2, cpu)
+    cfg = load_config(None, ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "optimizer=sgd",
+                             "ema=0.99", "loss=wing"])
+    step = Step(spec2.build(), spec2, cfg, cpu, Precision("off"), 10)
+    step(*inputs(batch))  # the first step makes the optimiser's state
+    with Recorder() as rec:
+        for _ in range(2):
+            loss = step(*inputs(batch))
+    assert rec.host == [] and torch.isfinite(loss)
+
+
+def test_an_epoch_reads_its_loss_once_per_check(w300):
+    """The loop sums the loss on the device and reads it every CHECK_EVERY steps and at the end (here
+    3 steps: once); it made a tensor from a host count and read the loss back at every step before."""
+    from collections import Counter
+
+    from dispatch import Recorder
+
+    from facealign.training.engine import Trainer
+
+    cfg = load_config(NAME, [*TINY, "workers=0", "optimizer=sgd", f"data={w300}"])
+    trainer = Trainer(cfg, write=False)
+    with Recorder() as loader:  # what the loader does in this process (workers=0): collate
+        batches = len(list(trainer.batches()))
+    with Recorder() as epoch:
+        trainer.train_epoch()
+    extra = Counter(epoch.host) - Counter(loader.host)
+    assert batches == 3 and extra["lift_fresh"] == 0 and extra["_local_scalar_dense"] <= 1, extra
+
+
+def test_the_gpu_scripts_ddp_step_runs_under_torchrun_with_gloo():
+    """tools/gpu_check.py's ddp-nccl child, on the CPU: torchrun --nproc_per_node 1, a real process group,
+    one DDP step on a synthetic batch (training/synthetic.py), all-reduces of a device and a CPU tensor."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
+           str(root / "tools" / "gpu_check.py"), "--ddp-child", "cpu"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (r["backend"], r["world"], r["net"], r["cpu_sum"]) == ("gloo", 1, "DistributedDataParallel", [3.0, 4.0])
+    assert np.isfinite(r["loss"])
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_synthetic_steps_train_both_stages(stage):
+    """training/synthetic.py, which the GPU script times: a real step of accurate's stage (stage 2 through
+    the frozen weights/accurate.pt stage 1) on a synthetic batch: finite losses, weights that move."""
+    from facealign.training.synthetic import synthetic_setup
+
+    root = Path(__file__).resolve().parents[1]
+    common = ["model=resnet18", "width=0.5", "head=flatten", "loss=wing", "batch_size=2", "device=cpu", "lr=0.01",
+              "warmup_epochs=0", "ema=0"]
+    extra = ["input_size=128"] if stage == 1 else ["stage=2", "input_size=160", f"stage1={root / 'weights/accurate.pt'}"]
+    step, inputs, batch = synthetic_setup(load_config(None, common + extra))
+    assert batch["image"].dtype == torch.uint8
+    before = [p.detach().clone() for p in step.model.parameters()]
+    losses = [float(step(*inputs(batch))) for _ in range(2)]
+    assert all(np.isfinite(losses)), losses
+    assert any(not torch.equal(a, b) for a, b in zip(before, step.model.parameters()))

@@ -31,6 +31,7 @@ class Format:
     options: tuple[str, ...]  # the keyword options its load() takes
     packages: tuple[str, ...]  # what it imports
     extra: str  # pip install 'facealign[<extra>]' brings them
+    index: str = ""  # an extra package index the extra needs (TensorRT's wheels are on NVIDIA's own)
 
 
 FORMATS: dict[str, Format] = {
@@ -38,7 +39,7 @@ FORMATS: dict[str, Format] = {
     "onnxruntime": Format("onnxruntime", ".onnx", "onnxruntime_backend", False,
                           ("device", "threads", "providers"), ("onnxruntime", "onnx"), ""),
     "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True, ("device", "cache_dir"),
-                       ("tensorrt", "torch"), "tensorrt"),
+                       ("tensorrt", "torch"), "tensorrt", "https://pypi.nvidia.com"),
 }
 
 
@@ -117,7 +118,10 @@ def check_packages(name: str) -> None:
     fmt = FORMATS[name]
     missing = [p for p in fmt.packages if not installed(p)]
     if missing:
-        how = f"pip install 'facealign[{fmt.extra}]'" if fmt.extra else "pip install facealign"
+        index = f"--extra-index-url {fmt.index} " if fmt.index else ""
+        how = f"pip install {index}'facealign[{fmt.extra}]'" if fmt.extra else "pip install facealign"
+        if fmt.index:
+            how += f" (its wheels are on {fmt.index}; PyPI holds only placeholders)"
         other = "" if name == "onnxruntime" else " (or use backend='onnxruntime' with an .onnx file)"
         raise ImportError(f"the {name} backend needs {', '.join(missing)}: {how}{other}")
 

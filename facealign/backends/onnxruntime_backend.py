@@ -48,6 +48,33 @@ def providers_for(device: str = "auto", providers: list | None = None) -> list:
     return ["CPUExecutionProvider"]
 
 
+def provider_names(providers: list) -> list[str]:
+    """Execution providers as names (an entry may be (name, options))."""
+    return [p if isinstance(p, str) else p[0] for p in providers]
+
+
+def check_session(session, providers: list, device: str = "auto") -> list[str]:
+    """The providers `session` really runs on. ONNX Runtime drops a provider it cannot load (a CUDA
+    provider without its CUDA/cuDNN libraries, one not in this build) and runs on the CPU, saying so
+    only in its own log, which session_options() silences: device="cuda[:N]" ending on the CPU alone
+    is a RuntimeError; another dropped provider is a logged warning."""
+    got = list(session.get_providers())
+    dropped = [name for name in provider_names(providers) if name not in got]
+    if device.startswith("cuda") and all(name == "CPUExecutionProvider" for name in got):
+        raise RuntimeError(f"device={device!r}: ONNX Runtime could not start {', '.join(dropped) or 'a GPU provider'} "
+                           f"and fell back to the CPU (this onnxruntime offers {', '.join(available_providers())}); "
+                           "install onnxruntime-gpu built for this CUDA (with cuDNN) or use device='cpu'")
+    if dropped:
+        log.warning("ONNX Runtime dropped the provider(s) %s; running on %s", ", ".join(dropped), ", ".join(got))
+    return got
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
 def _runner(session, name_in: str, name_out: str):
     def run(x: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised."""
@@ -59,7 +86,8 @@ def _runner(session, name_in: str, name_out: str):
 def load(path, device: str = "auto", threads: int | None = None, providers: list | None = None):
     """Load a facealign ONNX cascade into one ONNX Runtime session per stage -> CascadeModel.
 
-    device: "auto"/"cpu" (CPU provider) or "cuda[:N]" (CUDA provider, needs onnxruntime-gpu);
+    device: "auto"/"cpu" (CPU provider) or "cuda[:N]" (CUDA provider, needs onnxruntime-gpu; a session
+            that ONNX Runtime puts on the CPU instead is a RuntimeError, see check_session);
     threads: intra-op threads per session (None: the library default);
     providers: ONNX Runtime execution providers, overriding `device`.
     """
@@ -73,6 +101,7 @@ def load(path, device: str = "auto", threads: int | None = None, providers: list
     runners = []
     for i in range(len(casc.stages)):
         session = ort.InferenceSession(casc.stage_bytes(i), sess_options=opts, providers=providers)
+        got = check_session(session, providers, device)
         runners.append(_runner(session, *io_names(i)))
-    log.info("loaded %s: %d stage(s), providers %s", path, len(runners), providers)
+    log.info("loaded %s: %d stage(s), providers %s", path, len(runners), got)
     return CascadeModel(casc.stages, runners, "onnxruntime", casc.meta)

@@ -33,13 +33,17 @@ from .engine_cache import BuildRecipe, EngineCache, engine_key
 log = logging.getLogger(__name__)
 
 
+INSTALL_HINT = ("the TensorRT backend needs the `tensorrt` package and an NVIDIA GPU: "
+                "pip install --extra-index-url https://pypi.nvidia.com 'facealign[tensorrt]' (TensorRT's wheels "
+                "live on NVIDIA's index; PyPI holds only placeholders) -- or use backend='onnxruntime' / 'torch'")
+
+
 def import_tensorrt():
     """`import tensorrt`, or an ImportError saying how to get it."""
     try:
         import tensorrt as trt
     except ImportError as e:
-        raise ImportError("the TensorRT backend needs the `tensorrt` package and an NVIDIA GPU: "
-                          "pip install 'facealign[tensorrt]'  (or use backend='onnxruntime' / 'torch')") from e
+        raise ImportError(INSTALL_HINT) from e
     return trt
 
 

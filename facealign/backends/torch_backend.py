@@ -4,8 +4,12 @@ CPU: float32, eager. CUDA: float16 in channels_last with CUDA graphs; a batch is
 padded up to the next bucket size (1, 2, 4, 8, 16; larger batches go in chunks
 of 16). Every bucket's graph is captured once, at load, on the runner's own
 device, with static input/output buffers, so a frame costs one graph replay per
-stage. PyTorch allows one graph capture at a time per process, so captures (and
-the warm-up before them) hold a process-wide lock.
+stage. One capture at a time in the process (captures and the warm-up before them
+hold CAPTURE_LOCK), in capture_error_mode "thread_local": the web page builds aligners
+while it serves, and under the default "global" mode another thread's CUDA calls
+(a replay, an upload) during a capture invalidate it. A model captured here must
+create no tensor from host data and make no host sync in its forward
+(tests/test_heads.py checks every registered head).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BUCKETS = (1, 2, 4, 8, 16)
 CAPTURE_LOCK = threading.Lock()  # one CUDA graph capture at a time in this process
+CAPTURE_MODE = "thread_local"  # only this thread's CUDA calls can invalidate a capture
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -51,7 +56,8 @@ class EagerRunner:
 
 
 class GraphedRunner:
-    """Same contract as EagerRunner, on a CUDA device in float16 channels_last, one CUDA graph per bucket."""
+    """Same contract as EagerRunner, on a CUDA device in float16 channels_last, one CUDA graph per bucket.
+    Heads decode in float32 inside the graph (e.g. PIP's argmax), so outputs may be float16 or float32."""
 
     def __init__(self, model: torch.nn.Module, input_size: int, device: str = "cuda:0", buckets=BUCKETS,
                  in_channels: int = 3):
@@ -73,7 +79,7 @@ class GraphedRunner:
                     self.model(static_in)
             torch.cuda.current_stream(self.device).wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, stream=torch.cuda.Stream(self.device)):
+            with torch.cuda.graph(graph, stream=torch.cuda.Stream(self.device), capture_error_mode=CAPTURE_MODE):
                 static_out = self.model(static_in)
             torch.cuda.synchronize(self.device)
         log.debug("captured a CUDA graph for batch %d at %dpx on %s", n, self.size, self.device)

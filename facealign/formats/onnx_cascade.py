@@ -15,6 +15,8 @@ models.codec.PointCodec). Everything a loader needs travels in the file's
     preset             e.g. "accurate"               facealign_version  the exporter's version
     weights_sha256     sha256 of the source weights file
     meta               JSON of the cascade file's meta (training config, metrics, ...)
+    precision          "float16" in an FP16-typed copy (`facealign export --fp16`, formats/onnx_fp16.py);
+                       absent in the float32 files
 
 Reading needs `onnx` only; writing (`to_onnx`) exports the PyTorch modules, so it needs torch.
 """
@@ -90,7 +92,7 @@ def parse_metadata(model) -> tuple[list[StageSpec], dict]:
         meta = json.loads(props.get("meta", "{}"))
     except (KeyError, TypeError, json.JSONDecodeError) as e:
         raise ValueError(f"facealign ONNX metadata is damaged ({e})") from None
-    meta.update({k: props[k] for k in ("preset", "facealign_version", "weights_sha256") if k in props})
+    meta.update({k: props[k] for k in ("preset", "facealign_version", "weights_sha256", "precision") if k in props})
     return stages, meta
 
 
@@ -175,9 +177,10 @@ def to_onnx(casc, opset: int = DEFAULT_OPSET, preset: str | None = None, weights
 
 
 def write_onnx(model, path) -> Path:
-    """Check a facealign ONNX model and write it atomically."""
+    """Check a facealign ONNX model (onnx.checker with full_check: strict type and shape inference)
+    and write it atomically."""
     import onnx
 
     parse_metadata(model)
-    onnx.checker.check_model(model)
+    onnx.checker.check_model(model, full_check=True)
     return atomic_write_bytes(path, model.SerializeToString())

@@ -75,15 +75,19 @@ class StageSpec:
             return CropTransform.from_box(box_xyxy, self.input_size, self.crop_scale)
         return CropTransform.from_points(pts_frame, np.asarray(self.template, np.float32), self.input_size)
 
-    def decode(self, out, previous=None):
+    def decode(self, out, previous=None, template=None):
         """(N, 68, 2) network outputs (numpy or torch) -> crop pixels. previous: the previous
-        stage's points in this crop's pixels, which a heatmap stage's outputs correct."""
+        stage's points in this crop's pixels, which a heatmap stage's outputs correct; template: a
+        residual stage's template already as a tensor on out's device (training passes it, so a
+        step copies nothing from the host), else made from `self.template`."""
         if self.heatmap_sigma:
             if previous is None:
                 raise ValueError("a heatmap stage corrects the previous stage's points: pass previous=")
             return previous + out * self.codec.half
         if not self.residual:
             return self.codec.decode(out)
+        if template is not None:
+            return template + out * self.codec.half
         base = np.asarray(self.template, np.float32)
         if not isinstance(out, np.ndarray):  # a torch tensor, in training (on any device)
             import torch

@@ -43,12 +43,15 @@ def bench(cfg: Config, steps: int, data_root=None) -> dict:
             if done >= WARMUP:
                 wait, work, images = wait + t1 - t0, work + t2 - t1, images + n
             done += 1
-    totals = distributed.sum_over_ranks(torch.tensor([images, wait, work], dtype=torch.float64), t.ranks)
+    # on the process's device: an NCCL group all-reduces CUDA tensors only
+    totals = distributed.sum_over_ranks(torch.tensor([images, wait, work], dtype=torch.float64, device=t.device),
+                                        t.ranks)
+    ddp = distributed.backend()
     distributed.shutdown()
-    n, wait_sum, work_sum = totals.tolist()
+    n, wait_sum, work_sum = totals.cpu().tolist()
     per_rank = (wait_sum + work_sum) / t.ranks.world
     return {"images_per_s": n / per_rank, "data_wait_share": wait_sum / (wait_sum + work_sum),
             "step_ms": 1000 * work_sum / t.ranks.world / steps, "steps": steps, "processes": t.ranks.world,
             "workers": t.workers, "threads": torch.get_num_threads(), "device": str(t.device),
-            "precision": t.precision.name, "batch_size": cfg.batch_size,
+            "precision": t.precision.name, "batch_size": cfg.batch_size, "ddp": ddp,
             "channels_last": cfg.channels_last, "compile": cfg.compile}

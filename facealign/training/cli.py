@@ -1,7 +1,9 @@
 """`facealign train CONFIG [key=value ...] [--resume|--overwrite] [--nproc N] [--bench STEPS]` (= `python -m train`).
 
 Under torchrun (`torchrun --nproc_per_node N -m train CONFIG ...`) every process
-runs this; `--nproc N` starts torchrun itself.
+runs this, in DistributedDataParallel (N = 1 included); `--nproc N` starts torchrun itself,
+after checking that the machine has N GPUs when the device is CUDA. Without either: one
+plain process, no process group.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="start afresh over an earlier run of this name (deletes its checkpoints and logs)")
     p.add_argument("--stop-after", type=int, metavar="N", help="stop after N epochs of this run (resume later)")
     p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
-    p.add_argument("--nproc", type=int, default=1, metavar="N",
-                   help="train in N processes (one per GPU, or CPU shares), started with torchrun (default: 1)")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train in N processes (one per GPU, or CPU shares) started with torchrun, in "
+                        "DistributedDataParallel; --nproc 1 is DDP in one process (default: one plain process, no DDP)")
     p.add_argument("--bench", type=int, metavar="STEPS",
                    help="time STEPS training steps (images/s, data-wait share, step time); writes no run")
     p.add_argument("--bench-json", metavar="FILE", help="with --bench: also write its figures to FILE as JSON")
@@ -60,17 +63,18 @@ def run(args) -> int:
     from . import distributed
     from .devices import DeviceError, check_sync_bn, resolve_device
 
-    if args.nproc < 1:
+    if args.nproc is not None and args.nproc < 1:
         print("facealign train: --nproc must be 1 or more", file=sys.stderr)
         return 2
-    try:  # a device that is not there is an error before anything is loaded or launched
-        world = max(args.nproc, distributed.from_env().world)
-        check_sync_bn(cfg.sync_bn, resolve_device(cfg.device, 0, world), world)
+    env = distributed.from_env()
+    try:  # a device that is not there (or too few GPUs for the processes) is an error before any launch
+        world, local_world = max(args.nproc or 1, env.world), args.nproc or env.local_world
+        check_sync_bn(cfg.sync_bn, resolve_device(cfg.device, 0, world, local_world), world)
     except DeviceError as e:
         print(f"facealign train: {e}", file=sys.stderr)
         return 2
-    if args.nproc > 1:
-        if distributed.from_env().distributed:
+    if args.nproc is not None:
+        if env.launched:
             print("facealign train: --nproc inside torchrun; give one or the other", file=sys.stderr)
             return 2
         if not (args.bench or args.resume or args.overwrite):  # the guard, before any process starts

@@ -32,8 +32,9 @@ class Precision:
         return self.name == "fp16"
 
 
-def resolve_device(name: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
-    """Config `device` -> torch.device; under torchrun, `cuda` means this process's local GPU."""
+def resolve_device(name: str, local_rank: int = 0, world_size: int = 1, local_world: int = 1) -> torch.device:
+    """Config `device` -> torch.device; under torchrun, `cuda` means this process's local GPU, so the
+    `local_world` processes of this machine need as many GPUs (DeviceError before anything starts)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
@@ -57,6 +58,10 @@ def resolve_device(name: str, local_rank: int = 0, world_size: int = 1) -> torch
         index = int(name.split(":")[1])
     else:
         index = local_rank
+        if local_world > count:
+            raise DeviceError(f"device={name}: {local_world} training processes on this machine take one CUDA GPU "
+                              f"each, and torch sees {count}; use --nproc {count} (torchrun --nproc_per_node "
+                              f"{count}), or device=cpu")
     if index >= count:
         raise DeviceError(f"device=cuda:{index}: this machine has {count} CUDA GPU(s), "
                           f"cuda:0..cuda:{count - 1}")

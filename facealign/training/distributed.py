@@ -4,6 +4,10 @@ torchrun starts one process per GPU (or per CPU share) and tells each its place
 through the environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
 MASTER_ADDR/PORT). `facealign train CONFIG --nproc N` starts torchrun itself.
 Rank 0 alone validates and writes; what it decides reaches the others by broadcast.
+Every process torchrun starts joins a process group and trains in DistributedDataParallel,
+one process included (`--nproc 1`, `torchrun --nproc_per_node 1`: DDP on one GPU is real);
+a run without torchrun is one plain process. Collectives run on the group's device (NCCL
+takes CUDA tensors only).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ class Ranks:
     world: int = 1
     local_rank: int = 0
     local_world: int = 1
+    launched: bool = False  # started by torchrun (a process group, DDP), even as its only process
 
     @property
     def main(self) -> bool:
@@ -30,7 +35,7 @@ class Ranks:
 
     @property
     def distributed(self) -> bool:
-        return self.world > 1
+        return self.launched or self.world > 1
 
 
 def from_env() -> Ranks:
@@ -39,7 +44,7 @@ def from_env() -> Ranks:
     if "RANK" not in env or "WORLD_SIZE" not in env:
         return Ranks()
     return Ranks(int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", 0)),
-                 int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+                 int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])), launched=True)
 
 
 def init(ranks: Ranks, device: torch.device) -> None:
@@ -47,6 +52,18 @@ def init(ranks: Ranks, device: torch.device) -> None:
     if ranks.distributed and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
+
+
+def backend() -> str:
+    """The process group's backend ("nccl", "gloo"), or "none" outside one."""
+    return str(dist.get_backend()) if dist.is_initialized() else "none"
+
+
+def collective_device() -> torch.device:
+    """Where the group's collectives take their tensors: this process's GPU under NCCL, else the CPU."""
+    if backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def shutdown() -> None:
@@ -65,10 +82,12 @@ def share(obj, ranks: Ranks):
 
 
 def sum_over_ranks(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
-    """Sum a small tensor over the ranks (e.g. [loss * n, n]); itself in one process."""
-    if ranks.distributed:
-        values = values.clone()
-        dist.all_reduce(values)
+    """Sum a small tensor over the ranks (e.g. [loss * n, n]); itself in one process. The sum is
+    taken on the group's device (NCCL refuses CPU tensors) and comes back on `values`'s device."""
+    if ranks.distributed and dist.is_initialized():
+        summed = values.to(collective_device(), copy=True)
+        dist.all_reduce(summed)
+        return summed.to(values.device)
     return values
 
 

@@ -19,7 +19,7 @@ from .devices import check_sync_bn, cores_per_process, resolve_device, resolve_p
 from .inputs import Stage1Inputs, Stage2Inputs
 from .models import build_model, frozen_stage1
 from .outputs import RunFiles, cascade_entry, cpu_weights, read_last
-from .step import Step
+from .step import CHECK_EVERY, Step, check_finite
 from .validate import face_grid, validate
 
 log = logging.getLogger("facealign.train")
@@ -31,7 +31,7 @@ class Trainer:
     def __init__(self, cfg: Config, data_root=None, resume: bool = False, overwrite: bool = False,
                  write: bool = True):
         self.cfg, self.ranks = cfg, distributed.from_env()
-        self.device = resolve_device(cfg.device, self.ranks.local_rank, self.ranks.world)
+        self.device = resolve_device(cfg.device, self.ranks.local_rank, self.ranks.world, self.ranks.local_world)
         check_sync_bn(cfg.sync_bn, self.device, self.ranks.world)
         self.precision = resolve_precision(cfg.amp, self.device)
         cores = cores_per_process(self.ranks.local_world)
@@ -83,9 +83,9 @@ class Trainer:
         self.sampler = ShardedBatches(len(self.train_set), cfg.batch_size, cfg.seed, r.rank, r.world)
         self.loader = make_loader(self.dataset, self.sampler, self.workers, pin=dev.type == "cuda")
         self.step = Step(model, self.spec, cfg, dev, self.precision, len(self.sampler), r.distributed)
-        log.info("%s on %s (%s), precision %s, %d process(es), %d loader worker(s) each, %d torch thread(s)",
-                 cfg.name, dev, torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU",
-                 self.precision.name, r.world, self.workers, torch.get_num_threads())
+        log.info("%s on %s (%s), precision %s, %d process(es), DDP over %s, %d loader worker(s) each, "
+                 "%d torch thread(s)", cfg.name, dev, torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU",
+                 self.precision.name, r.world, distributed.backend(), self.workers, torch.get_num_threads())
 
     def _resume(self) -> str:
         """Rank 0 reads last.pt and hands it to the others (no shared disk needed)."""
@@ -129,20 +129,32 @@ class Trainer:
         return self.step(x, target, previous), len(x)
 
     def train_epoch(self) -> tuple[float, float]:
-        """One epoch -> (mean loss over all processes' faces, images per second over all processes)."""
-        total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        """One epoch -> (mean loss over all processes' faces, images per second over all processes).
+
+        The loss is summed on the device and read (summed over the ranks, so that all of them stop
+        together) every CHECK_EVERY steps and at the end: FloatingPointError when it is not finite.
+        Nothing else in a step waits for the device or copies from the host."""
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)  # sum of loss * faces
+        faces = 0
         bar = tqdm(self.batches(), total=len(self.sampler), desc=f"{self.cfg.name} {self.epoch + 1}/{self.cfg.epochs}",
                    leave=False, dynamic_ncols=True, disable=not self.ranks.main)
         t0 = time.perf_counter()
-        for batch in bar:
+        for i, batch in enumerate(bar, 1):
             loss, n = self.train_step(batch)
-            total += torch.stack([loss.double() * n, torch.tensor(n, dtype=torch.float64, device=self.device)])
-            if self.ranks.main and bar.n % 5 == 0:
-                seen = total[1].item() * self.ranks.world
-                bar.set_postfix(loss=f"{(total[0] / total[1]).item():.4f}",
-                                img_s=f"{seen / (time.perf_counter() - t0):.0f}")
-        total = distributed.sum_over_ranks(total, self.ranks)
-        return float(total[0] / total[1]), float(total[1]) / (time.perf_counter() - t0)
+            loss_sum += loss.double() * n
+            faces += n
+            if i % CHECK_EVERY == 0:
+                mean, seen = self._mean_loss(loss_sum, faces, f" within the first {i} steps of epoch {self.epoch + 1}")
+                bar.set_postfix(loss=f"{mean:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        mean, seen = self._mean_loss(loss_sum, faces, f" in epoch {self.epoch + 1}")
+        return mean, seen / (time.perf_counter() - t0)
+
+    def _mean_loss(self, loss_sum: torch.Tensor, faces: int, where: str) -> tuple[float, float]:
+        """(mean loss per face, faces) over all ranks so far (one host sync); FloatingPointError if not finite."""
+        total = distributed.sum_over_ranks(torch.stack([loss_sum, loss_sum.new_full((), faces)]), self.ranks)
+        total_loss, total_faces = total.tolist()
+        check_finite(total_loss, self.cfg.lr, where)
+        return total_loss / max(total_faces, 1), total_faces
 
     # ----- end of epoch (rank 0) ------------------------------------------------------------------
     def _end_of_epoch(self, loss: float, images_per_s: float, started: float) -> None:

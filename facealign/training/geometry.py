@@ -11,8 +11,13 @@ import torch.nn.functional as F
 
 
 def invert(matrix: torch.Tensor) -> torch.Tensor:
-    """(B, 2, 3) affine maps -> their inverses."""
-    a_inv = torch.linalg.inv(matrix[:, :, :2])
+    """(B, 2, 3) affine maps -> their inverses (B, 2, 3), same dtype and device.
+
+    In closed form: torch.linalg.inv checks its result on the host, a GPU sync in every stage-2
+    step. A singular map gives inf/nan here instead of an error (a similarity never is one)."""
+    a, b, d, e = matrix[:, 0, 0], matrix[:, 0, 1], matrix[:, 1, 0], matrix[:, 1, 1]
+    det = a * e - b * d
+    a_inv = torch.stack([torch.stack([e, -b], -1), torch.stack([-d, a], -1)], dim=1) / det.view(-1, 1, 1)
     return torch.cat([a_inv, -a_inv @ matrix[:, :, 2:]], dim=2)
 
 
@@ -28,8 +33,8 @@ def warp(images: torch.Tensor, matrix: torch.Tensor, size: int) -> torch.Tensor:
     ys, xs = torch.meshgrid(ax, ax, indexing="ij")
     grid = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(1, -1, 3)
     src = grid @ invert(matrix).transpose(1, 2)  # (B, size*size, 2) picture pixels
-    norm = torch.tensor([2.0 / w, 2.0 / h], device=images.device, dtype=matrix.dtype)
-    grid_norm = (src + 0.5) * norm - 1.0  # pixel centres -> grid_sample's align_corners=False coordinates
+    # pixel centres -> grid_sample's align_corners=False coordinates (Python scales: no host-to-device copy)
+    grid_norm = torch.stack([(src[..., 0] + 0.5) * (2.0 / w), (src[..., 1] + 0.5) * (2.0 / h)], dim=-1) - 1.0
     return F.grid_sample(images, grid_norm.view(b, size, size, 2).to(images.dtype), mode="bilinear",
                          padding_mode="zeros", align_corners=False)
 

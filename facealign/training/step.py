@@ -1,5 +1,8 @@
 """One training step: the model (in DistributedDataParallel across processes), its loss,
-the optimiser and learning-rate schedule, mixed precision and the weights' EMA."""
+the optimiser and learning-rate schedule, mixed precision and the weights' EMA.
+
+A step never waits for the device: no host sync, no tensor made from host data (the loop's
+finiteness check, `check_finite`, reads an accumulated sum once every CHECK_EVERY steps)."""
 from __future__ import annotations
 
 import math
@@ -13,6 +16,15 @@ from .config import Config
 from .devices import Precision
 from .ema import ModelEMA
 from .losses import point_loss
+
+
+CHECK_EVERY = 50  # steps between the training loop's reads of its loss sum (each one a host sync)
+
+
+def check_finite(loss_sum: float, lr: float, where: str = "") -> None:
+    """FloatingPointError when the loss summed over some steps is not finite: the run diverged."""
+    if not math.isfinite(loss_sum):
+        raise FloatingPointError(f"the loss became {loss_sum}{where}; lower lr={lr}")
 
 
 def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
@@ -55,6 +67,9 @@ class Step:
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
         self.ema = ModelEMA(model, cfg.ema) if cfg.ema else None
         self.loss_fn = point_loss(cfg)
+        self.template = None  # a residual stage's template on the device, made once (StageSpec.decode)
+        if spec.residual:
+            self.template = torch.as_tensor(spec.template, dtype=torch.float32, device=device)
         head = type(model.head)  # what the head trains with besides (or instead of) the point loss
         self.point_loss = head.point_loss
         self.head_loss_args = {kw: getattr(cfg, key) for kw, key in head.loss_keys.items()}
@@ -69,20 +84,18 @@ class Step:
         return self.opt.param_groups[0]["lr"]
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
-        """previous: the points a heatmap stage corrects (see StageSpec.decode)."""
-        c = self.cfg
+        """previous: the points a heatmap stage corrects (see StageSpec.decode). Returns the loss
+        without looking at it: the caller checks finiteness on a sum (check_finite)."""
         self.net.train()
         with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.dtype is not None):
             out = self.net(x)
         loss = out.new_zeros((), dtype=torch.float32)
         if self.point_loss:
-            pred = self.spec.decode(out.float(), previous)
+            pred = self.spec.decode(out.float(), previous, self.template)
             loss = loss + self.loss_fn(pred, target)
         aux = self.model.head.aux_loss(self.spec.codec.encode(target), **self.head_loss_args)
         if aux is not None:
             loss = loss + aux
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss.item()}; lower lr={c.lr}")
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)

@@ -105,27 +105,36 @@ class PIPHead(Head):
         return self.decode(score, offset, nb)
 
     def decode(self, score, offset, nb) -> torch.Tensor:
-        """Maps -> (B, K, 2) points in [-1, 1] across the crop (argmax cell + offsets, neighbour votes)."""
-        h = w = self.grid
+        """Maps (any float dtype; see maps()) -> (B, K, 2) float32 points in [-1, 1] across the crop
+        (argmax cell + offsets, neighbour votes).
+
+        Always in float32, whatever the network runs in (float16 under CUDA graphs, a float16 ONNX
+        graph keeps its tail in float32 too: formats/onnx_fp16.py): a float16 argmax can pick another
+        cell on a near-flat score map. Built for capture and export: no tensor from host data, no
+        host sync, and no squeeze of a dimension whose size the tracer does not know (the ONNX
+        exporter turns that into an If node); the grid is square (h = w), so the scale is one number.
+        """
+        score, offset, nb = score.float(), offset.float(), nb.float()
+        w = self.grid
         b, k = score.shape[:2]
-        idx = score.argmax(-1)  # (B, K)
-        cell = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).to(offset.dtype)
-        own = cell + offset.gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1)).squeeze(-1).transpose(1, 2)
         n = nb.shape[3]
-        votes = nb.gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1)).squeeze(-1)  # (B, 2, K, N)
+        idx = score.argmax(-1)  # (B, K)
+        cell = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).float()  # (B, K, 2)
+        own = cell + offset.gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1))[..., 0].transpose(1, 2)
+        votes = nb.gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1))[..., 0]  # (B, 2, K, N)
         votes = cell.transpose(1, 2).unsqueeze(-1) + votes  # i's estimates of its neighbours, in cells
         # voters[j, i * N + m] = 1 when neighbour m of landmark i is j
-        voters = (self.neighbours.reshape(1, -1) == torch.arange(k, device=idx.device).view(k, 1)).to(own.dtype)
+        voters = (self.neighbours.reshape(1, -1) == torch.arange(k, device=idx.device).view(k, 1)).float()
         summed = own + torch.einsum("jm,bcm->bjc", voters, votes.reshape(b, 2, k * n))
         pts_cells = summed / (1 + voters.sum(1)).view(1, k, 1)
-        return pts_cells * own.new_tensor([2.0 / w, 2.0 / h]) - 1
+        return pts_cells * (2.0 / w) - 1
 
     def encode(self, target_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, K, 2) points in [-1, 1] -> their cells' flat index (B, K), offsets in the cell (B, K, 2)
         and the neighbours' offsets from the cell (B, K, N, 2), in cell units."""
-        h = w = self.grid
-        u = (target_norm.float() + 1) * target_norm.new_tensor([w / 2.0, h / 2.0]).float()
-        cell = torch.minimum(u.floor().clamp_min(0), u.new_tensor([w - 1, h - 1]))
+        w = self.grid  # square grid; Python numbers only: no tensor from host data in a training step
+        u = (target_norm.float() + 1) * (w / 2.0)
+        cell = u.floor().clamp(0, w - 1)
         idx = (cell[..., 1] * w + cell[..., 0]).long()
         return idx, u - cell, u[:, self.neighbours] - cell.unsqueeze(2)
 
@@ -148,10 +157,11 @@ class PIPHead(Head):
         score, offset, nb = maps
         idx, off, nb_off = self.encode(target_norm)
         b, k, n = nb_off.shape[:3]
-        loss = score_weight * F.mse_loss(score.float(), F.one_hot(idx, score.shape[-1]).float())
-        at = offset.float().gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1)).squeeze(-1)  # (B, 2, K)
+        one_hot = torch.zeros_like(score, dtype=torch.float32).scatter_(-1, idx.unsqueeze(-1), 1.0)  # no host sync,
+        loss = score_weight * F.mse_loss(score.float(), one_hot)  # unlike F.one_hot's range check on the CPU
+        at = offset.float().gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1))[..., 0]  # (B, 2, K)
         loss = loss + offset_weight * F.l1_loss(at, off.permute(0, 2, 1))
         if n:
-            at_nb = nb.float().gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1)).squeeze(-1)
+            at_nb = nb.float().gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1))[..., 0]
             loss = loss + offset_weight * F.l1_loss(at_nb, nb_off.permute(0, 3, 1, 2))
         return loss

@@ -24,7 +24,7 @@ TEST_SUBSETS = ("common", "challenging", "full")
 
 
 def predict_faceset(model, faces: FaceSet, boxes=None, batch: int = 32, flip: bool = False) -> list[np.ndarray]:
-    """Frame points of every face after each stage: list (per stage) of (N, 68, 2).
+    """Frame points of every face after each stage: list (per stage) of (N, K, 2).
 
     boxes: (N, 4) point-box-like boxes, default the ground-truth point boxes.
     """
@@ -110,6 +110,8 @@ def evaluate(model, faces: FaceSet, boxes: str = "gt", flip: bool = False, detec
              skipped=()) -> EvalResult:
     """Score every cascade stage on `faces`; boxes: "gt" (ground-truth point boxes) or "detector"
     (the detector's calibrated boxes; faces it misses count as failures in fr_with_missed)."""
+    if model.scheme != faces.scheme:
+        raise ValueError(f"the weights predict the {model.scheme.name!r} points, the faces have {faces.scheme.name!r}")
     gt = faces.points()
     found = np.ones(len(faces), bool)
     box_arr = None
@@ -119,7 +121,7 @@ def evaluate(model, faces: FaceSet, boxes: str = "gt", flip: bool = False, detec
     if found.any():
         sub = faces.subset(np.flatnonzero(found))
         preds = predict_faceset(model, sub, None if box_arr is None else box_arr[found], flip=flip)
-        errors = [nme(p, gt[found]) for p in preds]
+        errors = [nme(p, gt[found], scheme=faces.scheme) for p in preds]
     stages = []
     for k, err in enumerate(errors):
         s = summarize(err)

@@ -14,7 +14,7 @@ in order and runs the detector and the cascade in between:
     new = new_candidates(detections, alive, lost, room)  # untracked detections; lost ids reused
     tracker.commit(alive + admitted)
 
-Every box is (4,) xyxy float32 frame pixels; every point set (68, 2) float32 frame pixels.
+Every box is (4,) xyxy float32 frame pixels; every point set (K, 2) float32 frame pixels (K: the model's scheme).
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class Track:
     """A face followed across frames: its cascade points (unsmoothed) and its last detection score."""
 
     track_id: int
-    pts: np.ndarray  # (68, 2) float32 frame pixels
+    pts: np.ndarray  # (K, 2) float32 frame pixels
     score: float
 
 
@@ -136,7 +136,7 @@ def split_alive_lost(cands: list[Candidate], pts: np.ndarray, prev: dict[int, np
                      frame_shape) -> tuple[list[Track], list[Track]]:
     """Tracked faces after this frame's cascade -> (alive, lost) by plausible() and near().
 
-    pts: (N, 68, 2) this frame's points of `cands`; prev: last frame's points by track id. A
+    pts: (N, K, 2) this frame's points of `cands`; prev: last frame's points by track id. A
     lost track keeps its last good points, so that a detection there gets its id back.
     """
     alive, lost = [], []

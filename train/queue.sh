@@ -12,9 +12,10 @@ main() {
   # 2. ... and whether bf16 keeps the validation NME at equal epochs: the fast PIP stage 1, the first 6 epochs
   #    of a 12-epoch schedule each way (compared in logs/speed_pip_*/metrics.csv)
   for amp in off bf16; do
-    done_epochs=$(($(cat "logs/speed_pip_$amp/metrics.csv" 2>/dev/null | wc -l) - 1))
+    csv="logs/speed_pip_$amp/metrics.csv" done_epochs=0
+    [ ! -f "$csv" ] || done_epochs=$(($(wc -l < "$csv") - 1))
     [ "$done_epochs" -ge 6 ] || train_run "speed_pip_$amp" fast_Stage1_PIP_Aug_Wing epochs=12 channels_last=true \
-      amp=$amp --stop-after $((6 - (done_epochs > 0 ? done_epochs : 0)))
+      amp=$amp --stop-after $((6 - done_epochs))
   done
   # 3. issue 20: the accurate cascade with PIP heads
   train_run accurate_Stage1_PIP_Aug_Wing accurate_Stage1_PIP_Aug_Wing amp="${AMP:-auto}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from facealign.schemes import MULTIPIE_68
 from facealign.transform import CropTransform
 
 from .config import Config
@@ -33,7 +34,7 @@ def synthetic_setup(cfg: Config, template=None, seed: int = 0, ddp: bool = False
         spec, inputs, side = stage_spec(cfg), Stage1Inputs(dev, cfg.channels_last), cfg.input_size
         batch = {"pts": rng.uniform(0.15 * side, 0.85 * side, (b, 68, 2))}
     else:
-        spec1, stage1 = frozen_stage1(cfg)
+        spec1, stage1 = frozen_stage1(cfg, MULTIPIE_68)
         if template is None:
             from facealign.formats.cascade_pt import load_cascade
 

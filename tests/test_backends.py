@@ -193,13 +193,13 @@ def test_unknown_backend_suffix_or_file_is_a_clear_error(tmp_path, onnx_files):
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
 def test_tensorrt_missing_says_how_to_install(tmp_path):
-    with pytest.raises(ImportError, match=r"the tensorrt backend needs tensorrt.*pip install 'facealign\[tensorrt\]'"):
+    with pytest.raises(ImportError, match=r'the tensorrt backend needs tensorrt.*pip install "\.\[tensorrt\]" in the facealign checkout'):
         load_backend(tmp_path / "model.engine")
 
 
 @pytest.mark.gpu
 def test_tensorrt_matches_torch_and_caches_engines(tmp_path, two_stage_pt, faces):
-    pytest.importorskip("tensorrt", reason="TensorRT not installed (pip install facealign[tensorrt])")
+    pytest.importorskip("tensorrt", reason='TensorRT not installed (pip install ".[tensorrt]")')
     if not _cuda():
         pytest.skip("TensorRT needs a CUDA GPU and none is visible")
     frames, boxes, _ = faces

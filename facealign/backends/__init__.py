@@ -28,7 +28,7 @@ class Format:
     needs_gpu: bool
     options: tuple[str, ...]  # the keyword options its load() takes
     packages: tuple[str, ...]  # what it imports
-    extra: str  # pip install 'facealign[<extra>]' brings them
+    extra: str  # pip install ".[<extra>]" (in the checkout) brings them
 
 
 FORMATS: dict[str, Format] = {
@@ -104,7 +104,9 @@ def check_packages(name: str) -> None:
     fmt = FORMATS[name]
     missing = [p for p in fmt.packages if not installed(p)]
     if missing:
-        how = f"pip install 'facealign[{fmt.extra}]'" if fmt.extra else "pip install facealign"
+        from ..install import pip_hint
+
+        how = pip_hint(fmt.extra or None)
         other = "" if name == "onnxruntime" else " (or use backend='onnxruntime' with an .onnx file)"
         raise ImportError(f"the {name} backend needs {', '.join(missing)}: {how}{other}")
 

@@ -38,8 +38,10 @@ def import_tensorrt():
     try:
         import tensorrt as trt
     except ImportError as e:
+        from ..install import pip_hint
+
         raise ImportError("the TensorRT backend needs the `tensorrt` package and an NVIDIA GPU: "
-                          "pip install 'facealign[tensorrt]'  (or use backend='onnxruntime' / 'torch')") from e
+                          f"{pip_hint('tensorrt')}  (or use backend='onnxruntime' / 'torch')") from e
     return trt
 
 

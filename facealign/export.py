@@ -1,16 +1,16 @@
-"""`facealign export WEIGHTS --format onnx|engine|torch [-o OUT] [--preset NAME] [--opset 17] [--cache-dir DIR]`.
+"""`facealign export WEIGHTS --format onnx|engine|torch [-o OUT] [--overwrite] [--preset NAME] [--opset 17] [--cache-dir DIR]`.
 
 WEIGHTS is a cascade file (weights/accurate.pt) or a training checkpoint
 (checkpoints/<name>/best.pt). The formats, each read and written in facealign/formats/:
 
     onnx    one ONNX file, one independent subgraph per stage, metadata inside (onnx_cascade.py)
     engine  TensorRT FP16 engines, one per stage, in one .engine file (engine_file.py; needs an
-            NVIDIA GPU and `pip install 'facealign[tensorrt]'`); engines come from the engine cache
+            NVIDIA GPU and `pip install ".[tensorrt]"`); engines come from the engine cache
     torch   a half-precision cascade file: how a checkpoint becomes weights/<preset>.pt (cascade_pt.py)
 
 Every export is checked afterwards: the written file is loaded with its backend
 and compared with the source cascade (PyTorch, float32) on a random batch.
-Exporting needs PyTorch (`pip install 'facealign[torch]'`). Every error is one line, exit code 2.
+Exporting needs PyTorch (`pip install ".[torch]"` in the checkout). Every error is one line, exit code 2.
 """
 from __future__ import annotations
 
@@ -74,11 +74,12 @@ EXPORTERS: dict[str, Exporter] = {
 
 
 def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = DEFAULT_OPSET,
-           cache_dir=None, device: str = "cuda") -> Path:
+           cache_dir=None, device: str = "cuda", overwrite: bool = False) -> Path:
     """Export `weights` (cascade file or checkpoint) to `fmt`; returns the written path.
 
     out defaults to the weights path with the format's suffix (onnx, engine) or to
-    weights/<preset>.pt (torch, which needs out or preset). Never overwrites the source.
+    weights/<preset>.pt (torch, which needs out or preset). Never overwrites the source;
+    an existing `out` (a shipped weights file, an earlier export) only with overwrite=True.
     """
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORTERS)}")
@@ -97,10 +98,22 @@ def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = 
     out = Path(out)
     if out.resolve() == src.resolve():
         raise ValueError(f"{out}: refusing to overwrite the source weights; pass another -o")
+    refuse_existing(out, overwrite)
     opts = Options(opset, preset, sha256_file(src), None if cache_dir is None else str(cache_dir), device)
     exporter.write(casc, out, opts)
     log.info("exported %s -> %s (%s)", src, out, fmt)
     return out
+
+
+def refuse_existing(out: Path, overwrite: bool) -> None:
+    """FileExistsError (one line, with the way out) when `out` exists and overwrite is off."""
+    if overwrite or not out.exists():
+        return
+    from .weights import WEIGHTS_DIR
+
+    shipped = out.resolve().parent == Path(WEIGHTS_DIR).resolve()
+    raise FileExistsError(f"{out} already exists{' (a shipped weights file)' if shipped else ''}; "
+                          f"pass --overwrite to replace it, or -o OTHER to write elsewhere")
 
 
 def compare(casc: CascadeFile, path, backend: str = "auto", batch: int = 3, seed: int = 0, **options) -> list[float]:
@@ -132,6 +145,8 @@ def add_arguments(p) -> None:
                                                      "(default ~/.cache/facealign/engines)")
     p.add_argument("--device", default="cuda", help="engine: the GPU to build on (cuda or cuda:N)")
     p.add_argument("--no-check", action="store_true", help="skip comparing the written file with PyTorch")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the output file if it exists (a shipped weights file, an earlier export)")
 
 
 def one_line(e: BaseException) -> str:
@@ -142,7 +157,8 @@ def one_line(e: BaseException) -> str:
 
 def run(args) -> int:
     try:
-        out = export(args.weights, args.format, args.output, args.preset, args.opset, args.cache_dir, args.device)
+        out = export(args.weights, args.format, args.output, args.preset, args.opset, args.cache_dir, args.device,
+                     args.overwrite)
         print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
         if args.format == "onnx":
             print("onnx.checker: ok")
@@ -156,7 +172,7 @@ def run(args) -> int:
         raise
     except Exception as e:  # noqa: BLE001 - the CLI boundary: every failure is one line and exit 2
         log.debug("export failed", exc_info=True)
-        expected = isinstance(e, (FileNotFoundError, ValueError, ImportError, RuntimeError))
+        expected = isinstance(e, (FileNotFoundError, FileExistsError, ValueError, ImportError, RuntimeError))
         print(f"facealign export: {'' if expected else type(e).__name__ + ': '}{one_line(e)}", file=sys.stderr)
         return 2
     return 0

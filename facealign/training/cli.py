@@ -6,7 +6,6 @@ runs this; `--nproc N` starts torchrun itself.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from .config import ConfigError, list_configs, load_config
@@ -21,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-after", type=int, metavar="N", help="stop after N epochs of this run (resume later)")
     p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
-                   help="train in N processes (one per GPU, or CPU shares), started with torchrun (default: 1)")
+                   help="train in N processes (one per GPU, or CPU shares), started with torchrun")
     p.add_argument("--bench", type=int, metavar="STEPS",
                    help="time STEPS training steps (images/s, data-wait share, step time); writes no run")
     p.add_argument("--bench-json", metavar="FILE", help="with --bench: also write its figures to FILE as JSON")
@@ -30,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _child_argv(args) -> list[str]:
     """This command again, less --nproc, for each process torchrun starts."""
     argv = [args.config, *args.overrides]
-    argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite
+    argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite + ["--verbose"] * args.verbose
     for flag, value in (("--stop-after", args.stop_after), ("--data", args.data), ("--bench", args.bench),
                         ("--bench-json", args.bench_json)):
         if value is not None:
@@ -42,10 +41,12 @@ def missing_training_stack(prog: str) -> bool:
     """Say so (and return True) when the `train` extra is not installed."""
     import importlib.util
 
+    from facealign.install import pip_hint
+
     missing = [m for m in ("torch", "yaml", "tqdm", "tensorboard") if importlib.util.find_spec(m) is None]
     if missing:
         print(f"{prog}: training needs {', '.join(missing)}; install the training extra: "
-              f"pip install 'facealign[train]'", file=sys.stderr)
+              f"{pip_hint('train')}", file=sys.stderr)
     return bool(missing)
 
 
@@ -82,7 +83,6 @@ def run(args) -> int:
                 print(f"facealign train: {e}", file=sys.stderr)
                 return 2
         return distributed.launch(_child_argv(args), args.nproc)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.bench:
         from .bench import bench
 
@@ -98,6 +98,8 @@ def run(args) -> int:
 
                 Path(args.bench_json).write_text(json.dumps(r, indent=1) + "\n")
         return 0
+    from facealign.wording import plural
+
     from .engine import Trainer
     from .outputs import RunExistsError
 
@@ -108,11 +110,12 @@ def run(args) -> int:
         return 2
     result = trainer.fit(args.stop_after)
     if distributed.from_env().main:
-        print(f"{cfg.name}: best validation NME {result['best_val_nme']:.3f} % after {result['epochs']} epochs")
+        print(f"{cfg.name}: best validation NME {result['best_val_nme']:.3f} % after {plural(result['epochs'], 'epoch')}")
     return 0
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__)
-    add_arguments(p)
-    return run(p.parse_intermixed_args(argv))
+    """`python -m train` / `python -m facealign.training` (what torchrun starts): `facealign train`."""
+    from facealign.cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])

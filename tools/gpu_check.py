@@ -41,7 +41,7 @@ def check(name: str, needs_trt: bool = False):
             if not torch.cuda.is_available():
                 RESULTS.append((name, "SKIP", "PyTorch sees no CUDA GPU"))
             elif needs_trt and importlib.util.find_spec("tensorrt") is None:
-                RESULTS.append((name, "SKIP", "tensorrt not installed (pip install ".[tensorrt]")"))
+                RESULTS.append((name, "SKIP", 'tensorrt not installed (pip install ".[tensorrt]")'))
             else:
                 t = time.perf_counter()
                 try:

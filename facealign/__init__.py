@@ -3,7 +3,7 @@
     from facealign import FaceAligner
     aligner = FaceAligner()                  # the shipped 'accurate' weights, MediaPipe detector
     faces = aligner(frame_bgr)               # list[Landmarks]: .points (68, 2) frame pixels
-    annotated = faces[0].plot(frame_bgr)     # or draw_landmarks(frame_bgr, faces)
+    annotated = draw_landmarks(frame_bgr, faces)   # every face (faces[i].plot(frame_bgr): one)
 
 Importing this is cheap: the backend's runtime and mediapipe load when a FaceAligner is built,
 and an ONNX cascade on onnxruntime (the CPU default) never imports PyTorch.

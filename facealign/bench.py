@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 
 from .video import VideoReader
+from .wording import plural
 
 log = logging.getLogger(__name__)
 CLIP = "single_face.mp4"
@@ -60,16 +61,21 @@ def add_arguments(p) -> None:
     p.add_argument("--runs", type=int, default=3, help="timed passes; the ratios to the peers are their median")
 
 
-def default_source() -> Path:
-    """../shared/data/media/single_face.mp4 beside the repository (or the working folder)."""
+def default_source(package_dir: Path | None = None) -> Path:
+    """../shared/data/media/single_face.mp4 beside the checkout (when facealign runs from one) or
+    beside the working folder. The error names only paths a user knows: never one inside an
+    installed package's virtualenv."""
     import facealign
 
-    candidates = [Path(facealign.__file__).resolve().parents[1].parent / "shared/data/media" / CLIP,
-                  Path.cwd().parent / "shared/data/media" / CLIP]
+    root = (package_dir or Path(facealign.__file__).resolve().parent).parent
+    in_checkout = (root / "pyproject.toml").is_file()
+    candidates = ([root.parent / "shared/data/media" / CLIP] if in_checkout else []) + \
+        [Path.cwd().parent / "shared/data/media" / CLIP]
     for c in candidates:
         if c.is_file():
             return c
-    raise FileNotFoundError(f"{candidates[0]}: the default clip is missing; pass --source VIDEO")
+    raise FileNotFoundError(f"the default clip ../shared/data/media/{CLIP} is not beside "
+                            f"{'the checkout or ' if in_checkout else ''}the working folder; pass --source VIDEO")
 
 
 def stats(ms, frames: int | None = None) -> dict:
@@ -147,8 +153,12 @@ class MediaPipeFaceMesh:
     def __init__(self):
         import mediapipe as mp
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
-                                                     refine_landmarks=False)
+        from .lognoise import native_start
+
+        with native_start():  # its C++ start-up lines (TFLite, absl) only with --verbose
+            self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
+                                                         refine_landmarks=False)
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
 
     def __call__(self, frame_bgr):
         return self._mesh.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
@@ -241,7 +251,7 @@ def measure(args) -> dict:
 
 
 def print_report(r: dict) -> None:
-    print(f"facealign bench: {Path(r['source']).name} ({r['clip_frames']} frames, "
+    print(f"facealign bench: {Path(r['source']).name} ({plural(r['clip_frames'], 'frame')}, "
           f"{r['frame_size'][0]}x{r['frame_size'][1]}), {r['frames']} timed x {r['runs']} run(s), "
           f"preset {r['preset']}, backend {r['backend']}")
     print(f"{'stage':<22}{'median ms':>11}{'mean ms':>9}{'p95 ms':>9}{'frames':>8}{'ms/frame':>10}")

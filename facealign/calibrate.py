@@ -110,7 +110,7 @@ def report(c: Calibration) -> str:
 def add_arguments(p) -> None:
     p.add_argument("--data", default=None, help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
     p.add_argument("--model", type=int, choices=(0, 1), default=0,
-                   help="MediaPipe model_selection: 0 short range (default), 1 full range")
+                   help="MediaPipe model_selection: 0 short range, 1 full range")
     p.add_argument("--refine", action="store_true",
                    help="find with --model, then redraw each box with short range on a crop (the default detector)")
     p.add_argument("--min-score", type=float, default=0.5, help="detector confidence threshold")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,6 +28,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("facealign.training.report", "markdown tables of the study from the logs"),
 }
 VERBOSE_FLAGS = ("-v", "--verbose")
+_SAYS_DEFAULT = re.compile(r"\(default[: ]|default:|%\(default\)", re.IGNORECASE)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default once: "(default: X)" is added unless the help already speaks of its
+    default, the option is required, or there is no default (None) to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.required or action.default in (None, argparse.SUPPRESS) or _SAYS_DEFAULT.search(text):
+            return text
+        return super()._get_help_string(action)
 
 
 def version() -> str:
@@ -44,7 +57,7 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     """The parser of one command: its module's arguments, defaults shown in the help, --verbose."""
     module = importlib.import_module(COMMANDS[name][0])
     p = argparse.ArgumentParser(prog=f"facealign {name}", description=COMMANDS[name][1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     module.add_arguments(p)
     p.add_argument(*VERBOSE_FLAGS, action="store_true", dest="verbose",
                    help="show info logs and third-party lines (TFLite, FFmpeg) that are hidden otherwise")
@@ -85,16 +98,44 @@ def main(argv=None) -> int:
     return run_command(args)
 
 
-def run_command(args) -> int:
-    """Run a parsed command, with third-party noise filtered from stderr unless args.verbose."""
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if args.verbose:
-        return int(args._run(args) or 0)
-    from .lognoise import StderrFilter
+class ConsoleFormatter(logging.Formatter):
+    """"facealign.train: epoch 1/3 ..." for info lines, "WARNING facealign.pipeline: ..." above."""
 
-    with StderrFilter():
-        return int(args._run(args) or 0)
+    def __init__(self):
+        super().__init__("%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno == logging.INFO else f"{record.levelname} {text}"
+
+
+def console_filter(record: logging.LogRecord) -> bool:
+    """What the console shows: warnings and errors, records logged with extra={"console": True}
+    (training's epoch lines), and with --verbose everything."""
+    from .lognoise import verbose
+
+    return record.levelno >= logging.WARNING or getattr(record, "console", False) or verbose()
+
+
+def setup_logging(verbose: bool) -> None:
+    """Third-party noise silenced where it is born (or shown: verbose), and one console handler."""
+    from .lognoise import set_verbose
+
+    set_verbose(verbose)
+    root = logging.getLogger()
+    if not root.handlers:  # (under pytest its own handlers are there: leave them)
+        handler = logging.StreamHandler()
+        handler.setFormatter(ConsoleFormatter())
+        handler.addFilter(console_filter)
+        root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("facealign").setLevel(logging.INFO)  # console_filter decides what shows
+
+
+def run_command(args) -> int:
+    """Run a parsed command; third-party lines and info logs are shown only with args.verbose."""
+    setup_logging(args.verbose)
+    return int(args._run(args) or 0)
 
 
 if __name__ == "__main__":

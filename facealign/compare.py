@@ -4,7 +4,7 @@ dlib gets its own HOG face detector (the way its predictor is meant to be fed);
 facealign is scored with ground-truth point boxes (the study's protocol) and with
 MediaPipe boxes (what the pipeline does). Faces a detector misses are counted and
 reported; the NME table is over the faces both detectors found.
-Needs the `dlib` extra: pip install "facealign[dlib]" (dlib-bin + face-recognition-models).
+Needs the `dlib` extra: pip install ".[dlib]" in the checkout (dlib-bin + face-recognition-models).
 """
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def dlib_model_path() -> Path:
     (its __init__ needs pkg_resources, gone from recent setuptools)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("dlib's 68-point model is missing: pip install 'facealign[dlib]' "
+        from .install import pip_hint
+
+        raise ImportError(f"dlib's 68-point model is missing: {pip_hint('dlib')} "
                           "(dlib-bin and face-recognition-models)")
     return Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
 

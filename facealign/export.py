@@ -1,4 +1,4 @@
-"""`facealign export WEIGHTS --format onnx|engine|torch [-o OUT] [--preset NAME] [--opset 17] [--cache-dir DIR]`.
+"""`facealign export WEIGHTS --format onnx|engine|torch [-o OUT] [--overwrite] [--preset NAME] [--opset 17] [--cache-dir DIR]`.
 
 WEIGHTS is a cascade file (weights/accurate.pt) or a training checkpoint
 (checkpoints/<name>/best.pt). The formats, each read and written in facealign/formats/:
@@ -7,12 +7,12 @@ WEIGHTS is a cascade file (weights/accurate.pt) or a training checkpoint
             --fp16: the FP16-typed copy TensorRT 11 builds (formats/onnx_fp16.py: body in float16,
             decoding tail and inputs/outputs float32), to inspect or to run on onnxruntime
     engine  TensorRT FP16 engines, one per stage, in one .engine file (engine_file.py; needs an
-            NVIDIA GPU and `pip install 'facealign[tensorrt]'`); engines come from the engine cache
+            NVIDIA GPU and `pip install ".[tensorrt]"`); engines come from the engine cache
     torch   a half-precision cascade file: how a checkpoint becomes weights/<preset>.pt (cascade_pt.py)
 
 Every export is checked afterwards: the written file is loaded with its backend
 and compared with the source cascade (PyTorch, float32) on a random batch.
-Exporting needs PyTorch (`pip install 'facealign[torch]'`). Every error is one line, exit code 2.
+Exporting needs PyTorch (`pip install ".[torch]"` in the checkout). Every error is one line, exit code 2.
 """
 from __future__ import annotations
 
@@ -84,11 +84,12 @@ EXPORTERS: dict[str, Exporter] = {
 
 
 def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = DEFAULT_OPSET,
-           cache_dir=None, device: str = "cuda", fp16: bool = False) -> Path:
+           cache_dir=None, device: str = "cuda", fp16: bool = False, overwrite: bool = False) -> Path:
     """Export `weights` (cascade file or checkpoint) to `fmt`; returns the written path.
 
     out defaults to the weights path with the format's suffix (onnx, engine; WEIGHTS.fp16.onnx for
-    fp16) or to weights/<preset>.pt (torch, which needs out or preset). Never overwrites the source.
+    fp16) or to weights/<preset>.pt (torch, which needs out or preset). Never overwrites the source;
+    an existing `out` (a shipped weights file, an earlier export) only with overwrite=True.
     """
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORTERS)}")
@@ -109,10 +110,22 @@ def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = 
     out = Path(out)
     if out.resolve() == src.resolve():
         raise ValueError(f"{out}: refusing to overwrite the source weights; pass another -o")
+    refuse_existing(out, overwrite)
     opts = Options(opset, preset, sha256_file(src), None if cache_dir is None else str(cache_dir), device, fp16)
     exporter.write(casc, out, opts)
     log.info("exported %s -> %s (%s)", src, out, fmt)
     return out
+
+
+def refuse_existing(out: Path, overwrite: bool) -> None:
+    """FileExistsError (one line, with the way out) when `out` exists and overwrite is off."""
+    if overwrite or not out.exists():
+        return
+    from .weights import WEIGHTS_DIR
+
+    shipped = out.resolve().parent == Path(WEIGHTS_DIR).resolve()
+    raise FileExistsError(f"{out} already exists{' (a shipped weights file)' if shipped else ''}; "
+                          f"pass --overwrite to replace it, or -o OTHER to write elsewhere")
 
 
 def compare(casc: CascadeFile, path, backend: str = "auto", batch: int = 3, seed: int = 0, **options) -> list[float]:
@@ -146,6 +159,8 @@ def add_arguments(p) -> None:
                                                      "(default ~/.cache/facealign/engines)")
     p.add_argument("--device", default="cuda", help="engine: the GPU to build on (cuda or cuda:N)")
     p.add_argument("--no-check", action="store_true", help="skip comparing the written file with PyTorch")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the output file if it exists (a shipped weights file, an earlier export)")
 
 
 def one_line(e: BaseException) -> str:
@@ -157,7 +172,7 @@ def one_line(e: BaseException) -> str:
 def run(args) -> int:
     try:
         out = export(args.weights, args.format, args.output, args.preset, args.opset, args.cache_dir, args.device,
-                     args.fp16)
+                     args.fp16, args.overwrite)
         print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB{', float16' if args.fp16 else ''})")
         if args.format == "onnx":
             print("onnx.checker: ok (full check)")
@@ -171,7 +186,7 @@ def run(args) -> int:
         raise
     except Exception as e:  # noqa: BLE001 - the CLI boundary: every failure is one line and exit 2
         log.debug("export failed", exc_info=True)
-        expected = isinstance(e, (FileNotFoundError, ValueError, ImportError, RuntimeError))
+        expected = isinstance(e, (FileNotFoundError, FileExistsError, ValueError, ImportError, RuntimeError))
         print(f"facealign export: {'' if expected else type(e).__name__ + ': '}{one_line(e)}", file=sys.stderr)
         return 2
     return 0

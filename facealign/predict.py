@@ -1,7 +1,8 @@
 """`facealign predict PATH...`: landmarks for pictures, folders (recursive) and videos.
 
 For each input it writes, under --out (readable by every user, as other files are):
-  - a picture: <name>.png (annotated copy) and <name>.json
+  - a picture: <name>.<its own suffix> (annotated copy: a JPEG stays a JPEG, at quality 95;
+               a format without a writer here becomes a PNG) and <name>.json
   - a video:   <name>.mp4 (annotated, H.264, every input frame) and <name>.json
 The JSON follows the one schema of every front end (facealign.records, README "JSON schema").
 Every face is returned unless --max-faces caps them; the faces a cap leaves out are counted
@@ -26,6 +27,7 @@ from .annotate import annotate, annotate_video, left_out_note
 from .image import ImageError, read_image
 from .records import picture_record
 from .video import VideoError, VideoReader, VideoWriter
+from .wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +102,22 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def write_png(path: Path, image_bgr: np.ndarray) -> None:
+JPEG_QUALITY = 95
+WRITE_SUFFIXES = {".jpg": ".jpg", ".jpeg": ".jpeg", ".png": ".png", ".bmp": ".bmp", ".tif": ".tif",
+                  ".tiff": ".tiff", ".webp": ".webp"}  # input suffix -> the annotated copy's (else .png)
+
+
+def picture_suffix(src: Path) -> str:
+    """The annotated copy's suffix: the input's own (.jpg stays .jpg), else .png."""
+    return WRITE_SUFFIXES.get(src.suffix.lower(), ".png")
+
+
+def write_picture(path: Path, image_bgr: np.ndarray) -> None:
+    """Encode by `path`'s suffix (JPEG and WebP at quality JPEG_QUALITY) and write it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(".png", image_bgr)
+    params = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
+              ".webp": [cv2.IMWRITE_WEBP_QUALITY, JPEG_QUALITY]}.get(path.suffix.lower(), [])
+    ok, buf = cv2.imencode(path.suffix, image_bgr, params)
     if not ok:
         raise OSError(f"{path}: could not encode the annotated picture")
     buf.tofile(str(path))
@@ -112,11 +127,11 @@ CAP_HOW = "pass --max-faces 0"
 
 
 def predict_image(aligner, src: Path, out_stem: Path) -> tuple[str, list[Path]]:
-    """Annotated PNG + JSON for one picture -> (what was found, written files)."""
+    """Annotated copy (in the input's format) + JSON for one picture -> (what was found, written files)."""
     frame = read_image(src)
     shot = annotate(aligner, frame)
-    png, js = out_stem.with_suffix(".png"), out_stem.with_suffix(".json")
-    write_png(png, shot.image)
+    png, js = out_stem.with_suffix(picture_suffix(src)), out_stem.with_suffix(".json")
+    write_picture(png, shot.image)
     h, w = frame.shape[:2]
     write_json(js, picture_record(str(src), w, h, shot.faces, shot.stats.left_out))
     note = left_out_note(shot.stats.left_out, CAP_HOW)
@@ -190,6 +205,7 @@ def run(args) -> int:
         print(f"facealign predict: {e}", file=sys.stderr)
         return 2
     failed = process(jobs, Path(args.out), aligners)
-    print(f"{len(jobs) - len(failed)} of {len(jobs)} inputs done, {len(missing) + len(failed)} failed; "
-          f"outputs in {args.out}")
+    done = len(jobs) - len(failed)
+    print(f"{done} of {plural(len(jobs), 'input')} done, {len(missing) + len(failed)} failed"
+          + (f"; outputs in {args.out}" if done else "; nothing written"))
     return 1 if missing or failed else 0

@@ -67,7 +67,10 @@ class VideoReader:
                 raise VideoError(f"{path}: no such video file")
             if path.stat().st_size == 0:
                 raise VideoError(f"{path}: the file is empty")
-        cap = cv2.VideoCapture(src)
+        from .lognoise import opening_video
+
+        with opening_video():  # FFmpeg's "moov atom not found", OpenCV's camera warnings: only when verbose
+            cap = cv2.VideoCapture(src)
         if not cap.isOpened():
             cap.release()
             raise VideoError(self._why_not())

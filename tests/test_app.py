@@ -120,6 +120,7 @@ def test_no_face_gives_a_message(client):
     assert json.loads(Path(r["json"]).read_text())["faces"] == []
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # huge.png is meant to be one
 def test_bad_uploads_get_a_message_and_the_page_keeps_working(client, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("this is not a picture\n")
@@ -211,3 +212,58 @@ def ffprobe_codec(path) -> str:
                          capture_output=True, text=True).stderr
     line = next(ln for ln in err.splitlines() if "Video:" in ln)
     return line.split("Video:")[1].split()[0].strip(",")
+
+
+def test_page_shows_nothing_before_a_result_and_a_readable_detector_hint(tmp_path):
+    from facealign.app.page import DETECTOR_HINT, NOTHING_YET, build_app
+
+    app = build_app(work_dir=tmp_path / "work")
+    props = {c["props"].get("elem_id"): c for c in app.config["components"] if c["props"].get("elem_id")}
+    count = props["picture-count"]["props"]
+    assert count.get("value") is None and count["placeholder"] == NOTHING_YET  # not "Faces found 0"
+    hint = props["detector-hint"]
+    assert hint["type"] == "markdown" and hint["props"]["value"] == DETECTOR_HINT
+    detector = next(c for c in app.config["components"] if c["props"].get("label") == "Face detector")
+    assert not detector["props"].get("info")  # the small grey text under the menu is gone
+
+
+def test_serve_removes_its_work_folder_when_stopped(tmp_path):
+    """The real `facealign serve` process: after a picture request it holds results in its work
+    folder under $TMPDIR; SIGTERM stops it and the folder (with Gradio's copies) is gone."""
+    import signal
+    import sys
+    import time
+
+    from gradio_client import Client, handle_file
+
+    from facealign.app.load_test import free_port
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+           "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("GRADIO_TEMP_DIR", None)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "facealign", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        for line in proc.stdout:
+            if "facealign page on" in line or time.time() > deadline:
+                break
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False,
+                        download_files=str(tmp_path / "downloads"))
+        _, n, *_ = client.predict(handle_file(str(MEDIA / "single_face.jpg")), api_name="/picture")
+        assert n == 1
+        work = list(tmp.glob("facealign-app-*"))
+        assert len(work) == 1 and sum(f.stat().st_size for f in work[0].rglob("*") if f.is_file()) > 10_000
+        assert any((work[0] / "gradio").rglob("*.jpg"))  # Gradio's copy of the upload is in there too
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rest = proc.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, rest
+    assert not list(tmp.glob("facealign-app-*")) and not (tmp / "gradio").exists(), list(tmp.rglob("*"))[:5]

@@ -194,12 +194,12 @@ def test_unknown_backend_suffix_or_file_is_a_clear_error(tmp_path, onnx_files):
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
 def test_tensorrt_missing_says_how_to_install(tmp_path):
     """The extra's wheels live on NVIDIA's index (PyPI holds placeholders): the error names it."""
-    with pytest.raises(ImportError, match=r"the tensorrt backend needs tensorrt.*pip install --extra-index-url "
-                                          r"https://pypi.nvidia.com 'facealign\[tensorrt\]'"):
+    with pytest.raises(ImportError, match=r'the tensorrt backend needs tensorrt.*pip install --extra-index-url '
+                                          r'https://pypi.nvidia.com "\.\[tensorrt\]" in the facealign checkout'):
         load_backend(tmp_path / "model.engine")
     from facealign.backends.tensorrt_backend import INSTALL_HINT
 
-    assert "--extra-index-url https://pypi.nvidia.com 'facealign[tensorrt]'" in INSTALL_HINT
+    assert '--extra-index-url https://pypi.nvidia.com ".[tensorrt]" in the facealign checkout' in INSTALL_HINT
 
 
 @pytest.mark.skipif("CUDAExecutionProvider" in __import__("onnxruntime").get_available_providers(),
@@ -219,7 +219,7 @@ def test_onnxruntime_on_cuda_that_falls_back_to_the_cpu_is_an_error(onnx_files, 
 
 @pytest.mark.gpu
 def test_tensorrt_matches_torch_and_caches_engines(tmp_path, two_stage_pt, faces):
-    pytest.importorskip("tensorrt", reason="TensorRT not installed (pip install facealign[tensorrt])")
+    pytest.importorskip("tensorrt", reason='TensorRT not installed (pip install ".[tensorrt]")')
     if not _cuda():
         pytest.skip("TensorRT needs a CUDA GPU and none is visible")
     frames, boxes, _ = faces

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from facealign.bench import pingpong, stats
+from facealign.bench import default_source, pingpong, stats
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "data" / "media" / "single_face.mp4"
@@ -62,6 +62,25 @@ def test_missing_source_is_a_clear_error(tmp_path):
     proc = bench("--source", tmp_path / "none.mp4", "--no-peers")
     assert proc.returncode == 2
     assert "no such video file" in proc.stderr
+
+
+def test_missing_default_clip_names_no_path_inside_an_install(tmp_path, monkeypatch):
+    installed = tmp_path / "venv" / "lib" / "python3" / "site-packages" / "facealign"  # no pyproject.toml above
+    installed.mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(FileNotFoundError) as e:
+        default_source(installed)
+    msg = str(e.value)
+    assert "venv" not in msg and "site-packages" not in msg and str(tmp_path) not in msg, msg
+    assert msg == ("the default clip ../shared/data/media/single_face.mp4 is not beside the working folder; "
+                   "pass --source VIDEO")
+
+
+@pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
+def test_default_clip_is_found_beside_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert default_source() == CLIP.resolve()
 
 
 def test_pingpong_and_stats():

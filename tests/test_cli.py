@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from facealign.cli import COMMANDS, command_parser, main
-from facealign.lognoise import is_noise
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "data" / "media"
@@ -35,6 +35,23 @@ def test_every_flag_has_help_showing_its_default(name):
             assert any(s in text for s in shown), f"{name} {action.option_strings}: default not shown"
 
 
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_shows_each_default_once_and_none_on_required_options(name, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text
+    p = command_parser(name)
+    formatter = p._get_formatter()
+    for action in p._actions:
+        shown = formatter._expand_help(action) if action.help else ""
+        assert len(re.findall(r"\(default\b", shown, re.IGNORECASE)) <= 1, f"{name} {action.option_strings}: {shown}"
+        if action.required:
+            assert "default" not in shown.lower(), f"{name} {action.option_strings}: {shown}"
+        assert " ".join(shown.split()) in text
+
+
 def test_summaries_say_what_each_command_does(capsys):
     assert main(["--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
@@ -55,29 +72,43 @@ def test_unknown_command_is_an_error(capsys):
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
 
 
-def test_noise_patterns():
-    assert is_noise("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
-    assert is_noise("W0000 00:00:1796104415.312743    7248 inference_feedback_manager.cc:114] Feedback ...\n")
-    assert is_noise("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x562552fd5300] moov atom not found\n")
-    assert not is_noise("FAILED /tmp/cut.mp4: not a video OpenCV can open\n")
-    assert not is_noise("WARNING facealign.pipeline: max_faces=4 left out 1 face(s)\n")
-
-
 def test_third_party_noise_hidden_unless_verbose(tmp_path):
+    """Silenced where it is born, so nothing comes late: MediaPipe's graphs start (and log) inside
+    lognoise.native_start(), FFmpeg's level is set before a capture opens. Run three times: the flaky
+    old filter let a MediaPipe thread's W0000 line through on a busy machine."""
     cut = tmp_path / "cut.mp4"  # the header of a real video: FFmpeg says "moov atom not found"
     cut.write_bytes((MEDIA / "single_face.mp4").read_bytes()[:4096])
     args = (cut, MEDIA / "single_face.jpg", "--out", tmp_path / "out")
-    quiet = cli("predict", *args)
-    assert quiet.returncode == 1
-    assert quiet.stderr.strip() == f"FAILED {cut}: not a video OpenCV can open (is it an MP4/MOV/AVI/MKV/WebM file?)"
+    for _ in range(3):
+        quiet = cli("predict", *args)
+        assert quiet.returncode == 1
+        assert quiet.stderr == f"FAILED {cut}: not a video OpenCV can open (is it an MP4/MOV/AVI/MKV/WebM file?)\n"
     loud = cli("--verbose", "predict", *args)
     assert loud.returncode == 1
     assert "moov atom not found" in loud.stderr and "TensorFlow Lite" in loud.stderr
     assert loud.stderr.index("moov atom") < loud.stderr.index("FAILED")
 
 
-def test_serve_speaks_of_the_share_flag_not_of_launch():
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+def test_first_command_of_the_readme_prints_no_third_party_lines(tmp_path):
+    """`python -m demo.webcam --source single_face.mp4 --no-display --output out.mp4`: no TFLite,
+    absl, OpenCV or FFmpeg line; a camera that is not there is one line of ours, OpenCV's own
+    warnings only with --verbose."""
+    done = subprocess.run([sys.executable, "-m", "demo.webcam", "--source", str(MEDIA / "single_face.mp4"),
+                           "--no-display", "--output", str(tmp_path / "o.mp4")], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == "" and done.stdout.splitlines()[-1] == f"processed 72 frames; wrote 72 frames to {tmp_path / 'o.mp4'}"
+    camera = ("webcam", "--source", "63", "--no-display")
+    quiet = cli(*camera, timeout=120)
+    assert quiet.returncode == 2 and quiet.stderr.count("\n") == 1 and quiet.stderr.startswith("facealign webcam: ")
+    loud = cli("--verbose", *camera, timeout=120)
+    assert loud.returncode == 2 and "VIDEOIO" in loud.stderr
+
+
+def test_serve_speaks_of_the_share_flag_not_of_launch(tmp_path):
+    """... and Ctrl-C (SIGINT) stops it without leaving its work folder in $TMPDIR."""
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           "TMPDIR": str(tmp_path)}
     from facealign.app.load_test import free_port
 
     proc = subprocess.Popen([sys.executable, "-m", "facealign", "serve", "--port", str(free_port())], cwd=REPO,
@@ -98,3 +129,4 @@ def test_serve_speaks_of_the_share_flag_not_of_launch():
     text = "".join(lines)
     assert "facealign page on http://127.0.0.1:" in text and "pass --share for a public link" in text, text
     assert "share=True" not in text
+    assert proc.returncode == 0 and not list(tmp_path.glob("facealign-app-*"))

@@ -10,7 +10,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
 
 
 def test_compare_with_dlib_on_the_same_faces(tmp_path, capsys):
-    pytest.importorskip("dlib", reason="dlib-bin is not installed (pip install 'facealign[dlib]')")
+    pytest.importorskip("dlib", reason='dlib-bin is not installed (pip install ".[dlib]")')
     out = tmp_path / "cmp.json"
     assert cli(["compare", "dlib", "--data", str(DATA), "--limit", "12", "--json", str(out)]) == 0
     res = json.loads(out.read_text())

@@ -79,6 +79,31 @@ def test_export_default_paths_and_refusals(tmp_path, capsys):
     assert "no such weights file" in capsys.readouterr().err
 
 
+def test_export_never_replaces_a_shipped_file_unless_told(capsys):
+    shipped = ACCURATE.with_suffix(".onnx")  # the README's form writes over weights/accurate.onnx
+    if not shipped.is_file():
+        pytest.skip(f"{shipped} not shipped in this checkout")
+    before = (shipped.stat().st_mtime_ns, shipped.read_bytes())
+    assert main(["export", str(ACCURATE), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"facealign export: {shipped} already exists (a shipped weights file); "
+                   f"pass --overwrite to replace it, or -o OTHER to write elsewhere\n")
+    assert (shipped.stat().st_mtime_ns, shipped.read_bytes()) == before
+
+
+def test_export_overwrite_replaces_an_earlier_export(tmp_path, capsys):
+    src = tmp_path / "copy.pt"
+    src.write_bytes(ACCURATE.read_bytes())
+    out = tmp_path / "copy.onnx"
+    out.write_bytes(b"an earlier file")
+    assert main(["export", str(src), "--format", "onnx", "--no-check"]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == b"an earlier file"
+    with pytest.raises(FileExistsError, match="already exists"):
+        export(src, "onnx")
+    assert main(["export", str(src), "--format", "onnx", "--no-check", "--overwrite"]) == 0
+    assert read_onnx(out).stages == load_cascade(src).stages
+
+
 def test_exporters_follow_the_formats_table():
     from facealign.backends import FORMATS
 
@@ -87,7 +112,7 @@ def test_exporters_follow_the_formats_table():
 
 @pytest.mark.gpu
 def test_export_engine_loads_and_matches(tmp_path, capsys):
-    pytest.importorskip("tensorrt", reason="TensorRT not installed (pip install facealign[tensorrt])")
+    pytest.importorskip("tensorrt", reason='TensorRT not installed (pip install ".[tensorrt]")')
     if not torch.cuda.is_available():
         pytest.skip("TensorRT needs a CUDA GPU and none is visible")
     from facealign.formats.engine_file import read_engine_file
@@ -108,8 +133,8 @@ def test_export_engine_loads_and_matches(tmp_path, capsys):
 def test_export_engine_without_tensorrt_says_why(tmp_path, capsys):
     assert main(["export", str(ACCURATE), "--format", "engine", "-o", str(tmp_path / "a.engine")]) == 2
     err = capsys.readouterr().err
-    assert "pip install --extra-index-url https://pypi.nvidia.com 'facealign[tensorrt]'" in err  # NVIDIA's index
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ('pip install --extra-index-url https://pypi.nvidia.com ".[tensorrt]" in the facealign checkout' in err
+            and err.count("\n") == 1 and "Traceback" not in err)  # NVIDIA's index
     assert not (tmp_path / "a.engine").exists()
 
 
@@ -117,7 +142,7 @@ def test_every_export_error_is_one_line_with_exit_code_2(tmp_path, capsys):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x80not a pickle" * 50)
     cases = [([str(junk), "--format", "onnx"], "not a readable torch weights file"),
-             ([str(ACCURATE), "--format", "onnx", "--opset", "2"], "opset"),  # the exporter refuses it
+             ([str(ACCURATE), "--format", "onnx", "-o", str(tmp_path / "o2.onnx"), "--opset", "2"], "opset"),
              ([str(ACCURATE), "--format", "onnx", "-o", str(tmp_path / "x.onnx"), "--no-check",
                "--preset", "p", "--opset", "999"], "")]
     for argv, words in cases:

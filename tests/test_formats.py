@@ -18,7 +18,7 @@ from facealign.formats.onnx_cascade import OnnxCascade, read_onnx, to_onnx, writ
 from facealign.formats.onnx_fp16 import to_float16
 from facealign.models.cascade import StageSpec
 
-torch = pytest.importorskip("torch", reason="writing cascades needs PyTorch (pip install 'facealign[torch]')")
+torch = pytest.importorskip("torch", reason='writing cascades needs PyTorch (pip install ".[torch]")')
 
 
 @pytest.fixture(scope="module")

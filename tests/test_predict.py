@@ -52,10 +52,14 @@ def test_pictures_with_a_corrupt_and_a_non_image_file(tmp_path):
     assert f"FAILED {corrupt}" in proc.stderr and f"FAILED {notes}" in proc.stderr
     assert "not a picture" in proc.stderr
     assert "2 of 4 inputs done, 2 failed" in proc.stdout
-    assert not (out / "corrupt.png").exists() and not (out / "notes.json").exists()
+    assert "outputs in" in proc.stdout
+    assert not (out / "corrupt.jpg").exists() and not (out / "notes.json").exists()
     for name, least in (("single_face", 1), ("multi_face", 5)):
         original = cv2.imread(str(MEDIA / f"{name}.jpg"))
-        annotated = cv2.imread(str(out / f"{name}.png"))
+        written = out / f"{name}.jpg"  # a JPEG comes back as a JPEG, not a PNG ten times its size
+        assert written.read_bytes()[:3] == b"\xff\xd8\xff" and not (out / f"{name}.png").exists()
+        assert written.stat().st_size < 2 * (MEDIA / f"{name}.jpg").stat().st_size
+        annotated = cv2.imread(str(written))
         assert annotated is not None and annotated.shape == original.shape
         assert (np.abs(annotated.astype(int) - original).max(axis=2) > 60).sum() > 100, "nothing drawn"
         data = json.loads((out / f"{name}.json").read_text())
@@ -78,7 +82,7 @@ def test_folder_recursive_with_a_video(tmp_path):
     proc = predict(folder, "--out", out, "--max-faces", "1")
 
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (out / "inputs" / "sub" / "face.png").is_file()
+    assert (out / "inputs" / "sub" / "face.jpg").is_file()
     pic = json.loads((out / "inputs" / "sub" / "face.json").read_text())
     assert len(pic["faces"]) == 1
     video = json.loads((out / "inputs" / "clip.json").read_text())
@@ -102,6 +106,15 @@ def test_unreadable_video_and_missing_path_are_reported(tmp_path):
     assert f"FAILED {bad}: not a video" in proc.stderr
     assert f"FAILED {empty}: the file is empty" in proc.stderr
     assert "nowhere.jpg: no such file or folder" in proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0 of 2 inputs done, 3 failed; nothing written"  # no "outputs in"
+    assert not (tmp_path / "out").exists()
+
+
+def test_picture_suffixes():
+    from facealign.predict import picture_suffix
+
+    assert [picture_suffix(Path(n)) for n in ("a.JPG", "b.jpeg", "c.png", "d.webp", "e.pgm")] == \
+        [".jpg", ".jpeg", ".png", ".webp", ".png"]
 
 
 def test_collect_inputs_names_do_not_collide(tmp_path):

@@ -375,3 +375,55 @@ def test_heatmap_stage2_trains_exports_and_evaluates(tmp_path):
     assert res["n"] == 554 and 0 < res["nme"] < 100
     with pytest.raises(ConfigError, match="prev_heatmap needs stage: 2"):
         load_config("raw_CNN_noAug_MSE", ["prev_heatmap=2"])
+
+
+def read_pty(cmd, cwd, columns: int = 132, timeout: float = 300) -> tuple[int, list[tuple[float, bytes]]]:
+    """Run `cmd` with stdout and stderr on a pseudo-terminal `columns` wide -> (exit code,
+    [(seconds since start, bytes read)]): what a user at a terminal sees, and when."""
+    import fcntl
+    import select
+    import struct
+    import termios
+    import time
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    reads = []
+    try:
+        while time.monotonic() - t0 < timeout:
+            if not select.select([master], [], [], 1.0)[0]:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            reads.append((time.monotonic() - t0, chunk))
+    finally:
+        os.close(master)
+        code = proc.wait(timeout=60)
+    return code, reads
+
+
+def test_progress_bar_is_live_in_a_terminal(tmp_path):
+    """Without --verbose the bar updates reach the terminal during the epoch (not in one burst at its
+    end, as when stderr was read line by line), at the terminal's width."""
+    cmd = [sys.executable, "-m", "facealign", "train", "raw_CNN_noAug_MSE", "model=resnet18", "width=0.5",
+           "input_size=64", "max_train=64", "batch_size=2", "workers=0", "epochs=1", "grid_every=5",
+           f"out={tmp_path}", "--data", str(DATA)]
+    code, reads = read_pty(cmd, Path(__file__).resolve().parents[1])
+    text = b"".join(c for _, c in reads).decode("utf-8", "replace")
+    assert code == 0, text[-3000:]
+    bar = "raw_CNN_noAug_MSE 1/1"
+    updates = [t for t, c in reads if bar.encode() in c]
+    summary = next(t for t, c in reads if b"epoch 1/1" in c)
+    during = [t for t in updates if t < summary]
+    assert len(during) >= 2 and during[-1] - during[0] >= 0.5, (updates, summary)  # arrived at distinct times
+    widths = [len(part) for part in text.replace("\n", "\r").split("\r") if bar in part]
+    assert max(widths) > 100  # tqdm sized the bar to the terminal (132 columns), not a fixed 80
+    assert "facealign.train: epoch 1/1" in text and "best validation NME" in text
+    assert "INFO" not in text and "training raw_CNN_noAug_MSE: {" not in text  # info lines need --verbose

@@ -1,6 +1,7 @@
 """The training engine on real hardware paths: torchrun processes (gloo), EMA, checkpoints, devices, --bench."""
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,27 @@ def test_two_processes_write_one_run_lower_the_loss_and_resume(tmp_path, capsys)
     ck = torch.load(tmp_path / f"checkpoints/{NAME}/last.pt", weights_only=False)
     assert ck["epoch"] == 3 and len(ck["history"]) == 3
     assert "launching:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_two_processes_print_what_one_does(tmp_path):
+    """`--nproc 2` without --verbose: the launch line to copy (interpreter and OMP_NUM_THREADS), no
+    torchrun banner, prefixed epoch lines, no info lines or config dict (those come with --verbose)."""
+    base = [sys.executable, "-m", "facealign", "train", NAME, *TINY, "epochs=1", "max_train=32", "workers=0",
+            "--data", str(DATA), "--nproc", "2"]
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    quiet = subprocess.run([*base, f"out={tmp_path / 'q'}"], capture_output=True, text=True, timeout=300, env=env)
+    text = quiet.stdout + quiet.stderr
+    assert quiet.returncode == 0, text[-3000:]
+    launch = next(line for line in quiet.stdout.splitlines() if line.startswith("launching: "))
+    assert launch.startswith(f"launching: OMP_NUM_THREADS=") and f" {sys.executable} -m torch.distributed.run " in launch
+    assert "Setting OMP_NUM_THREADS" not in text and "*****" not in text
+    assert "facealign.train: epoch 1/1" in quiet.stderr
+    assert "training raw_CNN_noAug_MSE: {" not in text and "INFO" not in text and "process(es)" not in text
+    loud = subprocess.run([*base, f"out={tmp_path / 'v'}", "--verbose"], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert loud.returncode == 0, loud.stderr[-3000:]
+    assert "facealign.train: training raw_CNN_noAug_MSE: {" in loud.stderr and "2 process(es)" in loud.stderr
 
 
 def test_torchrun_itself_runs_the_module(tmp_path):

@@ -26,8 +26,8 @@ train fast_Stage1_Aug_Wing epochs=260
 # Stage 2 (128 px, from stage 1's backbone), 40 epochs and a warm restart to 70.
 train fast_Stage2_Aug_Wing epochs=40
 train fast_Stage2_Aug_Wing epochs=70
-step facealign export checkpoints/Cas_Stage2_Aug_Wing-S1_Wing/best.pt --format torch --preset accurate -o weights/accurate.pt
-step facealign export checkpoints/fast_Stage2_Aug_Wing/best.pt --format torch --preset fast -o weights/fast.pt
-step facealign export weights/accurate.pt --format onnx --preset accurate
-step facealign export weights/fast.pt --format onnx --preset fast
+step facealign export checkpoints/Cas_Stage2_Aug_Wing-S1_Wing/best.pt --format torch --preset accurate -o weights/accurate.pt --overwrite
+step facealign export checkpoints/fast_Stage2_Aug_Wing/best.pt --format torch --preset fast -o weights/fast.pt --overwrite
+step facealign export weights/accurate.pt --format onnx --preset accurate --overwrite
+step facealign export weights/fast.pt --format onnx --preset fast --overwrite
 echo "== $(date +%H:%M:%S) done"

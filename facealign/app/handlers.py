@@ -25,6 +25,7 @@ from facealign.annotate import annotate as annotate_shot
 from facealign.annotate import annotate_video, downscale, left_out_note
 from facealign.image import MAX_PIXELS, ImageError, load_image, to_bgr
 from facealign.records import picture_record
+from facealign.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ def analyse_video(path, settings: Settings, cache: AlignerCache, out_root: Path,
             cache.checkout(settings, video=True) as aligner:
         run = annotate_video(aligner, reader, writer, drawing_spec(settings), MAX_SIDE, max_frames, on_frame)
     json_path.write_text(json.dumps(run.record(Path(str(path)).name)))
-    notes = [f"{len(run.frames)} frames, a face in {run.with_faces}"]
+    notes = [f"{plural(len(run.frames), 'frame')}, a face in {run.with_faces}"]
     if run.truncated:
         notes.append(f"only the first {max_frames} frames were processed")
     if run.scale < 1.0:

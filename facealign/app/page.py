@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +18,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_FILE_SIZE = "50mb"
+DETECTOR_HINT = ("**Face detector**: `mediapipe` finds faces near and far (full range, each face redrawn by "
+                 "the short-range model; the default); `mediapipe_short` close-up faces only; "
+                 "`mediapipe_full` full range only.")
+NOTHING_YET = "–"  # what a result field shows before the first result
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,8 +84,7 @@ def _settings_panel(gr):
         with gr.Row():
             preset = gr.Dropdown(list(PRESETS), value=PRESETS[0], label="Preset")
             backend = gr.Dropdown(backend_choices(), value="auto", label="Backend")
-            detector = gr.Dropdown(list_detectors(), value="mediapipe", label="Face detector",
-                                   info="mediapipe: full range + short-range refinement (default); _short: close-up only; _full: full range only")
+            detector = gr.Dropdown(list_detectors(), value="mediapipe", label="Face detector")
             max_faces = gr.Slider(0, 20, value=0, step=1, label="Maximum faces (0: every face)")
         with gr.Row():
             smoothing = gr.Checkbox(True, label="Smoothing (video, webcam)")
@@ -86,6 +92,7 @@ def _settings_panel(gr):
             contours = gr.Checkbox(True, label="Contours")
             pose_axes = gr.Checkbox(False, label="Pose axes")
             box = gr.Checkbox(False, label="Face box")
+        gr.Markdown(DETECTOR_HINT, elem_id="detector-hint")  # body text: Dropdown info= is tiny and grey
     return [preset, backend, detector, smoothing, max_faces, points, contours, pose_axes, box]
 
 
@@ -165,8 +172,8 @@ def build_app(weights=None, concurrency: int = 2,
                 with gr.Column():
                     pic_out = gr.Image(label="Landmarks", format="png", interactive=False,
                                        elem_id="picture-out")
-                    n_faces = gr.Number(label="Faces found", precision=0, interactive=False,
-                                        elem_id="picture-count")
+                    n_faces = gr.Number(None, label="Faces found", precision=0, interactive=False,
+                                        placeholder=NOTHING_YET, elem_id="picture-count")
                     pic_msg = gr.Textbox(label="Message", interactive=False, elem_id="picture-message")
             faces_table = gr.Dataframe(headers=H.TABLE_HEADERS, label="Faces (score, head pose in degrees, box)",
                                        interactive=False)
@@ -217,16 +224,32 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
     return out
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # as Ctrl-C: the server closes and the work folder is removed
+
+
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """Serve until Ctrl-C or SIGTERM; the work folder (every request's results, and Gradio's copies
+    of uploads and results unless $GRADIO_TEMP_DIR is set) is removed when the server stops."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = build_app(weights=args.weights, concurrency=args.concurrency,
-                    max_video_frames=args.max_video_frames)
+    work = Path(tempfile.mkdtemp(prefix="facealign-app-"))
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(work / "gradio"))
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    app = None
     try:
+        app = build_app(weights=args.weights, concurrency=args.concurrency,
+                        max_video_frames=args.max_video_frames, work_dir=work / "results")
         launch(app, args.host, args.port, args.share, args.max_file_size)
     except OSError as err:  # port taken and the like
         print(f"facealign serve: cannot start the server on {args.host}:{args.port}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # before or after the server started
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if app is not None:
+            app.close()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facealign.wording import plural
+
 WINDOW = "facealign"
 KEY_QUIT = {ord("q"), 27}
 KEY_SMOOTH = ord("s")
@@ -191,15 +193,15 @@ def run(args) -> int:
             writer.close()
         if display:
             cv2.destroyAllWindows()
-    saved = f"; wrote {writer.frames_written} frames to {args.output}" if writer is not None else ""
+    saved = f"; wrote {plural(writer.frames_written, 'frame')} to {args.output}" if writer is not None else ""
     if records is not None:
         from facealign.predict import write_json
         from facealign.records import video_record
 
         write_json(Path(args.json), video_record(str(args.source), reader.width, reader.height, loop.aligner.fps,
                                                  records))
-        saved += f"; points of {len(records)} frames in {args.json}"
-    print(f"{'interrupted after' if interrupted else 'processed'} {loop.frames} frames{saved}")
+        saved += f"; points of {plural(len(records), 'frame')} in {args.json}"
+    print(f"{'interrupted after' if interrupted else 'processed'} {plural(loop.frames, 'frame')}{saved}")
     return 130 if interrupted else 0
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..models.cascade import StageSpec, run_cascade
 from ..schemes import PointScheme
+from ..install import TENSORRT_INDEX
 from .devices import check_device, installed, torch_cuda, wants_gpu
 
 
@@ -30,7 +31,7 @@ class Format:
     needs_gpu: bool
     options: tuple[str, ...]  # the keyword options its load() takes
     packages: tuple[str, ...]  # what it imports
-    extra: str  # pip install 'facealign[<extra>]' brings them
+    extra: str  # pip install ".[<extra>]" (in the checkout) brings them
     index: str = ""  # an extra package index the extra needs (TensorRT's wheels are on NVIDIA's own)
 
 
@@ -39,7 +40,7 @@ FORMATS: dict[str, Format] = {
     "onnxruntime": Format("onnxruntime", ".onnx", "onnxruntime_backend", False,
                           ("device", "threads", "providers"), ("onnxruntime", "onnx"), ""),
     "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True, ("device", "cache_dir"),
-                       ("tensorrt", "torch"), "tensorrt", "https://pypi.nvidia.com"),
+                       ("tensorrt", "torch"), "tensorrt", TENSORRT_INDEX),
 }
 
 
@@ -118,10 +119,9 @@ def check_packages(name: str) -> None:
     fmt = FORMATS[name]
     missing = [p for p in fmt.packages if not installed(p)]
     if missing:
-        index = f"--extra-index-url {fmt.index} " if fmt.index else ""
-        how = f"pip install {index}'facealign[{fmt.extra}]'" if fmt.extra else "pip install facealign"
-        if fmt.index:
-            how += f" (its wheels are on {fmt.index}; PyPI holds only placeholders)"
+        from ..install import pip_hint
+
+        how = pip_hint(fmt.extra or None, fmt.index)
         other = "" if name == "onnxruntime" else " (or use backend='onnxruntime' with an .onnx file)"
         raise ImportError(f"the {name} backend needs {', '.join(missing)}: {how}{other}")
 

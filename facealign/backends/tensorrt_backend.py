@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.engine_file import read_engine_file, write_engine_file
+from ..install import TENSORRT_INDEX, pip_hint
 from ..formats.onnx_cascade import OnnxCascade, io_names, read_onnx
 from .devices import check_device
 from .engine_cache import BuildRecipe, EngineCache, engine_key
@@ -34,8 +35,7 @@ log = logging.getLogger(__name__)
 
 
 INSTALL_HINT = ("the TensorRT backend needs the `tensorrt` package and an NVIDIA GPU: "
-                "pip install --extra-index-url https://pypi.nvidia.com 'facealign[tensorrt]' (TensorRT's wheels "
-                "live on NVIDIA's index; PyPI holds only placeholders) -- or use backend='onnxruntime' / 'torch'")
+                f"{pip_hint('tensorrt', TENSORRT_INDEX)} -- or use backend='onnxruntime' / 'torch'")
 
 
 def import_tensorrt():

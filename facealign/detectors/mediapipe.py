@@ -51,6 +51,7 @@ CONFIRM_SCALE = 2.2  # confirmation crop side / longer side of the point box (ab
 CONFIRM_SIZE = 128  # confirmation crop, pixels (the short-range model's input size)
 FIND_SCORE = 0.5  # the finder's threshold when refining
 NMS_IOU = 0.5
+WARM_SIZE = 64  # the blank picture a new graph runs on once (its calculators open then)
 
 
 class MediaPipeDetector:
@@ -68,15 +69,13 @@ class MediaPipeDetector:
             raise ValueError(f"model_selection must be 0 (short range) or 1 (full range), got {model_selection!r}")
         if not 0.0 <= min_score <= 1.0:
             raise ValueError(f"min_score must be in [0, 1], got {min_score}")
-        from mediapipe.python.solutions import face_detection  # lazy: mediapipe is slow to import
-
         self.model_selection, self.min_score, self.refine = model_selection, float(min_score), bool(refine)
         self.box_map = box_map or BOX_MAPS["refined" if refine else ("short", "full")[model_selection]]
         find = min(FIND_SCORE, min_score) if refine else min_score
-        self._fd = face_detection.FaceDetection(model_selection=model_selection, min_detection_confidence=find)
+        self._fd = _face_detection(model_selection, find)
         self._short = self._fd if model_selection == 0 else None
         if refine:
-            self._short = face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_score)
+            self._short = _face_detection(0, min_score)
         log.debug("%r", self)
 
     def detect(self, frame_bgr: np.ndarray) -> list[FaceBox]:
@@ -101,9 +100,7 @@ class MediaPipeDetector:
         if self._fd is None:
             raise RuntimeError("this MediaPipeDetector is closed")
         if self._short is None:
-            from mediapipe.python.solutions import face_detection
-
-            self._short = face_detection.FaceDetection(model_selection=0, min_detection_confidence=self.min_score)
+            self._short = _face_detection(0, self.min_score)
         tf = CropTransform.from_box(point_box_xyxy, CONFIRM_SIZE, CONFIRM_SCALE)
         best = _central(_run(self._short, cv2.cvtColor(tf.warp(frame_bgr), cv2.COLOR_BGR2RGB), self.min_score),
                         CONFIRM_SIZE)
@@ -140,6 +137,20 @@ class MediaPipeDetector:
     def __repr__(self) -> str:
         return (f"MediaPipeDetector(model_selection={self.model_selection}, min_score={self.min_score}, "
                 f"refine={self.refine})")
+
+
+def _face_detection(model_selection: int, min_score: float):
+    """A started MediaPipe FaceDetection graph. Its C++ start-up lines (TFLite, absl) are kept off
+    stderr unless facealign.lognoise.verbose(): the graph is built and run once on a blank picture
+    inside lognoise.native_start(), so that every calculator has opened (and logged) by its end."""
+    from mediapipe.python.solutions import face_detection  # lazy: mediapipe is slow to import
+
+    from ..lognoise import native_start
+
+    with native_start():
+        fd = face_detection.FaceDetection(model_selection=model_selection, min_detection_confidence=min_score)
+        fd.process(np.zeros((WARM_SIZE, WARM_SIZE, 3), np.uint8))
+    return fd
 
 
 def _run(fd, rgb: np.ndarray, min_score: float) -> list[FaceBox]:

@@ -78,7 +78,9 @@ def load_cascade(path) -> CascadeFile:
     try:
         import torch
     except ImportError:
-        raise ImportError(f"{path}: reading a .pt cascade needs PyTorch: pip install 'facealign[torch]' "
+        from ..install import pip_hint
+
+        raise ImportError(f"{path}: reading a .pt cascade needs PyTorch: {pip_hint('torch')} "
                           "(or load the .onnx export with backend='onnxruntime')") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False)

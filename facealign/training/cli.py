@@ -8,7 +8,6 @@ plain process, no process group.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from .config import ConfigError, list_configs, load_config
@@ -33,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _child_argv(args) -> list[str]:
     """This command again, less --nproc, for each process torchrun starts."""
     argv = [args.config, *args.overrides]
-    argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite
+    argv += ["--resume"] * args.resume + ["--overwrite"] * args.overwrite + ["--verbose"] * args.verbose
     for flag, value in (("--stop-after", args.stop_after), ("--data", args.data), ("--bench", args.bench),
                         ("--bench-json", args.bench_json)):
         if value is not None:
@@ -45,10 +44,12 @@ def missing_training_stack(prog: str) -> bool:
     """Say so (and return True) when the `train` extra is not installed."""
     import importlib.util
 
+    from facealign.install import pip_hint
+
     missing = [m for m in ("torch", "yaml", "tqdm", "tensorboard") if importlib.util.find_spec(m) is None]
     if missing:
         print(f"{prog}: training needs {', '.join(missing)}; install the training extra: "
-              f"pip install 'facealign[train]'", file=sys.stderr)
+              f"{pip_hint('train')}", file=sys.stderr)
     return bool(missing)
 
 
@@ -86,7 +87,6 @@ def run(args) -> int:
                 print(f"facealign train: {e}", file=sys.stderr)
                 return 2
         return distributed.launch(_child_argv(args), args.nproc)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.bench:
         from .bench import bench
 
@@ -102,6 +102,8 @@ def run(args) -> int:
 
                 Path(args.bench_json).write_text(json.dumps(r, indent=1) + "\n")
         return 0
+    from facealign.wording import plural
+
     from .engine import Trainer
     from .outputs import RunExistsError
 
@@ -112,11 +114,12 @@ def run(args) -> int:
         return 2
     result = trainer.fit(args.stop_after)
     if distributed.from_env().main:
-        print(f"{cfg.name}: best validation NME {result['best_val_nme']:.3f} % after {result['epochs']} epochs")
+        print(f"{cfg.name}: best validation NME {result['best_val_nme']:.3f} % after {plural(result['epochs'], 'epoch')}")
     return 0
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__)
-    add_arguments(p)
-    return run(p.parse_intermixed_args(argv))
+    """`python -m train` / `python -m facealign.training` (what torchrun starts): `facealign train`."""
+    from facealign.cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .devices import cores_per_process
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -92,8 +94,13 @@ def sum_over_ranks(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
 
 
 def launch(argv: list[str], nproc: int) -> int:
-    """`python -m torch.distributed.run --standalone --nproc_per_node N -m facealign.training ARGV` -> its exit code."""
+    """`python -m torch.distributed.run --standalone --nproc_per_node N -m facealign.training ARGV` -> its exit code.
+
+    OMP_NUM_THREADS, when unset, is each process's share of the cores (what the trainer uses anyway),
+    so torchrun does not print its banner about setting it to 1; the echoed line names it."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "facealign.training", *argv]
-    print("launching:", shlex.join(cmd), flush=True)  # the whole line, to copy and run by hand
-    return subprocess.call(cmd)
+    env = dict(os.environ)
+    threads = env.setdefault("OMP_NUM_THREADS", str(cores_per_process(nproc)))
+    print("launching:", f"OMP_NUM_THREADS={threads}", shlex.join(cmd), flush=True)  # the whole line, to copy
+    return subprocess.call(cmd, env=env)

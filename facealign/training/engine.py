@@ -23,6 +23,7 @@ from .step import CHECK_EVERY, Step, check_finite
 from .validate import face_grid, validate
 
 log = logging.getLogger("facealign.train")
+CONSOLE = {"console": True}  # shown without --verbose (facealign.cli.console_filter); other info lines only with it
 
 
 class Trainer:
@@ -96,7 +97,8 @@ class Trainer:
         state = ck.get("state") or {k: ck[k] for k in ("optimizer", "scheduler")}  # (a checkpoint from before EMA)
         self.step.load_state_dict(state, ck["model"], ck.get("ema"))
         self.epoch, self.best, self.history = ck["epoch"], ck["best"], ck["history"]
-        log.info("resumed %s after epoch %d (best val NME %.3f %%)", self.cfg.name, self.epoch, self.best)
+        log.info("resumed %s after epoch %d (best val NME %.3f %%)", self.cfg.name, self.epoch, self.best,
+                 extra=CONSOLE)
         return ck["run_dir"]
 
     # ----- training -------------------------------------------------------------------------------
@@ -174,7 +176,7 @@ class Trainer:
             self.files.epoch(self.history, grid)
             self._checkpoint(stages, is_best)
         log.info("epoch %d/%d  loss %.4f  val NME %.3f %% (best %.3f)  %.0f img/s  %.0fs", self.epoch, c.epochs,
-                 loss, val, self.best, images_per_s, row["seconds"])
+                 loss, val, self.best, images_per_s, row["seconds"], extra=CONSOLE)
 
     def _checkpoint(self, stages, is_best: bool) -> None:
         """Each tensor once: the cascade's last stage *is* the EMA (or raw) weights dict."""

@@ -8,6 +8,14 @@
 A checkpoint stores each tensor once: the cascade entry that eval and export read
 shares its tensors with the weights a resume reloads (torch.save keeps one copy of
 a shared storage), and best.pt carries no optimiser state.
+
+What the sizes are (raw_CNN_noAug_MSE, ResNet-18 at 128 px: 11.26 M numbers, 45.0 MB in float32;
+`facealign train raw_CNN_noAug_MSE epochs=1 max_train=64`, measured): last.pt 180.1 MB = the raw
+weights 45.1 + the EMA weights 45.1 (also the cascade entry, stored once) + AdamW's two moments
+(exp_avg, exp_avg_sq) 90.0; best.pt 45.1 MB (the EMA cascade); TensorBoard 0.5 MB. All four copies
+in last.pt are what an exact --resume needs (training goes on from the raw weights, the average
+from the EMA, AdamW from its moments), so none is dropped; a run without EMA (ema=0) or with SGD
+(one momentum buffer) writes a quarter less.
 """
 from __future__ import annotations
 

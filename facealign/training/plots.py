@@ -27,7 +27,9 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError as e:
-        raise SystemExit("facealign report --plots needs matplotlib: pip install '.[train]'") from e
+        from facealign.install import pip_hint
+
+        raise SystemExit(f"facealign report --plots needs matplotlib: {pip_hint('train')}") from e
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt

@@ -52,7 +52,7 @@ def test_a_twelve_point_scheme_trains_exports_runs_draws_and_evaluates(toy_root,
                                             "model=resnet18", "width=0.25", "head=pip", "pip_neighbours=3",
                                             "input_size=64", "batch_size=16", "workers=0", "augment=true"])
     result = Trainer(cfg).fit()
-    assert result["epochs"] == 2 and np.isfinite(result["best_val_nme"])
+    assert result.epochs == 2 and np.isfinite(result.best_val_nme)
     best = tmp_path / "checkpoints" / cfg.name / "best.pt"
     casc = load_cascade(best)
     assert casc.scheme == TOY and casc.stages[0].num_points == 12  # the file says which points it predicts

@@ -114,7 +114,7 @@ def run(args) -> int:
         return 2
     result = trainer.fit(args.stop_after)
     if distributed.from_env().main:
-        print(f"{cfg.name}: best validation NME {result['best_val_nme']:.3f} % after {plural(result['epochs'], 'epoch')}")
+        print(f"{cfg.name}: best validation NME {result.best_val_nme:.3f} % after {plural(result.epochs, 'epoch')}")
     return 0
 
 

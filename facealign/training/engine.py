@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 from tqdm import tqdm
@@ -16,22 +16,34 @@ from . import distributed
 from .config import Config, from_dict, to_dict
 from .data import FaceSamples, ShardedBatches, context_size, make_loader, split_faces
 from .devices import check_sync_bn, cores_per_process, resolve_device, resolve_precision
+from .hooks import CONSOLE, Hook, default_hooks
 from .inputs import Stage1Inputs, Stage2Inputs
 from .models import build_model, frozen_stage1
 from .outputs import RunFiles, cascade_entry, cpu_weights, read_last
 from .step import CHECK_EVERY, Step, check_finite
-from .validate import face_grid, validate
 
 log = logging.getLogger("facealign.train")
-CONSOLE = {"console": True}  # shown without --verbose (facealign.cli.console_filter); other info lines only with it
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What fit() did: the best validation NME (%), the epochs trained to, every epoch's row
+    (metrics.csv), and whether a hook stopped the run early."""
+
+    best_val_nme: float
+    epochs: int
+    history: tuple[dict, ...]
+    stopped_early: bool = False
 
 
 class Trainer:
-    """Everything one run holds. `fit()` trains; `write=False` (the benchmark) leaves no files."""
+    """Everything one run holds. `fit()` trains; `write=False` (the benchmark) leaves no files;
+    `hooks`: more facealign.training.hooks.Hook objects, after the default ones."""
 
     def __init__(self, cfg: Config, data_root=None, resume: bool = False, overwrite: bool = False,
-                 write: bool = True):
+                 write: bool = True, hooks: list[Hook] = ()):
         self.cfg, self.ranks = cfg, distributed.from_env()
+        self.hooks = default_hooks() + list(hooks)
         self.device = resolve_device(cfg.device, self.ranks.local_rank, self.ranks.world, self.ranks.local_world)
         check_sync_bn(cfg.sync_bn, self.device, self.ranks.world)
         self.precision = resolve_precision(cfg.amp, self.device)
@@ -102,23 +114,28 @@ class Trainer:
         return ck["run_dir"]
 
     # ----- training -------------------------------------------------------------------------------
-    def fit(self, stop_after: int | None = None) -> dict:
-        """Train to cfg.epochs, or stop (resumably) after `stop_after` more epochs."""
+    def fit(self, stop_after: int | None = None) -> FitResult:
+        """Train to cfg.epochs, or stop (resumably) after `stop_after` more epochs, or when a hook
+        sets `stop` (rank 0 decides; every rank stops after the same epoch)."""
         c = self.cfg
         log.info("training %s: %s", c.name, to_dict(c))
         last = c.epochs if stop_after is None else min(c.epochs, self.epoch + stop_after)
+        self.stop = False
         try:
-            while self.epoch < last:
+            while self.epoch < last and not self.stop:
                 started = time.time()
+                for hook in self.hooks:
+                    hook.before_epoch(self)
                 loss, images_per_s = self.train_epoch()
                 self.epoch += 1
                 if self.ranks.main:
                     self._end_of_epoch(loss, images_per_s, started)
+                self.stop = distributed.share(self.stop, self.ranks)
         finally:
             if self.files and self.ranks.main:
                 self.files.close()
         distributed.shutdown()
-        return {"best_val_nme": self.best, "epochs": self.epoch, "history": self.history}
+        return FitResult(self.best, self.epoch, tuple(self.history), self.stop)
 
     def batches(self):
         """This process's loader batches of the current epoch."""
@@ -143,6 +160,8 @@ class Trainer:
         t0 = time.perf_counter()
         for i, batch in enumerate(bar, 1):
             loss, n = self.train_step(batch)
+            for hook in self.hooks:
+                hook.after_step(self, loss, n)
             loss_sum += loss.double() * n
             faces += n
             if i % CHECK_EVERY == 0:
@@ -158,25 +177,28 @@ class Trainer:
         check_finite(total_loss, self.cfg.lr, where)
         return total_loss / max(total_faces, 1), total_faces
 
-    # ----- end of epoch (rank 0) ------------------------------------------------------------------
+    # ----- end of epoch (rank 0: the hooks) -------------------------------------------------------------
+    @property
+    def stages(self) -> list:
+        """The cascade so far: the frozen earlier stages and this one."""
+        return self.prev_stages + [self.spec]
+
+    @property
+    def eval_models(self) -> list[torch.nn.Module]:
+        """Their networks, this stage's the weights that are validated, kept and exported (EMA when on)."""
+        return self.prev_models + [self.step.eval_model]
+
     def _end_of_epoch(self, loss: float, images_per_s: float, started: float) -> None:
-        c = self.cfg
-        models = self.prev_models + [self.step.eval_model]
-        stages = self.prev_stages + [self.spec]
-        val, val_loss = validate(stages, models, self.val_set, self.device, self.step.loss_fn)
-        is_best = val < self.best
-        self.best = min(self.best, val)
-        grid = None
-        if self.files and (self.epoch % c.grid_every == 0 or self.epoch == c.epochs):
-            grid = face_grid(stages, models, self.val_set, self.device)
-        row = {"epoch": self.epoch, "loss": loss, "val_nme": val, "val_loss": val_loss, "lr": self.step.lr,
-               "images_per_s": images_per_s, "seconds": time.time() - started}
-        self.history.append(row)
-        if self.files:
-            self.files.epoch(self.history, grid)
-            self._checkpoint(stages, is_best)
-        log.info("epoch %d/%d  loss %.4f  val NME %.3f %% (best %.3f)  %.0f img/s  %.0fs", self.epoch, c.epochs,
-                 loss, val, self.best, images_per_s, row["seconds"], extra=CONSOLE)
+        """The epoch's row (metrics.csv's columns, in order), filled in by the after_epoch hooks."""
+        row = {"epoch": self.epoch, "loss": loss, "val_nme": None, "val_loss": None, "lr": self.step.lr,
+               "images_per_s": images_per_s, "seconds": None, "started": started}
+        self.is_best, self.grid = False, None
+        for hook in self.hooks:
+            hook.after_epoch(self, row)
+
+    def save_checkpoint(self) -> None:
+        """last.pt (and best.pt when is_best); the before_save hooks see the state first."""
+        self._checkpoint(self.stages, self.is_best)
 
     def _checkpoint(self, stages, is_best: bool) -> None:
         """Each tensor once: the cascade's last stage *is* the EMA (or raw) weights dict."""
@@ -186,5 +208,7 @@ class Trainer:
         state = {"config": to_dict(self.cfg), "epoch": self.epoch, "best": self.best, "history": self.history,
                  "metrics": self.history[-1], "run_dir": self.run_dir, "model": raw, "ema": ema,
                  "state": self.step.state_dict()}
+        for hook in self.hooks:
+            hook.before_save(self, state)
         self.files.save(state, cascade_entry(stages, weights, self.cfg, self.best, self.train_set.scheme),
                         is_best)

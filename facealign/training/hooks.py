@@ -19,7 +19,7 @@ import time
 from .validate import face_grid, validate
 
 log = logging.getLogger("facealign.train")
-CONSOLE = {"console": True}  # shown without --verbose (facealign.cli's console filter)
+CONSOLE = {"console": True}  # shown without --verbose (facealign.cli.console_filter); other info lines only with it
 
 
 class Hook:
@@ -60,7 +60,7 @@ class FaceGrid(Hook):
 
 
 class Files(Hook):
-    """The epoch into the history, TensorBoard and metrics.csv."""
+    """The epoch into the history, TensorBoard and metrics.csv (its time counts everything before)."""
 
     def after_epoch(self, trainer, row: dict) -> None:
         row["seconds"] = time.time() - row.pop("started")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from facealign.backends.torch_backend import EagerRunner
 from facealign.data import FaceSet
 from facealign.metrics import nme
 from facealign.models import StageSpec
@@ -11,14 +12,10 @@ from facealign.models.cascade import run_cascade
 from facealign.transform import CropTransform, points_box
 
 
-def runners(models: list[torch.nn.Module], device: torch.device):
-    """numpy (N, 3, S, S) -> numpy (N, K, 2) callables for run_cascade, each model on `device`."""
-    def wrap(m):
-        def run(x):
-            with torch.no_grad():
-                return m(torch.from_numpy(x).to(device)).float().cpu().numpy()
-        return run
-    return [wrap(m.eval()) for m in models]
+def runners(models: list[torch.nn.Module], device: torch.device) -> list[EagerRunner]:
+    """numpy (N, 3, S, S) -> numpy (N, K, 2) callables for run_cascade, each model on `device`:
+    the torch backend's own runner, so validation sees exactly what inference does."""
+    return [EagerRunner(m, str(device)) for m in models]
 
 
 def predict(stages: list[StageSpec], models, faces: FaceSet, device, indices) -> np.ndarray:

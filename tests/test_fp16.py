@@ -13,7 +13,7 @@ from facealign.backends import load_backend
 from facealign.data.dataset import load_split
 from facealign.transform import points_box
 
-pytest.importorskip("torch", reason="exporting needs PyTorch (pip install ".[torch]" in the checkout)")
+pytest.importorskip("torch", reason='exporting needs PyTorch (pip install ".[torch]" in the checkout)')
 from facealign.export import export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

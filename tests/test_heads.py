@@ -14,7 +14,7 @@ from facealign.cli import main as cli
 from facealign.data.dataset import load_split
 from facealign.models import StageSpec, create_model, load_cascade, save_cascade
 from facealign.models.heads import _HEADS, get_head, list_heads, register_head
-from facealign.models.heads.base import Head
+from facealign.models.heads.base import Head, HeadOutput
 from facealign.transform import CropTransform, points_box
 from heads_reference import CASES, filled, probe, seeded
 
@@ -26,9 +26,8 @@ TINY = ["model=resnet18", "width=0.25", "input_size=64", "max_train=48", "batch_
 
 def test_every_head_round_trips_through_the_registry(tmp_path):
     """Built by name, saved in a cascade file with its spec, read back: the same outputs."""
-    from facealign.training.config import HEADS
 
-    assert HEADS == list_heads() == ("avg", "flatten", "integral", "pip")
+    assert list_heads() == ("avg", "flatten", "integral", "pip")
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     for name in list_heads():
         spec = StageSpec(width=0.25, head=name, input_size=64,
@@ -101,14 +100,11 @@ class ProbeHead(Head):
     def init_weights(self):
         torch.nn.init.normal_(self.lin.weight, std=1e-3)
 
-    def forward(self, feats):
-        out = self.lin(feats[-1].mean((2, 3))).view(-1, self.k, 2)
-        if self.training:
-            self.last = out
-        return out
+    def outputs(self, feats):
+        return self.lin(feats[-1].mean((2, 3))).view(-1, self.k, 2), ()
 
-    def aux_loss(self, target_norm, weight=0.0):
-        return weight * (self.__dict__.pop("last") - target_norm).abs().mean()
+    def loss(self, out, target_norm, weight=0.0):
+        return {"probe": weight * (out.points - target_norm).abs().mean()}
 
     def shift_outputs(self, shift):
         with torch.no_grad():
@@ -148,11 +144,13 @@ def test_the_trainer_uses_only_the_head_interface(w300, probe_head):
     torch.manual_seed(0)
     model = spec.build()
     twin = copy.deepcopy(model).train()
-    out = twin(x)
+    out = twin(x).points
     want = wing(spec.decode(out), target) + 0.5 * (out - spec.codec.encode(target)).abs().mean()
     before = model.probe.lin.weight.detach().clone()
-    got = Step(model, spec, cfg, torch.device("cpu"), Precision("off"), steps_per_epoch=4)(x, target)
+    step = Step(model, spec, cfg, torch.device("cpu"), Precision("off"), steps_per_epoch=4)
+    got = step(x, target)
     assert got.item() == pytest.approx(want.item(), rel=1e-5)
+    assert set(step.last_terms) == {"points", "probe"}  # the loss, term by term
     assert not torch.equal(model.probe.lin.weight, before)
 
 
@@ -179,11 +177,13 @@ def test_pip_encode_decode_round_trip_on_real_faces(w300, stride):
     head = spec.build().head
     head.prepare(spec.codec.encode(pts.mean(0)))
     target = spec.codec.encode(pts)
-    maps = head.target_maps(target)
+    maps = head.codec.target_maps(target, head.neighbours)
     assert maps[0].shape == (16, 68, (128 // stride) ** 2)
-    assert (spec.codec.decode(head.decode(*maps)) - pts).abs().max() < 1e-3
-    head.last_maps = maps
-    assert head.aux_loss(target).item() == pytest.approx(0.0, abs=1e-6)
+    points = head.codec.decode(*maps, head.neighbours)
+    assert (spec.codec.decode(points) - pts).abs().max() < 1e-3
+    terms = head.loss(HeadOutput(points, maps), target)
+    assert set(terms) == {"score", "offset", "neighbours"}
+    assert sum(terms.values()).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_pip_decoding_averages_the_neighbours_votes(w300):
@@ -192,13 +192,13 @@ def test_pip_decoding_averages_the_neighbours_votes(w300):
     spec = StageSpec(width=0.25, head="pip", input_size=128, head_args={"stride": 16, "neighbours": 10})
     head = spec.build().head
     target = spec.codec.encode(pts)
-    score, offset, nb = head.target_maps(target)
+    score, offset, nb = head.codec.target_maps(target, head.neighbours)
     k = 30  # the nose
     voters = int((head.neighbours == k).sum())
     assert voters > 0
     offset = offset.clone()
     offset[:, 0, k] += score[:, k]  # +1 cell in x, at the cell the score map picks
-    moved = (head.decode(score, offset, nb) - target)[:, k, 0] * head.grid / 2  # in cells
+    moved = (head.codec.decode(score, offset, nb, head.neighbours) - target)[:, k, 0] * head.grid / 2  # in cells
     torch.testing.assert_close(moved, torch.full((2,), 1.0 / (1 + voters)), rtol=0, atol=1e-5)
 
 
@@ -248,8 +248,8 @@ HEAD_CASES = {**{n: (n, {}) for n in list_heads()}, "pip": ("pip", {"stride": 16
 @pytest.mark.parametrize("name", list(HEAD_CASES))
 def test_no_head_makes_host_tensors_or_syncs(name):
     """Every registered head, as a CUDA graph captures it (eval forward) and as a training step runs
-    it (train forward + aux_loss): no tensor from host data, no value read back (issue 22: PIP's
-    decode made one per stage with new_tensor, its aux_loss more with new_tensor and F.one_hot)."""
+    it (train forward + loss): no tensor from host data, no value read back (issue 22: PIP's
+    decode made one per stage with new_tensor, its loss more with new_tensor and F.one_hot)."""
     from dispatch import Recorder
 
     head, head_args = HEAD_CASES[name]
@@ -262,9 +262,9 @@ def test_no_head_makes_host_tensors_or_syncs(name):
     assert rec.host == [], f"{name} eval forward: {rec.host}"
     with Recorder() as rec:
         out = model.train()(x)
-        aux = model.head.aux_loss(target, **({"weight": 1.0} if head == "integral" else {}))
-        (out.sum() + (aux if aux is not None else 0)).backward()
-    assert rec.host == [], f"{name} training forward, aux_loss and backward: {rec.host}"
+        terms = model.head.loss(out, target, **({"weight": 1.0} if head == "integral" else {}))
+        (out.points.sum() + sum(terms.values())).backward()
+    assert rec.host == [], f"{name} training forward, loss and backward: {rec.host}"
 
 
 @pytest.mark.parametrize("stride", [16, 32])

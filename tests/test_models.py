@@ -41,10 +41,12 @@ def test_integral_head_is_the_mean_of_cell_centres():
     assert x == pytest.approx((2 * 5 + 1) / 8 - 1, abs=1e-4) and y == pytest.approx((2 * 2 + 1) / 8 - 1, abs=1e-4)
 
 
-def test_integral_head_keeps_its_maps_in_training_only():
+def test_integral_head_returns_its_maps_in_training_only():
     m = create_model("resnet18", width=0.25, head="integral", input_size=64)
-    m.train()(torch.rand(2, 3, 64, 64)).sum().backward()
-    prob = m.integral.last_prob
+    out = m.train()(torch.rand(2, 3, 64, 64))
+    out.points.sum().backward()
+    prob = out.maps[0]
+    assert m.eval()(torch.rand(2, 3, 64, 64)).shape == (2, 68, 2)  # eval: the points alone
     assert prob.shape == (2, 68, 16, 16)
     assert np.allclose(prob.detach().sum((-2, -1)).numpy(), 1.0, atol=1e-5)
     assert all(p.grad is not None for p in m.integral.parameters())

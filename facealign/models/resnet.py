@@ -13,9 +13,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from .heads import HEADS, get_head  # noqa: F401 - HEADS, IntegralHead, cell_centres: older import paths
-from .heads.base import cell_centres  # noqa: F401
-from .heads.integral import IntegralHead  # noqa: F401
+from .heads import get_head
 from .registry import register_model
 
 _SPECS = {

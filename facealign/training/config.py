@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-
+from facealign.models.heads import list_heads  # the heads' one list (torch-free: the table, not the modules)
 
 
 def _config_dir() -> Path:
@@ -22,7 +22,6 @@ def _config_dir() -> Path:
 
 CONFIG_DIR = _config_dir()
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")  # = facealign.models.list_models()
-HEADS = ("avg", "flatten", "integral", "pip")  # = facealign.models.heads.list_heads()
 LOSSES = ("mse", "l1", "smoothl1", "wing")  # = facealign.training.losses.LOSSES
 AMP = ("auto", "off", "bf16", "fp16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -189,7 +188,7 @@ def _choice(key: str, value, choices) -> None:
 
 def validate(cfg: Config) -> None:
     _choice("model", cfg.model, MODELS)
-    _choice("head", cfg.head, HEADS)
+    _choice("head", cfg.head, list_heads())
     _choice("loss", cfg.loss, LOSSES)
     _choice("loss_units", cfg.loss_units, ("pixels", "unit"))
     _choice("optimizer", cfg.optimizer, ("adamw", "sgd"))

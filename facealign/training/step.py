@@ -88,14 +88,10 @@ class Step:
         without looking at it: the caller checks finiteness on a sum (check_finite)."""
         self.net.train()
         with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.dtype is not None):
-            out = self.net(x)
-        loss = out.new_zeros((), dtype=torch.float32)
-        if self.point_loss:
-            pred = self.spec.decode(out.float(), previous, self.template)
-            loss = loss + self.loss_fn(pred, target)
-        aux = self.model.head.aux_loss(self.spec.codec.encode(target), **self.head_loss_args)
-        if aux is not None:
-            loss = loss + aux
+            out = self.net(x)  # a HeadOutput: the points and what the head's loss needs
+        terms = self.loss_terms(out, target, previous)
+        loss = sum(terms.values())
+        self.last_terms = {k: v.detach() for k, v in terms.items()}  # for a hook to log; read by nobody here
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
@@ -104,6 +100,16 @@ class Step:
         if self.ema:
             self.ema.update(self.model)
         return loss.detach()
+
+    def loss_terms(self, out, target: torch.Tensor, previous: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Named loss terms of a training forward: "points" (the config's point loss, for heads that
+        use it) and the head's own (Head.loss, weighted by their config keys)."""
+        terms = {}
+        if self.point_loss:
+            pred = self.spec.decode(out.points.float(), previous, self.template)
+            terms["points"] = self.loss_fn(pred, target)
+        terms.update(self.model.head.loss(out, self.spec.codec.encode(target), **self.head_loss_args))
+        return terms
 
     def state_dict(self) -> dict:
         """What a resume needs besides the weights (they are stored apart: see train/outputs.py)."""

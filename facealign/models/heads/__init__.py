@@ -1,12 +1,12 @@
-"""Landmark heads as plug-ins: a head turns the backbone's feature maps into 68 points.
+"""Landmark heads as plug-ins: a head turns the backbone's feature maps into K points.
 
 Each head is one module in this package, registered by name with `@register_head`; the table
 below maps the built-in names to their modules, which import PyTorch and load only when a head
 is asked for (so this file, and config checks that list the names, stay torch-free).
 
 Adding a head: write `heads/<name>.py` with a `Head` subclass (see heads/base.py for what it
-declares and provides) decorated `@register_head("<name>")`, and add one row to `_BUILTIN`
-(and its name to train/config.py's HEADS, which a test keeps equal to `list_heads()`).
+declares and provides) decorated `@register_head("<name>")`, and add one row to `_BUILTIN`: the
+one list of head names (`list_heads()`, which the training config checks `head` against).
 """
 from __future__ import annotations
 
@@ -43,5 +43,3 @@ def get_head(name: str) -> type:
         raise ValueError(f"unknown head {name!r}; choose from {', '.join(list_heads())}")
     return _HEADS[name]
 
-
-HEADS = tuple(_BUILTIN)

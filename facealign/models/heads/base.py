@@ -1,8 +1,18 @@
 """What every head declares and provides (the trainer and the network use only this)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
+
+
+class HeadOutput(NamedTuple):
+    """What a head's training forward returns: its points ((B, K, 2), normalised as in eval mode)
+    and whatever else its loss needs (its raw maps), in the order its `loss` reads them."""
+
+    points: torch.Tensor
+    maps: tuple = ()
 
 
 def cell_centres(n: int, like: torch.Tensor) -> torch.Tensor:
@@ -14,16 +24,17 @@ class Head(nn.Module):
     """Feature maps -> (B, K, 2) points normalised to [-1, 1] across the crop (codec.PointCodec), or
     offsets from a template in the same units when the stage is residual (regression heads only).
 
-    A subclass sets:
+    A subclass implements `outputs(feats) -> (points, maps)`: in eval mode forward() returns the
+    points alone (decoded inside the network, so every backend and the ONNX export see points), in
+    training mode a HeadOutput(points, maps), and `loss(out, target_norm, **weights)` turns it into
+    named loss terms. A subclass sets:
       key         the attribute the network keeps it under, i.e. its state-dict prefix ("fc", ...);
       features    which backbone maps forward() receives, as indices into strides (4, 8, 16, 32);
       absolute    True when its outputs are always points in the crop (it locates them on a map),
                   so a stage 2 cannot make them offsets from a template or corrections;
-      point_loss  whether the trainer's point loss (config `loss`) applies to forward()'s points;
+      point_loss  whether the trainer's point loss (config `loss`) applies to the points;
       arch_keys   constructor keyword -> config key, saved with the stage (StageSpec.head_args);
-      loss_keys   aux_loss keyword -> config key.
-    In eval mode forward() decodes inside the network, so every backend and the ONNX export see
-    points; in training mode a head may keep what aux_loss needs (its raw maps) until that call.
+      loss_keys   loss() keyword -> config key.
     """
 
     name = ""  # set by register_head
@@ -40,10 +51,19 @@ class Head(nn.Module):
     def prepare(self, mean_norm: torch.Tensor) -> None:
         """Given the training set's mean shape ((K, 2), normalised in this stage's crop) before training."""
 
-    def aux_loss(self, target_norm: torch.Tensor, **weights) -> torch.Tensor | None:
-        """Loss terms beyond the point loss for the last training forward; target_norm: (B, K, 2) the
-        true points normalised in the crop (PointCodec.encode). None when there are none."""
-        return None
+    def outputs(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, tuple]:
+        """Feature maps -> ((B, K, 2) points, the maps its loss needs)."""
+        raise NotImplementedError
+
+    def forward(self, feats: list[torch.Tensor]):
+        """Eval: (B, K, 2) points. Training: HeadOutput(points, maps), all that `loss` needs."""
+        points, maps = self.outputs(feats)
+        return HeadOutput(points, maps) if self.training else points
+
+    def loss(self, out: HeadOutput, target_norm: torch.Tensor, **weights) -> dict[str, torch.Tensor]:
+        """Named loss terms beyond the point loss, from a training forward's `out`; target_norm:
+        (B, K, 2) the true points normalised in the crop (PointCodec.encode). {} when there are none."""
+        return {}
 
     def shift_outputs(self, shift: torch.Tensor) -> None:
         """Add `shift` ((K, 2), normalised units) to every output: stage 1's weights moved to predict

@@ -50,20 +50,17 @@ class IntegralHead(Head):
         nn.init.normal_(self.logits.weight, std=1e-3)  # flat maps: every point starts at the centre
         nn.init.zeros_(self.logits.bias)
 
-    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+    def outputs(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, tuple]:
+        """-> (soft-argmax points, (the (B, K, H, W) softmax maps,))"""
         x = self.lateral[-1](feats[-1])
         for lat, f in zip(reversed(self.lateral[:-1]), reversed(feats[:-1])):
             x = lat(f) + nn.functional.interpolate(x, size=f.shape[-2:], mode="nearest")
         logits = self.logits(self.smooth(x))
         b, k, h, w = logits.shape
         prob = logits.flatten(2).softmax(-1).view(b, k, h, w)
-        if self.training:
-            self.last_prob = prob  # for aux_loss
         xs, ys = cell_centres(w, prob), cell_centres(h, prob)
-        return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
+        return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1), (prob,)
 
-    def aux_loss(self, target_norm: torch.Tensor, weight: float = 0.0, sigma: float = 1.0) -> torch.Tensor | None:
-        prob = self.__dict__.pop("last_prob", None)
-        if not weight or prob is None:
-            return None
-        return weight * heatmap_kl(prob.float(), target_norm, sigma)
+    def loss(self, out, target_norm: torch.Tensor, weight: float = 0.0, sigma: float = 1.0) -> dict[str, torch.Tensor]:
+        """{"heatmap": weight x heatmap_kl of the maps} when weight > 0."""
+        return {"heatmap": weight * heatmap_kl(out.maps[0].float(), target_norm, sigma)} if weight else {}

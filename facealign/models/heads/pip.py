@@ -4,12 +4,12 @@ On a coarse grid (H x W cells of `stride` crop pixels) the head predicts, per la
   a score map (which cell holds k), x/y offset maps (where in that cell k lies, in cell units,
   0..1 inside the cell), and for each of k's N nearest neighbours in the mean face x/y offset maps
   (where that neighbour lies, in cells, from k's cell).
-Encoding (targets from points, `encode`): u = (p + 1) / 2 * (W, H), the point in cell units;
+Encoding (targets from points, GridCodec.encode): u = (p + 1) / 2 * (W, H), the point in cell units;
   its cell c = floor(u) clipped to the grid; its offset u - c; neighbour j's offset u_j - c.
-Decoding (`decode`, inside the network in eval mode, so ONNX files carry it): c = argmax of the
+Decoding (GridCodec.decode, inside the network in eval mode, so ONNX files carry it): c = argmax of the
   score map; k's own estimate c + offset(c); each landmark i that lists k among its neighbours
   votes c_i + its neighbour offset for k at c_i; k = the mean of its own estimate and the votes.
-Training (`aux_loss`): MSE of the score maps against a one-hot map of the true cell (weight
+Training (`loss`, named terms score / offset / neighbours): MSE of the score maps against a one-hot map of the true cell (weight
   `pip_score_weight`, PIPNet: 10), L1 of the offsets and of the neighbour offsets read at the true
   cell (weight `pip_offset_weight`, PIPNet: 1). The config's point loss does not apply.
 
@@ -65,6 +65,7 @@ class PIPHead(Head):
             raise ValueError(f"pip: neighbours must be in 0..{num_points - 1}, got {neighbours}")
         self.num_points, self.num_nb, self.stride = num_points, neighbours, stride
         self.grid = input_size // stride  # H = W cells (fixed, so an exported graph holds plain numbers)
+        self.codec = GridCodec(self.grid)
         self.features = (3,) if stride == 32 else (2, 3)
         dim = chans[3] if stride == 32 else chans[2]
         if stride == 16:
@@ -98,15 +99,39 @@ class PIPHead(Head):
         nb = self.neighbour(x).reshape(b, 2, k, n, hw) if n else x.new_zeros(b, 2, k, 0, hw)
         return score, offset, nb
 
-    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        score, offset, nb = self.maps(feats)
-        if self.training:
-            self.last_maps = score, offset, nb  # for aux_loss
-        return self.decode(score, offset, nb)
+    def outputs(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, tuple]:
+        """-> (points decoded by the codec, (score, offsets, neighbour offsets) maps)."""
+        maps = self.maps(feats)
+        return self.codec.decode(*maps, self.neighbours), maps
 
-    def decode(self, score, offset, nb) -> torch.Tensor:
-        """Maps (any float dtype; see maps()) -> (B, K, 2) float32 points in [-1, 1] across the crop
-        (argmax cell + offsets, neighbour votes).
+    def loss(self, out, target_norm: torch.Tensor, score_weight: float = 10.0,
+             offset_weight: float = 1.0) -> dict[str, torch.Tensor]:
+        """{"score": MSE of the score maps against the true cells' one-hot maps, "offset": L1 of the
+        offsets at the true cells, "neighbours": L1 of the neighbour offsets there}, weighted."""
+        score, offset, nb = out.maps
+        idx, off, nb_off = self.codec.encode(target_norm, self.neighbours)
+        b, k, n = nb_off.shape[:3]
+        one_hot = torch.zeros_like(score, dtype=torch.float32).scatter_(-1, idx.unsqueeze(-1), 1.0)  # no host sync,
+        terms = {"score": score_weight * F.mse_loss(score.float(), one_hot)}  # unlike F.one_hot's range check
+        at = offset.float().gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1))[..., 0]  # (B, 2, K)
+        terms["offset"] = offset_weight * F.l1_loss(at, off.permute(0, 2, 1))
+        if n:
+            at_nb = nb.float().gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1))[..., 0]
+            terms["neighbours"] = offset_weight * F.l1_loss(at_nb, nb_off.permute(0, 3, 1, 2))
+        return terms
+
+
+class GridCodec:
+    """PIP's representation on a square grid of `grid` x `grid` cells: `encode` makes the training
+    targets from points, `decode` (inside the network, so exported graphs carry it) turns the maps
+    back into points. `neighbours`: the head's (K, N) neighbour table (a buffer on its device)."""
+
+    def __init__(self, grid: int):
+        self.grid = grid  # Python numbers only: no tensor from host data in a step or a captured graph
+
+    def decode(self, score, offset, nb, neighbours: torch.Tensor) -> torch.Tensor:
+        """Maps (any float dtype; see PIPHead.maps()) -> (B, K, 2) float32 points in [-1, 1] across
+        the crop (argmax cell + offsets, neighbour votes).
 
         Always in float32, whatever the network runs in (float16 under CUDA graphs, a float16 ONNX
         graph keeps its tail in float32 too: formats/onnx_fp16.py): a float16 argmax can pick another
@@ -124,44 +149,27 @@ class PIPHead(Head):
         votes = nb.gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1))[..., 0]  # (B, 2, K, N)
         votes = cell.transpose(1, 2).unsqueeze(-1) + votes  # i's estimates of its neighbours, in cells
         # voters[j, i * N + m] = 1 when neighbour m of landmark i is j
-        voters = (self.neighbours.reshape(1, -1) == torch.arange(k, device=idx.device).view(k, 1)).float()
+        voters = (neighbours.reshape(1, -1) == torch.arange(k, device=idx.device).view(k, 1)).float()
         summed = own + torch.einsum("jm,bcm->bjc", voters, votes.reshape(b, 2, k * n))
         pts_cells = summed / (1 + voters.sum(1)).view(1, k, 1)
         return pts_cells * (2.0 / w) - 1
 
-    def encode(self, target_norm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def encode(self, target_norm: torch.Tensor, neighbours: torch.Tensor) -> tuple:
         """(B, K, 2) points in [-1, 1] -> their cells' flat index (B, K), offsets in the cell (B, K, 2)
         and the neighbours' offsets from the cell (B, K, N, 2), in cell units."""
-        w = self.grid  # square grid; Python numbers only: no tensor from host data in a training step
+        w = self.grid
         u = (target_norm.float() + 1) * (w / 2.0)
         cell = u.floor().clamp(0, w - 1)
         idx = (cell[..., 1] * w + cell[..., 0]).long()
-        return idx, u - cell, u[:, self.neighbours] - cell.unsqueeze(2)
+        return idx, u - cell, u[:, neighbours] - cell.unsqueeze(2)
 
-    def target_maps(self, target_norm: torch.Tensor) -> tuple:
+    def target_maps(self, target_norm: torch.Tensor, neighbours: torch.Tensor) -> tuple:
         """The maps a perfect head would give for these points (encode drawn onto the grid):
         score one-hot at each point's cell, its offsets (and its neighbours') at that cell."""
         hw = self.grid * self.grid
-        idx, off, nb_off = self.encode(target_norm)
+        idx, off, nb_off = self.encode(target_norm, neighbours)
         b, k, n = nb_off.shape[:3]
         score = F.one_hot(idx, hw).float()
         offset = score.unsqueeze(1) * off.permute(0, 2, 1).unsqueeze(-1)
         nb = score.view(b, 1, k, 1, hw) * nb_off.permute(0, 3, 1, 2).unsqueeze(-1)
         return score, offset, nb
-
-    def aux_loss(self, target_norm: torch.Tensor, score_weight: float = 10.0,
-                 offset_weight: float = 1.0) -> torch.Tensor | None:
-        maps = self.__dict__.pop("last_maps", None)
-        if maps is None:
-            return None
-        score, offset, nb = maps
-        idx, off, nb_off = self.encode(target_norm)
-        b, k, n = nb_off.shape[:3]
-        one_hot = torch.zeros_like(score, dtype=torch.float32).scatter_(-1, idx.unsqueeze(-1), 1.0)  # no host sync,
-        loss = score_weight * F.mse_loss(score.float(), one_hot)  # unlike F.one_hot's range check on the CPU
-        at = offset.float().gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1))[..., 0]  # (B, 2, K)
-        loss = loss + offset_weight * F.l1_loss(at, off.permute(0, 2, 1))
-        if n:
-            at_nb = nb.float().gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1))[..., 0]
-            loss = loss + offset_weight * F.l1_loss(at_nb, nb_off.permute(0, 3, 1, 2))
-        return loss

@@ -29,8 +29,8 @@ class _Regression(Head):
         nn.init.normal_(self.weight, std=1e-3)  # start at the mean (stage 1) or the template (stage 2)
         nn.init.zeros_(self.bias)
 
-    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        return F.linear(self.drop(self.pool(feats[-1])), self.weight, self.bias).view(-1, self.num_points, 2)
+    def outputs(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, tuple]:
+        return F.linear(self.drop(self.pool(feats[-1])), self.weight, self.bias).view(-1, self.num_points, 2), ()
 
     def shift_outputs(self, shift: torch.Tensor) -> None:
         with torch.no_grad():

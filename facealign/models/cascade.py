@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ..schemes import MULTIPIE_68, PointScheme
 from ..transform import CropTransform, points_box
 from . import heatmap
-from .codec import PointCodec
+from .codec import CorrectionCodec, OffsetCodec, PointCodec
 from .registry import create_model
 
 # The cascade .pt file is read and written in formats/cascade_pt.py; these names stay importable
@@ -54,8 +55,14 @@ class StageSpec:
     head_args: dict = field(default_factory=dict)  # the head's own architecture keys (heads/*.py arch_keys)
     num_points: int = 68  # K: the points it predicts (the cascade's scheme's num_points)  # the head's own architecture keys (heads/*.py arch_keys)
 
-    @property
+    @cached_property
     def codec(self) -> PointCodec:
+        """What this stage's outputs mean (models/codec.py): absolute points, offsets from the
+        template (residual) or corrections to the previous stage's points (heatmap input)."""
+        if self.heatmap_sigma:
+            return CorrectionCodec(self.input_size)
+        if self.residual:
+            return OffsetCodec(self.input_size, np.asarray(self.template, np.float32))
         return PointCodec(self.input_size)
 
     @property
@@ -75,25 +82,10 @@ class StageSpec:
             return CropTransform.from_box(box_xyxy, self.input_size, self.crop_scale)
         return CropTransform.from_points(pts_frame, np.asarray(self.template, np.float32), self.input_size)
 
-    def decode(self, out, previous=None, template=None):
-        """(N, 68, 2) network outputs (numpy or torch) -> crop pixels. previous: the previous
-        stage's points in this crop's pixels, which a heatmap stage's outputs correct; template: a
-        residual stage's template already as a tensor on out's device (training passes it, so a
-        step copies nothing from the host), else made from `self.template`."""
-        if self.heatmap_sigma:
-            if previous is None:
-                raise ValueError("a heatmap stage corrects the previous stage's points: pass previous=")
-            return previous + out * self.codec.half
-        if not self.residual:
-            return self.codec.decode(out)
-        if template is not None:
-            return template + out * self.codec.half
-        base = np.asarray(self.template, np.float32)
-        if not isinstance(out, np.ndarray):  # a torch tensor, in training (on any device)
-            import torch
-
-            base = torch.as_tensor(base, device=out.device)
-        return base + out * self.codec.half
+    def decode(self, out, previous=None):
+        """(N, K, 2) network outputs (numpy or torch) -> crop pixels, by this stage's codec. previous:
+        the previous stage's points in this crop's pixels (a heatmap stage corrects them)."""
+        return self.codec.decode(out, previous)
 
 
 def mean_template(pts_frames: np.ndarray, size: int, crop_scale: float) -> np.ndarray:

@@ -67,9 +67,7 @@ class Step:
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
         self.ema = ModelEMA(model, cfg.ema) if cfg.ema else None
         self.loss_fn = point_loss(cfg)
-        self.template = None  # a residual stage's template on the device, made once (StageSpec.decode)
-        if spec.residual:
-            self.template = torch.as_tensor(spec.template, dtype=torch.float32, device=device)
+        self.codec = spec.codec.to(device)  # its constants (a residual stage's template) on the device, once
         head = type(model.head)  # what the head trains with besides (or instead of) the point loss
         self.point_loss = head.point_loss
         self.head_loss_args = {kw: getattr(cfg, key) for kw, key in head.loss_keys.items()}
@@ -106,7 +104,7 @@ class Step:
         use it) and the head's own (Head.loss, weighted by their config keys)."""
         terms = {}
         if self.point_loss:
-            pred = self.spec.decode(out.points.float(), previous, self.template)
+            pred = self.codec.decode(out.points.float(), previous)
             terms["points"] = self.loss_fn(pred, target)
         terms.update(self.model.head.loss(out, self.spec.codec.encode(target), **self.head_loss_args))
         return terms

@@ -91,7 +91,8 @@ class ProbeHead(Head):
     """A head from outside the package, under its own prefix: the trainer must need nothing else."""
 
     key = "probe"
-    loss_keys = {"weight": "heatmap_weight"}
+    options = {"weight": 0.0}  # its settings (config head_options), declared by the head
+    loss_keys = {"weight": "weight"}
 
     def __init__(self, chans, num_points, input_size):
         super().__init__()
@@ -139,7 +140,7 @@ def test_the_trainer_uses_only_the_head_interface(w300, probe_head):
     from facealign.training.step import Step
 
     x, target = _real_batch(w300, 64)
-    cfg = Config(head=probe_head, width=0.25, input_size=64, loss="wing", heatmap_weight=0.5, ema=0.0)
+    cfg = Config(head=probe_head, width=0.25, input_size=64, loss="wing", head_options={"weight": 0.5}, ema=0.0)
     spec = StageSpec(width=0.25, head=probe_head, input_size=64)
     torch.manual_seed(0)
     model = spec.build()
@@ -223,18 +224,24 @@ def test_pip_config_keys_are_validated_and_its_stage1_config_matches_the_flatten
     from facealign.training.models import stage_spec
 
     pip, flat = load_config("Cas_Stage1_PIP_Aug_Wing"), load_config("Cas_Stage1_Aug_Wing")
-    assert (pip.head, pip.pip_stride, pip.pip_neighbours) == ("pip", 16, 10)
+    assert (pip.head, pip.head_options) == ("pip", {"stride": 16, "neighbours": 10, "score_weight": 10.0,
+                                                     "offset_weight": 1.0})
     same = ("model", "width", "input_size", "crop_scale", "augment", "epochs", "batch_size", "lr", "stage")
     assert all(getattr(pip, k) == getattr(flat, k) for k in same)
     assert stage_spec(pip).head_args == {"neighbours": 10, "stride": 16}
-    for bad, msg in [(["pip_stride=8"], "pip_stride must be 16 or 32"), (["pip_neighbours=-1"], "0 or more"),
-                     (["pip_score_weight=-1"], "must be >= 0"),
-                     (["pip_stride=32", "input_size=32"], "needs input_size >= 64")]:
+    for bad, msg in [(["head_options.stride=8"], "head_options.stride must be 16 or 32"),
+                     (["pip_neighbours=-1"], "0 or more"),  # the flat key of earlier configs still reads
+                     (["head_options.score_weight=-1"], "must be >= 0"),
+                     (["head_options.stride=32", "input_size=32"], "needs input_size >= 64"),
+                     (["head_options.strides=32"], "unknown head_options key 'strides' for head=pip; did you mean "
+                                                   "head_options.stride"),
+                     (["head=flatten", "pip_stride=16"], "pip_stride is a setting of head=pip, and this config's "
+                                                         "head is flatten")]:
         with pytest.raises(ConfigError, match=msg):
             load_config("Cas_Stage1_PIP_Aug_Wing", bad)
     with pytest.raises(ConfigError, match=r"below the number of points \(68\)"):  # known once the data's scheme is
-        stage_spec(load_config("Cas_Stage1_PIP_Aug_Wing", ["pip_neighbours=68"]))
-    assert stage_spec(load_config("Cas_Stage1_PIP_Aug_Wing", ["pip_neighbours=3"]), num_points=12).num_points == 12
+        stage_spec(load_config("Cas_Stage1_PIP_Aug_Wing", ["head_options.neighbours=68"]))
+    assert stage_spec(load_config("Cas_Stage1_PIP_Aug_Wing", ["head_options.neighbours=3"]), num_points=12).num_points == 12
     s2 = load_config("Cas_Stage2_Aug_Wing-S1_MSE", ["head=pip", "prev_heatmap=1.5"])
     with pytest.raises(ConfigError, match="outputs are absolute points"):
         stage_spec(s2, template=np.zeros((68, 2)))
@@ -286,3 +293,18 @@ def test_pip_exports_without_if_nodes_and_decodes_in_float32(tmp_path, stride):
     with torch.no_grad():
         half = model.to(torch.bfloat16)(x.to(torch.bfloat16))  # the CPU's half type; CUDA graphs run float16
     assert half.dtype == torch.float32
+
+
+def test_a_saved_config_from_before_head_options_still_loads():
+    """Checkpoints of earlier runs saved every flat head key (pip_*, heatmap_*): read as head_options,
+    those of another head dropped, so a run in progress resumes (its config compares equal)."""
+    from facealign.training.config import from_dict, load_config, to_dict
+
+    for name, options in [("Cas_Stage1_Aug_Wing", {}), ("Cas_Stage1_PIP_Aug_Wing", {"stride": 16, "neighbours": 10,
+                                                                                       "score_weight": 10.0,
+                                                                                       "offset_weight": 1.0})]:
+        old = to_dict(load_config(name))
+        old.pop("head_options")
+        old.update(pip_stride=16, pip_neighbours=10, pip_score_weight=10.0, pip_offset_weight=1.0,
+                   heatmap_weight=0.0, heatmap_sigma=1.0)
+        assert from_dict(old) == load_config(name) and from_dict(old).head_options == options

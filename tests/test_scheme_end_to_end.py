@@ -49,7 +49,7 @@ def test_a_twelve_point_scheme_trains_exports_runs_draws_and_evaluates(toy_root,
     assert faces.scheme is TOY and faces.points().shape == (6, 12, 2)
 
     cfg = load_config("raw_CNN_noAug_MSE", ["dataset=toy12", f"data={toy_root}", f"out={tmp_path}", "epochs=2",
-                                            "model=resnet18", "width=0.25", "head=pip", "pip_neighbours=3",
+                                            "model=resnet18", "width=0.25", "head=pip", "head_options.neighbours=3",
                                             "input_size=64", "batch_size=16", "workers=0", "augment=true"])
     result = Trainer(cfg).fit()
     assert result.epochs == 2 and np.isfinite(result.best_val_nme)

@@ -17,7 +17,7 @@ if [ "$WHICH" != stage1 ]; then
 fi
 if [ "$WHICH" != stage2 ]; then
   train abl_s1_flatten "$S1_EPOCHS" fast_Stage1_Aug_Wing
-  train abl_s1_pip "$S1_EPOCHS" fast_Stage1_Aug_Wing head=pip pip_stride=16 pip_neighbours=10
+  train abl_s1_pip "$S1_EPOCHS" fast_Stage1_Aug_Wing head=pip head_options.stride=16 head_options.neighbours=10
   train abl_s1_flatten_noema "$S1_EPOCHS" fast_Stage1_Aug_Wing ema=0
 fi
 echo "== $(date +%H:%M:%S) done"

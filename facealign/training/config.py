@@ -13,6 +13,9 @@ from pathlib import Path
 
 from facealign.models.heads import list_heads  # the heads' one list (torch-free: the table, not the modules)
 
+from .head_options import LEGACY
+from .head_options import resolve as resolve_head_options
+
 
 def _config_dir() -> Path:
     """The checkout's train/configs, else the copy a wheel installs as facealign/training/configs."""
@@ -47,6 +50,9 @@ class Config:
     model: str = "resnet18"
     width: float = 1.0
     head: str = "avg"  # avg (torchvision) | flatten | integral (soft-argmax) | pip (PIPNet): facealign/models/heads
+    # the head's own settings, checked against its declaration and filled with its defaults
+    # (facealign.models.heads.head_options; pip: stride, neighbours, score_weight, offset_weight)
+    head_options: dict = field(default_factory=dict)
     input_size: int = 128
     crop_scale: float = 1.35  # crop side / longer side of the 68-point box
     box_jitter: float = 0.05  # detector-like noise of the training box (fraction of its side)
@@ -62,13 +68,6 @@ class Config:
     loss_units: str = "pixels"  # pixels (of the input crop) | unit (points / input size: the study's [0, 1] scale)
     wing_omega: float = 10.0  # crop pixels
     wing_epsilon: float = 2.0  # crop pixels
-    heatmap_weight: float = 0.0  # integral head only: weight of losses.heatmap_kl added to the point loss
-    heatmap_sigma: float = 1.0  # its Gaussian's sigma, in map cells
-    # pip head (facealign/models/heads/pip.py): its grid, neighbours and losses (the point loss is unused)
-    pip_stride: int = 16  # 16 or 32 crop pixels a cell (16: an 8 x 8 grid at 128 px, PIPNet's grid at 256 px)
-    pip_neighbours: int = 10  # nearest neighbours each landmark votes for (PIPNet: 10 on 300-W); 0 = none
-    pip_score_weight: float = 10.0  # MSE of the score maps against the true cell's one-hot map
-    pip_offset_weight: float = 1.0  # L1 of the offsets and neighbour offsets at the true cell (cell units)
     # optimisation
     epochs: int = 30
     batch_size: int = 32
@@ -132,6 +131,14 @@ def _set(cfg, key: str, value, from_text: bool, prefix: str = ""):
         suggest = _suggest(prefix + head, [prefix + n for n in names])
         raise ConfigError(f"unknown config key {prefix + key!r}{suggest} (valid keys: {valid})")
     current = getattr(cfg, head)
+    if isinstance(current, dict):  # head_options: checked against the head's declaration once all is set
+        if rest:
+            current[rest] = value
+        elif isinstance(value, dict):
+            current.update(value)
+        else:
+            raise ConfigError(f"{full}: expected a mapping (or {full}.NAME=VALUE)")
+        return
     if dataclasses.is_dataclass(current):
         if rest:
             _set(current, rest, value, from_text, full + ".")
@@ -154,9 +161,20 @@ def _set(cfg, key: str, value, from_text: bool, prefix: str = ""):
     setattr(cfg, head, value)
 
 
+def _apply(cfg: Config, items, from_text: bool, legacy: dict) -> None:
+    """_set every (key, value), in order; a flat head key of earlier configs sets its head_options
+    entry and is noted in `legacy` (its head is checked once the config's head is known)."""
+    for key, value in items:
+        if key in LEGACY:
+            legacy[key] = value
+            cfg.head_options[LEGACY[key][1]] = value
+        else:
+            _set(cfg, key, value, from_text)
+
+
 def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
     """Read a YAML config (a path, or a name in train/configs) and apply `key=value` overrides."""
-    cfg = Config()
+    cfg, legacy = Config(), {}
     if path:
         p = Path(path)
         if not p.exists() and (CONFIG_DIR / f"{path}.yaml").exists():
@@ -170,13 +188,16 @@ def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping of config keys")
         data.setdefault("name", p.stem)
-        for k, v in data.items():
-            _set(cfg, k, v, from_text=False)
+        _apply(cfg, data.items(), False, legacy)
+    pairs = []
     for item in overrides:
         key, eq, value = item.partition("=")
         if not eq:
             raise ConfigError(f"override {item!r} is not key=value")
-        _set(cfg, key.strip(), value.strip(), from_text=True)
+        pairs.append((key.strip(), value.strip()))
+    _apply(cfg, pairs, True, legacy)
+    _choice("head", cfg.head, list_heads())
+    cfg.head_options = resolve_head_options(cfg.head, cfg.head_options, legacy, True, ConfigError)
     validate(cfg)
     return cfg
 
@@ -217,15 +238,18 @@ def validate(cfg: Config) -> None:
 
 
 def _check_pip(cfg: Config) -> None:
-    if cfg.pip_stride not in (16, 32):
-        raise ConfigError(f"pip_stride must be 16 or 32, got {cfg.pip_stride}")
-    if cfg.head == "pip" and cfg.input_size < 2 * cfg.pip_stride:
-        raise ConfigError(f"head=pip at pip_stride={cfg.pip_stride} needs input_size >= {2 * cfg.pip_stride} "
+    if cfg.head != "pip":
+        return
+    o = cfg.head_options
+    if o["stride"] not in (16, 32):
+        raise ConfigError(f"head_options.stride must be 16 or 32, got {o['stride']}")
+    if cfg.input_size < 2 * o["stride"]:
+        raise ConfigError(f"head=pip at head_options.stride={o['stride']} needs input_size >= {2 * o['stride']} "
                           f"(a grid of at least 2 x 2 cells), got {cfg.input_size}")
-    if cfg.pip_neighbours < 0:  # (and below the data's number of points: training.models.stage_spec)
-        raise ConfigError(f"pip_neighbours must be 0 or more, got {cfg.pip_neighbours}")
-    if cfg.pip_score_weight < 0 or cfg.pip_offset_weight < 0 or cfg.pip_score_weight + cfg.pip_offset_weight == 0:
-        raise ConfigError("pip_score_weight and pip_offset_weight must be >= 0, not both 0")
+    if o["neighbours"] < 0:  # (and below the data's number of points: training.models.stage_spec)
+        raise ConfigError(f"head_options.neighbours must be 0 or more, got {o['neighbours']}")
+    if o["score_weight"] < 0 or o["offset_weight"] < 0 or o["score_weight"] + o["offset_weight"] == 0:
+        raise ConfigError("head_options.score_weight and offset_weight must be >= 0, not both 0")
 
 
 def to_dict(cfg: Config) -> dict:
@@ -233,9 +257,10 @@ def to_dict(cfg: Config) -> dict:
 
 
 def from_dict(d: dict) -> Config:
-    cfg = Config()
-    for k, v in d.items():
-        _set(cfg, k, v, from_text=False)
+    """A saved config (config.json, a checkpoint's), earlier ones with flat head keys included."""
+    cfg, legacy = Config(), {}
+    _apply(cfg, d.items(), False, legacy)
+    cfg.head_options = resolve_head_options(cfg.head, cfg.head_options, legacy, False, ConfigError)
     return cfg
 
 

@@ -16,14 +16,15 @@ log = logging.getLogger("facealign.train")
 
 
 def head_args(cfg: Config) -> dict:
-    """The head's architecture keys from the config (kept with the stage, so the file rebuilds it)."""
-    return {kw: getattr(cfg, key) for kw, key in get_head(cfg.head).arch_keys.items()}
+    """The head's architecture options from the config (kept with the stage, so the file rebuilds it)."""
+    return {kw: cfg.head_options[key] for kw, key in get_head(cfg.head).arch_keys.items()}
 
 
 def stage_spec(cfg: Config, template=None, num_points: int = 68) -> StageSpec:
     """The stage a config describes; num_points: the training data's scheme's."""
-    if cfg.head == "pip" and cfg.pip_neighbours >= num_points:
-        raise ConfigError(f"pip_neighbours must be below the number of points ({num_points}), got {cfg.pip_neighbours}")
+    if cfg.head == "pip" and cfg.head_options["neighbours"] >= num_points:
+        raise ConfigError(f"head_options.neighbours must be below the number of points ({num_points}), "
+                          f"got {cfg.head_options['neighbours']}")
     common = dict(model=cfg.model, width=cfg.width, head=cfg.head, input_size=cfg.input_size,
                   crop_scale=cfg.crop_scale, head_args=head_args(cfg), num_points=num_points)
     if cfg.stage == 1:

@@ -70,7 +70,7 @@ class Step:
         self.codec = spec.codec.to(device)  # its constants (a residual stage's template) on the device, once
         head = type(model.head)  # what the head trains with besides (or instead of) the point loss
         self.point_loss = head.point_loss
-        self.head_loss_args = {kw: getattr(cfg, key) for kw, key in head.loss_keys.items()}
+        self.head_loss_args = {kw: cfg.head_options[key] for kw, key in head.loss_keys.items()}
 
     @property
     def eval_model(self) -> torch.nn.Module:

@@ -33,8 +33,10 @@ class Head(nn.Module):
       absolute    True when its outputs are always points in the crop (it locates them on a map),
                   so a stage 2 cannot make them offsets from a template or corrections;
       point_loss  whether the trainer's point loss (config `loss`) applies to the points;
-      arch_keys   constructor keyword -> config key, saved with the stage (StageSpec.head_args);
-      loss_keys   loss() keyword -> config key.
+      options     (a head registered outside this package) its settings and their defaults: the
+                  config's head_options (the built-in heads' are in heads/__init__.py's table);
+      arch_keys   constructor keyword -> option, saved with the stage (StageSpec.head_args);
+      loss_keys   loss() keyword -> option.
     """
 
     name = ""  # set by register_head
@@ -42,6 +44,7 @@ class Head(nn.Module):
     features: tuple[int, ...] = (3,)
     absolute = False
     point_loss = True
+    options: dict = {}
     arch_keys: dict[str, str] = {}
     loss_keys: dict[str, str] = {}
 

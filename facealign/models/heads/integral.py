@@ -36,7 +36,7 @@ class IntegralHead(Head):
     key = "integral"
     features = (0, 1, 2, 3)
     absolute = True
-    loss_keys = {"weight": "heatmap_weight", "sigma": "heatmap_sigma"}
+    loss_keys = {"weight": "heatmap_weight", "sigma": "heatmap_sigma"}  # (config head_options)
 
     def __init__(self, chans: list[int], num_points: int, input_size: int = 0, dim: int = 48):
         super().__init__()

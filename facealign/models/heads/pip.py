@@ -53,8 +53,8 @@ class PIPHead(Head):
     key = "pip"
     absolute = True
     point_loss = False
-    arch_keys = {"neighbours": "pip_neighbours", "stride": "pip_stride"}
-    loss_keys = {"score_weight": "pip_score_weight", "offset_weight": "pip_offset_weight"}
+    arch_keys = {"neighbours": "neighbours", "stride": "stride"}
+    loss_keys = {"score_weight": "score_weight", "offset_weight": "offset_weight"}
 
     def __init__(self, chans: list[int], num_points: int, input_size: int, neighbours: int = 10,
                  stride: int = 32):

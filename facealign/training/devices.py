@@ -78,14 +78,18 @@ def check_sync_bn(sync_bn: bool, device: torch.device, world_size: int) -> None:
         log.warning("sync_bn=true has no effect in one process")
 
 
-def resolve_precision(amp: str, device: torch.device) -> Precision:
-    """Config `amp` -> Precision. auto: bf16 on a GPU that has it, else fp16; bf16 on a CPU with
-    native bf16 instructions (AVX512-BF16 or AMX: 1.15-1.6x the float32 images/s, docs/training.md);
-    off on other CPUs."""
+CPU_BF16_MIN_BATCH = 32  # measured (docs/training.md): bf16 1.11-1.58x float32 at batch 32, 0.94x at batch 4
+
+
+def resolve_precision(amp: str, device: torch.device, batch_size: int = CPU_BF16_MIN_BATCH) -> Precision:
+    """Config `amp` -> Precision. auto: bf16 on a GPU that has it, else fp16; on a CPU with native
+    bf16 instructions (AVX512-BF16 or AMX) bf16 from batch CPU_BF16_MIN_BATCH up, where it was
+    measured faster; float32 on other CPUs and smaller batches."""
     if amp == "auto":
         if device.type == "cuda":
             return Precision("bf16" if torch.cuda.is_bf16_supported() else "fp16")
-        return Precision("bf16" if device.type == "cpu" and cpu_has_bf16() else "off")
+        fast = device.type == "cpu" and batch_size >= CPU_BF16_MIN_BATCH and cpu_has_bf16()
+        return Precision("bf16" if fast else "off")
     if amp == "fp16" and device.type == "cpu":
         log.warning("amp=fp16 on the CPU: float16 matrix products are slow there; amp=bf16 is the CPU's "
                     "mixed precision")

@@ -46,7 +46,7 @@ class Trainer:
         self.hooks = default_hooks() + list(hooks)
         self.device = resolve_device(cfg.device, self.ranks.local_rank, self.ranks.world, self.ranks.local_world)
         check_sync_bn(cfg.sync_bn, self.device, self.ranks.world)
-        self.precision = resolve_precision(cfg.amp, self.device)
+        self.precision = resolve_precision(cfg.amp, self.device, cfg.batch_size)
         cores = cores_per_process(self.ranks.local_world)
         torch.set_num_threads(cfg.threads or cores)
         self.workers = cfg.workers if cfg.workers >= 0 else min(8, cores)

@@ -32,7 +32,9 @@ from itertools import product
 LRS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 BATCHES = (2, 4, 8, 16, 32)
 DEPTHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-STUDY = {"optimizer": ("sgd",), "loss_units": ("unit",)}  # one-valued axes: in every cell, not in its name
+# one-valued axes: in every cell, not in its name; float32 in every cell, so that no cell's precision
+# differs from another's (amp=auto would give bf16 to batch 32 only on a CPU: docs/training.md)
+STUDY = {"optimizer": ("sgd",), "loss_units": ("unit",), "amp": ("off",)}
 STEPS_BATCH = 4  # batch_steps: every cell takes the optimiser steps of batch 4 at the budget's epochs
 
 # grid name -> (base config, {key: values}) ; the product of the values is run

@@ -18,10 +18,15 @@ main() {
       amp=$amp --stop-after $((6 - done_epochs))
   done
   # 3. issue 20: the accurate cascade with PIP heads
-  train_run accurate_Stage1_PIP_Aug_Wing accurate_Stage1_PIP_Aug_Wing amp="${AMP:-auto}"
+  #    (threads=1: on 2 shared cores one thread kept ~134 images/s beside test runs, where two threads fell
+  #    to 7-20; docs/training.md)
+  train_run accurate_Stage1_PIP_Aug_Wing accurate_Stage1_PIP_Aug_Wing amp="${AMP:-auto}" threads=1 epochs=120
   evaluate_run accurate_Stage1_PIP_Aug_Wing
-  train_run accurate_Stage2_PIP_Aug_Wing accurate_Stage2_PIP_Aug_Wing amp="${AMP:-auto}"
+  train_run accurate_Stage2_PIP_Aug_Wing accurate_Stage2_PIP_Aug_Wing amp="${AMP:-auto}" threads=1 epochs=40
   evaluate_run accurate_Stage2_PIP_Aug_Wing
+  # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
+  #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session
+  SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh
   echo "== $(date +%H:%M:%S) queue done"
 }
 main "$@"; exit

@@ -14,13 +14,14 @@ SEEDS=${SEEDS:-0,1,2}                # batch, batch_steps, lr, wing_batch, casca
 DEPTH_SEEDS=${DEPTH_SEEDS:-0}        # depth_loss
 EPOCHS=${EPOCHS:-20}                 # every grid (the study's budget); the controls scale it (sweep.py)
 SIZE=${SIZE:-64}                     # input size of every cell (the study's crops were larger)
+THREADS=${THREADS:-0}                # torch threads (0: the cores; 1 stays fast beside other work on 2 cores)
 OUT=${OUT:-study}
 GRIDS=${*:-batch batch_steps lr wing_batch depth_loss cascade}
 source train/steps.sh
 for grid in $GRIDS; do
   seeds=$SEEDS
   [ "$grid" = depth_loss ] && seeds=$DEPTH_SEEDS
-  step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" out="$OUT" --seeds "$seeds" --resume
+  step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" threads="$THREADS" out="$OUT" --seeds "$seeds" --resume
 done
 step facealign report --out "$OUT" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md"
 echo "== $(date +%H:%M:%S) done"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .config import Config, ConfigError, load_config
 
-THROUGHPUT = Path("logs/throughput.json")
+THROUGHPUT = Path("logs/throughput.json")  # a table measured here, else the one measured for the docs:
+MEASURED = Path(__file__).resolve().parents[2] / "docs" / "training" / "throughput.json"  # (in a checkout)
 NO_ESTIMATE = "no estimate: run python -m facealign.training.throughput --json logs/throughput.json"
 # multiply-adds of a full-width ResNet at 224 px (torchvision's figures, G): the ratio is what counts
 GMACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 4.1, "resnet101": 7.8, "resnet152": 11.5}
@@ -75,8 +76,9 @@ class Throughput:
         self.rows, self.source = rows, source
 
     @classmethod
-    def load(cls, path=THROUGHPUT) -> "Throughput | None":
-        path = Path(path)
+    def load(cls, path=None) -> "Throughput | None":
+        """The table at `path`, else logs/throughput.json, else the checkout's docs/training/throughput.json."""
+        path = Path(path) if path else next((p for p in (THROUGHPUT, MEASURED) if p.is_file()), THROUGHPUT)
         if not path.is_file():
             return None
         rows = []

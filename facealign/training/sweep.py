@@ -152,8 +152,9 @@ def add_arguments(p) -> None:
     p.add_argument("--cell", action="append", metavar="NAME",
                    help="run only this cell (its seed-0 name, as --dry-run lists them); may be given again")
     p.add_argument("--data", help="300-W root")
-    p.add_argument("--throughput", default="logs/throughput.json",
-                   help="the measured throughput table the time estimates come from")
+    p.add_argument("--throughput", default=None,
+                   help="the measured throughput table the time estimates come from (default: logs/throughput.json, "
+                        "else the checkout's docs/training/throughput.json)")
     p.add_argument("--dry-run", action="store_true", help="print each run's resolved budget and estimated time only")
     p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
     p.add_argument("--overwrite", action="store_true", help="start every run afresh over earlier ones of its name")

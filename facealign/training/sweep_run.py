@@ -36,7 +36,7 @@ def warn_own_budget(runs, overrides: list[str]) -> None:
 def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str | None = None) -> None:
     """Each run's resolved budget, its optimiser steps and estimated time, and the totals."""
     warn_own_budget(runs, overrides)
-    table = Throughput.load(throughput) if throughput else None
+    table = Throughput.load(throughput)
     total = split_size(data)
     cells = {r.cell.name for r in runs}
     seeds = sorted({r.seed for r in runs})

@@ -68,7 +68,7 @@ class CascadeModel:
                            scheme=self.scheme)
 
     def refine(self, frames, pts, flip: bool = False, observe=None) -> list[np.ndarray]:
-        """Tracking: the last stage alone, its crop placed by `pts` (N, 68, 2), the last
+        """Tracking: the last stage alone, its crop placed by `pts` (N, K, 2), the last
         frame's points -> [(N, K, 2) frame points]. The first stage only has to find a
         face in a loose box; a face that moved a little since its last points is what
         the last stage is trained on (stage 1's errors are larger than a frame's motion)."""

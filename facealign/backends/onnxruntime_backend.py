@@ -77,7 +77,7 @@ def available_providers() -> list[str]:
 
 def _runner(session, name_in: str, name_out: str):
     def run(x: np.ndarray) -> np.ndarray:
-        """(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised."""
+        """(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         return session.run([name_out], {name_in: x})[0]
     return run

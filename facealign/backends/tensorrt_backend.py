@@ -14,7 +14,7 @@ inputs and outputs stay float32. Which one is used is the recipe's precision.
 
 Runners take (N, 3, S, S) float32 RGB in [0, 1] numpy arrays, copy them to torch
 CUDA tensors and run `execute_async_v3` on a private torch CUDA stream; they
-return (N, 68, 2) float32 normalised outputs. Batches above the profile's max run in chunks.
+return (N, K, 2) float32 normalised outputs. Batches above the profile's max run in chunks.
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def save_engine(path, onnx_model, cache_dir=None, device: str = "cuda") -> Path:
 
 
 class EngineRunner:
-    """(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised, on one TensorRT engine."""
+    """(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised, on one TensorRT engine."""
 
     def __init__(self, runtime, engine_bytes: bytes, input_name: str, output_name: str, device: str = "cuda"):
         trt = import_tensorrt()

@@ -45,7 +45,7 @@ def resolve_device(device: str = "auto") -> str:
 
 
 class EagerRunner:
-    """(N, 3, S, S) float32 RGB in [0, 1] -> (N, 68, 2) float32 normalised, float32 eager."""
+    """(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised, float32 eager."""
 
     def __init__(self, model: torch.nn.Module, device: str = "cpu"):
         self.model, self.device = model.to(device).float().eval(), device

@@ -3,7 +3,7 @@
 One ONNX file holds the whole cascade. Stage i (1-based) is an independent
 subgraph from input `stage{i}_input` (float32 (N, 3, S, S) RGB in [0, 1],
 dynamic batch axis N; ImageNet mean/std is applied inside the graph) to output
-`stage{i}_output` (float32 (N, 68, 2) normalised to [-1, 1] across the crop, see
+`stage{i}_output` (float32 (N, K, 2), K the scheme's points, normalised to [-1, 1] across the crop, see
 models.codec.PointCodec). Everything a loader needs travels in the file's
 `metadata_props`, each value a string (JSON where structured, parsed with
 `json.loads`, never eval):
@@ -39,7 +39,7 @@ FORMAT_VERSION = 1
 SUFFIX = ".onnx"
 DEFAULT_OPSET = 17
 NORMALISATION = ("input: float32 (N,3,S,S) RGB in [0,1] (ImageNet mean/std applied inside the graph); "
-                 "output: float32 (N,68,2) in [-1,1] across the crop, -1 = left/top edge of pixel 0")
+                 "output: float32 (N,K,2) in [-1,1] across the crop (K: meta's scheme, 68 when absent), -1 = left/top edge of pixel 0")
 
 
 def io_names(i: int) -> tuple[str, str]:
@@ -172,7 +172,7 @@ def to_onnx(casc, opset: int = DEFAULT_OPSET, preset: str | None = None, weights
     for key, value in metadata_props(casc.stages, meta, weights_sha256).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
-    model.doc_string = f"facealign {n}-stage 68-point landmark cascade. {NORMALISATION}"
+    model.doc_string = f"facealign {n}-stage {casc.scheme.num_points}-point landmark cascade. {NORMALISATION}"
     return model
 
 

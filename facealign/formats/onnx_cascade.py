@@ -39,7 +39,8 @@ FORMAT_VERSION = 1
 SUFFIX = ".onnx"
 DEFAULT_OPSET = 17
 NORMALISATION = ("input: float32 (N,3,S,S) RGB in [0,1] (ImageNet mean/std applied inside the graph); "
-                 "output: float32 (N,K,2) in [-1,1] across the crop (K: meta's scheme, 68 when absent), -1 = left/top edge of pixel 0")
+                 "output: float32 (N,K,2) in [-1,1] across the crop (K: meta's scheme, 68 when absent), "
+                 "-1 = left/top edge of pixel 0")
 
 
 def io_names(i: int) -> tuple[str, str]:

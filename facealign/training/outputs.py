@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from facealign.models.cascade import atomic_save
+from facealign.formats.cascade_pt import atomic_save
 
 from .config import Config, to_dict
 
@@ -122,7 +122,7 @@ def cpu_weights(model: torch.nn.Module) -> dict:
 
 
 def cascade_entry(stages, weights: list[dict], cfg: Config, best: float, scheme) -> dict:
-    """The cascade as facealign.models.load_cascade reads it from a checkpoint (with its point scheme)."""
+    """The cascade as facealign.formats.cascade_pt.load_cascade reads it from a checkpoint (with its point scheme)."""
     return {"stages": [asdict(s) for s in stages], "state_dicts": weights,
             "meta": {"config": to_dict(cfg), "val_nme": best, "scheme": scheme.to_dict()}}
 

@@ -1,7 +1,8 @@
-"""`python -m demo.app` in a checkout: the same as `facealign serve` (facealign/app/page.py)."""
+"""`python -m demo.app` in a checkout: the same as `facealign serve`
+(facealign/commands/serve.py, facealign/app/page.py)."""
 import sys
 
-from facealign.app.page import main
+from facealign.commands.serve import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""`facealign bench`: per-stage speed of the real-time (video-mode) pipeline against its peers.
+"""Per-stage speed of the real-time (video-mode) pipeline against its peers.
 
 All frames of the clip are decoded first (decode time is reported apart), then
 the clip is played forwards and backwards (0..N-1, N-2..1, ...) until --frames
@@ -14,7 +14,7 @@ all of them alike. Peers are timed without drawing, so the ratios compare them
 with our pipeline without drawing ("landmarks"): ratio = our median / the peer's
 median, per run; --runs N repeats the whole pass and reports the median ratio.
 
---json writes (all times in ms; each {"median", "mean", "p95", "count"}):
+`facealign bench --json` writes (all times in ms; each {"median", "mean", "p95", "count"}):
   ms_per_frame  end to end after decoding: pipeline + drawing ({"median", "mean", "p95"});
                 fps = 1000 / its median
   landmarks     the pipeline call alone (what the peers are compared with)
@@ -29,16 +29,12 @@ median, per run; --runs N repeats the whole pass and reports the median ratio.
 """
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .video import VideoReader
@@ -48,17 +44,6 @@ log = logging.getLogger(__name__)
 CLIP = "single_face.mp4"
 STAGE_ORDER = ("detect", "track", "crop", "stage1", "stage2", "smooth", "draw")
 WARMUP = 10
-
-
-def add_arguments(p) -> None:
-    p.add_argument("--source", default=None, help=f"video file (default: ../shared/data/media/{CLIP})")
-    p.add_argument("--preset", default="accurate", help="shipped weights: accurate or fast")
-    p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
-    p.add_argument("--weights", default=None, help="a weights file instead of the preset's")
-    p.add_argument("--frames", type=int, default=300, help="frames to time (the clip is looped)")
-    p.add_argument("--json", default=None, metavar="OUT", help="also write the figures as JSON")
-    p.add_argument("--no-peers", action="store_true", help="skip MediaPipe FaceMesh and dlib")
-    p.add_argument("--runs", type=int, default=3, help="timed passes; the ratios to the peers are their median")
 
 
 def default_source(package_dir: Path | None = None) -> Path:
@@ -145,67 +130,18 @@ def _stage_rank(name: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER), name)
 
 
-class MediaPipeFaceMesh:
-    """Peer: MediaPipe FaceMesh in video mode, one face, 468 points (BGR frame in)."""
-
-    name = "mediapipe_facemesh"
-
-    def __init__(self):
-        import mediapipe as mp
-
-        from .lognoise import native_start
-
-        with native_start():  # its C++ start-up lines (TFLite, absl) only with --verbose
-            self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
-                                                         refine_landmarks=False)
-            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
-
-    def __call__(self, frame_bgr):
-        return self._mesh.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
-
-    def close(self):
-        self._mesh.close()
-
-
-def dlib_predictor_path() -> Path:
-    """shape_predictor_68_face_landmarks.dat of the face-recognition-models package (not imported:
-    its __init__ needs pkg_resources)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("face-recognition-models is not installed (pip install face-recognition-models)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models/shape_predictor_68_face_landmarks.dat"
-    if not path.is_file():
-        raise ImportError(f"{path}: missing from face-recognition-models")
-    return path
-
-
-class DlibHog68:
-    """Peer: dlib's HOG face detector (no upsampling) + 68-point shape predictor on every frame."""
-
-    name = "dlib_hog_68"
-
-    def __init__(self):
-        import dlib
-
-        self._detect = dlib.get_frontal_face_detector()
-        self._predict = dlib.shape_predictor(str(dlib_predictor_path()))
-
-    def __call__(self, frame_bgr):
-        grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
-        return [self._predict(grey, r) for r in list(self._detect(grey, 0))[:1]]
-
-    def close(self):
-        pass
-
-
 def load_peers() -> tuple[list, dict[str, str]]:
     """The peers that can run here, and {name: why not} for those that cannot."""
+    from .peers import DlibLandmarks, MediaPipeFaceMesh
+
+    makers = {MediaPipeFaceMesh.name: MediaPipeFaceMesh,  # dlib on the grey frame, first face: as timed so far
+              DlibLandmarks.name: lambda: DlibLandmarks(upsample=0, grey=True, max_faces=1)}
     peers, skipped = [], {}
-    for cls in (MediaPipeFaceMesh, DlibHog68):
+    for name, make in makers.items():
         try:
-            peers.append(cls())
+            peers.append(make())
         except Exception as e:  # noqa: BLE001 - a peer that cannot start is skipped, with the reason
-            skipped[cls.name] = f"{type(e).__name__}: {e}"
+            skipped[name] = f"{type(e).__name__}: {e}"
     return peers, skipped
 
 
@@ -217,34 +153,36 @@ def resolved_backend(aligner, requested: str) -> str:
     return requested
 
 
-def measure(args) -> dict:
-    """Decode, time the pipeline and the peers in turn, --runs times -> the report dict (module docstring)."""
+def measure(source=None, preset: str = "accurate", backend: str = "auto", weights=None, frames: int = 300,
+            runs: int = 3, with_peers: bool = True) -> dict:
+    """Decode `source` (default_source()), time the pipeline and (with_peers) the peers in turn on
+    `frames` frames, `runs` times -> the report dict (module docstring)."""
     from . import FaceAligner
 
-    source = Path(args.source) if args.source else default_source()
-    frames, decode_ms = decode(source)
-    order = pingpong(len(frames), max(1, args.frames))
-    aligner = FaceAligner(weights=args.weights, preset=args.preset, backend=args.backend, video=True, max_faces=1)
-    peers, skipped = load_peers() if not args.no_peers else ([], {})
-    runs = [time_pipeline(aligner, frames, order, peers) for _ in range(max(1, args.runs))]
+    source = Path(source) if source else default_source()
+    clip, decode_ms = decode(source)
+    order = pingpong(len(clip), max(1, frames))
+    aligner = FaceAligner(weights=weights, preset=preset, backend=backend, video=True, max_faces=1)
+    peers, skipped = load_peers() if with_peers else ([], {})
+    timed = [time_pipeline(aligner, clip, order, peers) for _ in range(max(1, runs))]
     aligner.close()
     for peer in peers:
         peer.close()
-    t = {k: [ms for run in runs for ms in run.get(k, [])] for k in {k for run in runs for k in run}}
+    t = {k: [ms for run in timed for ms in run.get(k, [])] for k in {k for run in timed for k in run}}
     e2e = stats(t.pop("end_to_end"))
     ratios = {}
     for peer in peers:
-        per_run = [float(np.median(r["landmarks"]) / np.median(r[peer.name])) for r in runs]
+        per_run = [float(np.median(r["landmarks"]) / np.median(r[peer.name])) for r in timed]
         ratios[peer.name] = {"runs": [round(x, 3) for x in per_run], "median": round(float(np.median(per_run)), 3)}
     report = {
         "ms_per_frame": {"median": e2e["median"], "mean": e2e["mean"], "p95": e2e["p95"]},
         "fps": round(1000.0 / e2e["median"], 2) if e2e["median"] > 0 else 0.0,
         "landmarks": stats(t.pop("landmarks")),
         "peers": {p.name: stats(t.pop(p.name)) for p in peers}, "peers_skipped": skipped, "ratios": ratios,
-        "stages": {name: stats(t[name], len(order) * len(runs)) for name in sorted(t, key=_stage_rank)},
+        "stages": {name: stats(t[name], len(order) * len(timed)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
-        "preset": args.preset, "backend": resolved_backend(aligner, args.backend), "frames": len(order),
-        "runs": len(runs), "source": str(source), "clip_frames": len(frames), "frame_size": list(frames[0].shape[1::-1]),
+        "preset": preset, "backend": resolved_backend(aligner, backend), "frames": len(order),
+        "runs": len(timed), "source": str(source), "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
     return report
@@ -269,17 +207,3 @@ def print_report(r: dict) -> None:
               f"facealign (no draw) takes {ratio['median']:.2f}x its time (median of runs: {runs})")
     for name, why in r["peers_skipped"].items():
         print(f"peer {name}: skipped ({why})")
-
-
-def run(args) -> int:
-    try:
-        report = measure(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"facealign bench: {e}", file=sys.stderr)
-        return 2
-    print_report(report)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0

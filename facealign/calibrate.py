@@ -1,4 +1,4 @@
-"""`facealign calibrate`: measure a detector's boxes against the 68-point boxes.
+"""Measure a detector's boxes against the 68-point boxes.
 
 The cascade's first stage crops around the tight box of the 68 points. A
 detector draws its own kind of box, so we run it on the 300-W training faces,
@@ -6,10 +6,10 @@ match each ground-truth face to the detection that overlaps it most, and fit
 (median, so a few odd boxes do not move it) the centre offset and the scale that
 turn a detector box into a point box. The residual spread says how well a
 detector box predicts the point box (the stage-1 training jitter should cover it).
+`facealign calibrate` runs it on MediaPipe.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -105,34 +105,3 @@ def report(c: Calibration) -> str:
     for name, s in c.spread.items():
         lines.append(f"  {name:7s} {s['robust_std']:.4f}   [{s['p05']:+.4f}, {s['p95']:+.4f}]")
     return "\n".join(lines)
-
-
-def add_arguments(p) -> None:
-    p.add_argument("--data", default=None, help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
-    p.add_argument("--model", type=int, choices=(0, 1), default=0,
-                   help="MediaPipe model_selection: 0 short range, 1 full range")
-    p.add_argument("--refine", action="store_true",
-                   help="find with --model, then redraw each box with short range on a crop (the default detector)")
-    p.add_argument("--min-score", type=float, default=0.5, help="detector confidence threshold")
-    p.add_argument("--min-iou", type=float, default=0.25, help="least IoU of a detection with the point box")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training faces")
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the result as JSON")
-
-
-def run(args) -> int:
-    from .data import load_split
-    from .detectors.mediapipe import MODEL_NAMES, MediaPipeDetector
-
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
-    faces = load_split("train", args.data)
-    name = (f"mediapipe model_selection={args.model} ({MODEL_NAMES[args.model]}), refine={args.refine}, "
-            f"min_score={args.min_score}")
-    with MediaPipeDetector(args.model, args.min_score, refine=args.refine) as det:
-        c = calibrate(faces, det, name, args.min_iou, args.limit)
-    print(report(c))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(c.to_dict(), f, indent=2)
-        print(f"wrote {args.json}")
-    return 0

@@ -1,7 +1,8 @@
-"""`facealign <command>`: one CLI, one module per subcommand.
+"""`facealign <command>`: one CLI, one module per subcommand (facealign/commands/).
 
-Each command module has `add_arguments(parser)` and `run(args) -> int`; it is
-imported only when its command runs, so `facealign --help` stays fast. Every
+Each command module has `add_arguments(parser)` and `run(args) -> int`, and declares the flags
+several commands take through facealign.commands.args; it is imported only when its command
+runs, so `facealign --help` stays fast. Every
 command's help shows each flag's default; `--verbose` (before or after the
 command) shows the library's info logs and the third-party lines (TFLite, FFmpeg)
 that are hidden otherwise.
@@ -15,17 +16,17 @@ import re
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("facealign.training.cli", "train one experiment config (one cascade stage)"),
-    "eval": ("facealign.evaluate", "NME / failure rate / AUC / CED on 300-W or a folder of picture + .pts pairs"),
-    "predict": ("facealign.predict", "landmarks for pictures, folders and videos (annotated copies + JSON)"),
-    "bench": ("facealign.bench", "per-stage speed of the real-time pipeline against its peers"),
-    "export": ("facealign.export", "export weights to ONNX, a TensorRT engine or a half-precision torch cascade"),
-    "serve": ("facealign.app.page", "start the Gradio web page (pictures, videos, webcam)"),
-    "webcam": ("facealign.app.webcam", "live landmarks on a camera, a video file or a stream (= python -m demo.webcam)"),
-    "compare": ("facealign.compare", "side-by-side accuracy with dlib's 68-point predictor"),
-    "calibrate": ("facealign.calibrate", "measure a detector's boxes against the 68-point boxes"),
-    "sweep": ("facealign.training.sweep", "run the study's experiment grids"),
-    "report": ("facealign.training.report", "markdown tables of the study from the logs"),
+    "train": ("facealign.commands.train", "train one experiment config (one cascade stage)"),
+    "eval": ("facealign.commands.eval", "NME / failure rate / AUC / CED on 300-W or a folder of picture + .pts pairs"),
+    "predict": ("facealign.commands.predict", "landmarks for pictures, folders and videos (annotated copies + JSON)"),
+    "bench": ("facealign.commands.bench", "per-stage speed of the real-time pipeline against its peers"),
+    "export": ("facealign.commands.export", "export weights to ONNX, a TensorRT engine or a half-precision torch cascade"),
+    "serve": ("facealign.commands.serve", "start the Gradio web page (pictures, videos, webcam)"),
+    "webcam": ("facealign.commands.webcam", "live landmarks on a camera, a video file or a stream (= python -m demo.webcam)"),
+    "compare": ("facealign.commands.compare", "side-by-side accuracy with dlib's 68-point predictor"),
+    "calibrate": ("facealign.commands.calibrate", "measure a detector's boxes against the 68-point boxes"),
+    "sweep": ("facealign.commands.sweep", "run the study's experiment grids"),
+    "report": ("facealign.commands.report", "markdown tables of the study from the logs"),
 }
 VERBOSE_FLAGS = ("-v", "--verbose")
 _SAYS_DEFAULT = re.compile(r"\(default[: ]|default:|%\(default\)", re.IGNORECASE)

@@ -1,4 +1,4 @@
-"""`facealign eval`: NME / failure rate / AUC / CED of a cascade on 300-W subsets or any folder.
+"""NME / failure rate / AUC / CED of a cascade on 300-W subsets or any folder (`facealign eval`).
 
 Boxes: `--boxes gt` crops from the tight box of the ground-truth points (the
 protocol of the study); `--boxes detector` runs MediaPipe on each picture and
@@ -6,16 +6,13 @@ crops from its calibrated box, counting faces it misses as failures (reported).
 """
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .data import SPLITS, FaceSet, load_folder, load_split
-from .data.dataset import MissingDataError
+from .data import FaceSet
 from .metrics import FAILURE_THRESHOLD, ced, nme, summarize
 from .transform import points_box
 
@@ -156,85 +153,3 @@ def plot_ced(curves: dict[str, np.ndarray], path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
-
-
-def add_arguments(p) -> None:
-    p.add_argument("weights", nargs="?", help="cascade file, checkpoint, .onnx or .engine (default: the preset's)")
-    p.add_argument("--preset", default="accurate", help="shipped weights to use when WEIGHTS is not given")
-    p.add_argument("--backend", default="auto", help="auto (by the weights' suffix), torch, onnxruntime or tensorrt")
-    p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA or ../shared/data/300w)")
-    p.add_argument("--subset", default="common", help=f"one of {', '.join(TEST_SUBSETS)}, 'all', or train")
-    p.add_argument("--folder", help="evaluate on any folder of picture + .pts pairs instead "
-                                    "(malformed pairs are skipped and reported)")
-    p.add_argument("--boxes", choices=("gt", "detector"), default="gt",
-                   help="crop from the ground-truth point box (the study's protocol) or from MediaPipe's box "
-                        "(missed faces reported)")
-    p.add_argument("--flip", action="store_true", help="test-time flip averaging: every stage also runs on its mirrored crops")
-    p.add_argument("--json", help="write {subset: EvalResult.to_json()} here (nme and fr in percent)")
-    p.add_argument("--plot", help="draw the CED curves to this PNG")
-
-
-def _subsets(args) -> dict[str, tuple[FaceSet, list[tuple[str, str]]]]:
-    """{name: (faces, skipped malformed pairs)}."""
-    if args.folder:
-        skipped: list[tuple[str, str]] = []
-        faces = load_folder(args.folder, skipped=skipped)
-        return {Path(args.folder).name: (faces, skipped)}
-    names = list(TEST_SUBSETS) if args.subset == "all" else [args.subset]
-    out = {}
-    for name in names:
-        if name not in SPLITS:
-            raise ValueError(f"unknown subset {name!r}; choose from {', '.join(SPLITS)} or all")
-        try:
-            out[name] = (load_split(name, args.data), [])
-        except MissingDataError as e:
-            if args.subset != "all":
-                raise
-            print(f"{name}: skipped ({e})", file=sys.stderr)
-    return out
-
-
-def _print_result(name: str, res: EvalResult, n_stages: int) -> None:
-    for st in res.stages:
-        label = "cascade" if st.stage == n_stages and n_stages > 1 else f"stage{st.stage}"
-        print(f"{name:<14}{label:<9}{st.n:>6}{st.nme:>8.3f}{st.fr:>8.2f}{st.auc:>8.4f}")
-    if res.missed:
-        print(f"{name:<14}the detector missed {res.missed} of {res.faces} faces "
-              f"(FR@8 counting them: {res.final.fr_with_missed:.2f} %)")
-    if res.skipped:
-        print(f"{name:<14}skipped {len(res.skipped)} malformed pair(s):")
-        for path, reason in res.skipped:
-            print(f"  {path}: {reason.removeprefix(path + ':').strip()}")
-
-
-def run(args) -> int:
-    from .backends import load_backend
-    from .weights import resolve
-
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("facealign.data.dataset").setLevel(logging.ERROR)  # skipped pairs: reported below
-    try:
-        path = resolve(args.weights, args.preset, args.backend)
-        model = load_backend(path, args.backend)
-        subsets = _subsets(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"facealign eval: {e}", file=sys.stderr)
-        return 2
-    detector = None
-    if args.boxes == "detector":
-        from .detectors import create_detector
-
-        detector = create_detector("mediapipe")
-    print(f"weights: {path}  backend: {model.backend}  boxes: {args.boxes}{'  flip' if args.flip else ''}")
-    print(f"{'subset':<14}{'stage':<9}{'faces':>6}{'NME %':>8}{'FR@8 %':>8}{'AUC@8':>8}")
-    report, curves = {}, {}
-    for name, (faces, skipped) in subsets.items():
-        res = evaluate(model, faces, args.boxes, args.flip, detector, skipped)
-        curves[name] = res.errors
-        _print_result(name, res, len(model.stages))
-        report[name] = res.to_json()
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    if args.plot:
-        plot_ced(curves, args.plot)
-    return 0

@@ -1,4 +1,5 @@
-"""`facealign export WEIGHTS --format onnx|engine|torch [-o OUT] [--overwrite] [--preset NAME] [--opset 17] [--cache-dir DIR]`.
+"""Export weights to another format: what `facealign export WEIGHTS --format onnx|engine|torch [-o OUT]
+[--overwrite] [--preset NAME] [--opset 17] [--cache-dir DIR]` runs.
 
 WEIGHTS is a cascade file (weights/accurate.pt) or a training checkpoint
 (checkpoints/<name>/best.pt). The formats, each read and written in facealign/formats/:
@@ -17,7 +18,6 @@ Exporting needs PyTorch (`pip install ".[torch]"` in the checkout). Every error 
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -144,49 +144,3 @@ def compare(casc: CascadeFile, path, backend: str = "auto", batch: int = 3, seed
             ref = torch_model(torch.from_numpy(x)).numpy()
         diffs.append(float(np.abs(np.asarray(run(x), np.float32) - ref).max()))
     return diffs
-
-
-def add_arguments(p) -> None:
-    p.add_argument("weights", help="cascade file (weights/accurate.pt) or training checkpoint (checkpoints/NAME/best.pt)")
-    p.add_argument("--format", required=True, choices=list(EXPORTERS), help="what to write")
-    p.add_argument("-o", "--output", help="output path (default: WEIGHTS with the format's suffix; "
-                                          "for torch, weights/PRESET.pt)")
-    p.add_argument("--preset", help="preset name stored in the file's metadata (e.g. accurate, fast)")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default %(default)s)")
-    p.add_argument("--fp16", action="store_true", help="onnx: write the FP16-typed graph TensorRT 11 builds "
-                                                       "(float16 body, float32 decoding and I/O)")
-    p.add_argument("--cache-dir", default=None, help="engine: the TensorRT engine cache "
-                                                     "(default ~/.cache/facealign/engines)")
-    p.add_argument("--device", default="cuda", help="engine: the GPU to build on (cuda or cuda:N)")
-    p.add_argument("--no-check", action="store_true", help="skip comparing the written file with PyTorch")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the output file if it exists (a shipped weights file, an earlier export)")
-
-
-def one_line(e: BaseException) -> str:
-    """An exception as one line: its message's lines joined (the type where it has no message)."""
-    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
-    return text or type(e).__name__
-
-
-def run(args) -> int:
-    try:
-        out = export(args.weights, args.format, args.output, args.preset, args.opset, args.cache_dir, args.device,
-                     args.fp16, args.overwrite)
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB{', float16' if args.fp16 else ''})")
-        if args.format == "onnx":
-            print("onnx.checker: ok (full check)")
-        if not args.no_check:
-            backend = EXPORTERS[args.format].backend
-            options = {"cache_dir": args.cache_dir, "device": args.device} if backend == "tensorrt" else {}
-            diffs = compare(load_cascade(args.weights), out, backend, **options)
-            print("max |torch - " + backend + "| per stage (normalised outputs, random batch): "
-                  + ", ".join(f"stage {i + 1}: {d:.2e}" for i, d in enumerate(diffs)))
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:  # noqa: BLE001 - the CLI boundary: every failure is one line and exit 2
-        log.debug("export failed", exc_info=True)
-        expected = isinstance(e, (FileNotFoundError, FileExistsError, ValueError, ImportError, RuntimeError))
-        print(f"facealign export: {'' if expected else type(e).__name__ + ': '}{one_line(e)}", file=sys.stderr)
-        return 2
-    return 0

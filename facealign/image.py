@@ -66,15 +66,32 @@ def load_image(path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     size, orientation = image_header(path)
+    _check_size(size, max_pixels, str(path))  # before reading the pixels
+    return _decode(np.fromfile(str(path), dtype=np.uint8), orientation, str(path))
+
+
+def decode_image(data: bytes, name: str = "picture", max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+    """A picture file's bytes (an upload, a request body) -> as load_image(); `name` labels the errors."""
+    import io
+
+    size, orientation = image_header(io.BytesIO(data))
+    _check_size(size, max_pixels, name)
+    return _decode(np.frombuffer(data, dtype=np.uint8), orientation, name)
+
+
+def _check_size(size, max_pixels: int, name: str) -> None:
     if size is not None and size[0] * size[1] > max_pixels:
-        raise ImageError(f"{path}: the picture is too large to process ({size[0]}x{size[1]}; "
+        raise ImageError(f"{name}: the picture is too large to process ({size[0]}x{size[1]}; "
                          f"the limit is {max_pixels // 10**6} megapixels)")
-    data = np.fromfile(str(path), dtype=np.uint8)
+
+
+def _decode(data: np.ndarray, orientation: int, name: str) -> tuple[np.ndarray, list[str]]:
+    """Encoded bytes (uint8 array) -> (H, W, 3) uint8 BGR, upright, and the conversion notes."""
     if data.size == 0:
-        raise ImageError(f"{path}: the file is empty")
+        raise ImageError(f"{name}: the file is empty")
     raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps 16 bits and alpha; ignores EXIF
     if raw is None:
-        raise ImageError(f"{path}: not a picture OpenCV can decode (is it a JPEG/PNG/BMP/TIFF/WebP file?)")
+        raise ImageError(f"{name}: not a picture OpenCV can decode (is it a JPEG/PNG/BMP/TIFF/WebP file?)")
     notes = []
     if raw.dtype != np.uint8:
         notes.append(f"{raw.dtype} picture converted to 8 bits")
@@ -103,7 +120,8 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def image_header(path) -> tuple[tuple[int, int] | None, int]:
-    """(width, height) and EXIF orientation from the file's header, without decoding the pixels;
+    """(width, height) and EXIF orientation from the header of a file (a path or a binary file
+    object), without decoding the pixels;
     (None, 1) where Pillow cannot read the header (OpenCV may still decode the file)."""
     import warnings
 

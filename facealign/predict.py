@@ -1,6 +1,6 @@
-"""`facealign predict PATH...`: landmarks for pictures, folders (recursive) and videos.
+"""Landmarks for pictures, folders (recursive) and videos, as `facealign predict PATH...` runs them.
 
-For each input it writes, under --out (readable by every user, as other files are):
+For each input it writes, under the output folder (readable by every user, as other files are):
   - a picture: <name>.<its own suffix> (annotated copy: a JPEG stays a JPEG, at quality 95;
                a format without a writer here becomes a PNG) and <name>.json
   - a video:   <name>.mp4 (annotated, H.264, every input frame) and <name>.json
@@ -13,39 +13,24 @@ the others are still processed; the exit code is 1 if any input failed.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .annotate import annotate, annotate_video, left_out_note
+from .formats.atomic import write_json
 from .image import ImageError, read_image
 from .records import picture_record
 from .video import VideoError, VideoReader, VideoWriter
-from .wording import plural
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 INPUT_ERRORS = (ImageError, VideoError, OSError, ValueError)
-
-
-def add_arguments(p) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="pictures, videos or folders (searched recursively)")
-    p.add_argument("--out", default="predictions", help="output folder")
-    p.add_argument("--preset", default="accurate", help="shipped weights: accurate or fast")
-    p.add_argument("--backend", default="auto", help="auto (by the weights' suffix), torch, onnxruntime or tensorrt")
-    p.add_argument("--weights", default=None, help="a weights file (.pt, .onnx, .engine) instead of the preset's")
-    p.add_argument("--max-faces", type=int, default=0,
-                   help="at most this many faces per picture/frame, best scores first (0: every face)")
-    p.add_argument("--detector", default="mediapipe", help="face detector")
-    p.add_argument("--no-smooth", action="store_true", help="videos: raw per-frame points, no One Euro smoothing")
 
 
 def collect_inputs(paths) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
@@ -85,23 +70,6 @@ def _unique_names(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
     return out
 
 
-def _readable(path: Path) -> None:
-    """Give `path` the mode of any new file (0666 less the umask): mkstemp makes it 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def write_json(path: Path, obj) -> None:
-    """Write JSON through a temporary file beside `path`, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f)
-    _readable(Path(tmp))
-    os.replace(tmp, path)
-
-
 JPEG_QUALITY = 95
 WRITE_SUFFIXES = {".jpg": ".jpg", ".jpeg": ".jpeg", ".png": ".png", ".bmp": ".bmp", ".tif": ".tif",
                   ".tiff": ".tiff", ".webp": ".webp"}  # input suffix -> the annotated copy's (else .png)
@@ -133,7 +101,7 @@ def predict_image(aligner, src: Path, out_stem: Path) -> tuple[str, list[Path]]:
     png, js = out_stem.with_suffix(picture_suffix(src)), out_stem.with_suffix(".json")
     write_picture(png, shot.image)
     h, w = frame.shape[:2]
-    write_json(js, picture_record(str(src), w, h, shot.faces, shot.stats.left_out))
+    write_json(js, picture_record(str(src), w, h, shot.faces, shot.stats.left_out), indent=None)
     note = left_out_note(shot.stats.left_out, CAP_HOW)
     return f"{len(shot.faces)} face(s)" + (f" ({note})" if note else ""), [png, js]
 
@@ -143,26 +111,24 @@ def predict_video(aligner, src: Path, out_stem: Path) -> tuple[str, list[Path]]:
     mp4, js = out_stem.with_suffix(".mp4"), out_stem.with_suffix(".json")
     with VideoReader(src) as reader, VideoWriter(mp4, fps=reader.fps) as writer:
         run = annotate_video(aligner, reader, writer)
-    write_json(js, run.record(str(src)))
+    write_json(js, run.record(str(src)), indent=None)
     note = left_out_note(run.left_out, CAP_HOW, frames=True)
     return f"{run.with_faces} frame(s) with a face" + (f" ({note})" if note else ""), [mp4, js]
 
 
-class _Aligners:
-    """One picture-mode and one video-mode FaceAligner, each built on first use."""
+class Aligners:
+    """One picture-mode and one video-mode FaceAligner, each built on first use with `options`
+    (FaceAligner's keyword arguments: weights, preset, backend, detector, max_faces, smoothing)."""
 
-    def __init__(self, args):
-        self.args = args
+    def __init__(self, **options):
+        self.options = options
         self._made: dict[bool, object] = {}
 
     def get(self, video: bool):
         if video not in self._made:
             from . import FaceAligner
 
-            a = self.args
-            self._made[video] = FaceAligner(weights=a.weights, preset=a.preset, backend=a.backend,
-                                            detector=a.detector, max_faces=a.max_faces or None, video=video,
-                                            smoothing=False if a.no_smooth else None)
+            self._made[video] = FaceAligner(video=video, **self.options)
         return self._made[video]
 
 
@@ -174,7 +140,7 @@ def report_failure(src, err) -> None:
     print(f"FAILED {msg}", file=sys.stderr)
 
 
-def process(jobs, out_dir: Path, aligners: _Aligners) -> list[tuple[str, str]]:
+def process(jobs, out_dir: Path, aligners: Aligners) -> list[tuple[str, str]]:
     """Run every job, printing one line each -> [(path, error)] for the ones that failed."""
     failed = []
     for src, name in jobs:
@@ -188,24 +154,3 @@ def process(jobs, out_dir: Path, aligners: _Aligners) -> list[tuple[str, str]]:
             continue
         print(f"{src}: {found} -> {', '.join(str(p) for p in written)}")
     return failed
-
-
-def run(args) -> int:
-    if args.max_faces < 0:
-        print("facealign predict: --max-faces must be 0 (every face) or more", file=sys.stderr)
-        return 2
-    jobs, missing = collect_inputs(args.paths)
-    for path, err in missing:
-        report_failure(path, err)
-    aligners = _Aligners(args)
-    try:  # build what the inputs need now: a bad --weights is one error, not one per file
-        for video in sorted({src.suffix.lower() in VIDEO_SUFFIXES for src, _ in jobs}):
-            aligners.get(video)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"facealign predict: {e}", file=sys.stderr)
-        return 2
-    failed = process(jobs, Path(args.out), aligners)
-    done = len(jobs) - len(failed)
-    print(f"{done} of {plural(len(jobs), 'input')} done, {len(missing) + len(failed)} failed"
-          + (f"; outputs in {args.out}" if done else "; nothing written"))
-    return 1 if missing or failed else 0

@@ -57,7 +57,8 @@ def main(path: str) -> None:
     pin what the old code gave (run there with `python tests/heads_reference.py tests/data/heads_reference.npz`)."""
     from pathlib import Path
 
-    from facealign.models import create_model, load_cascade
+    from facealign.formats.cascade_pt import load_cascade
+    from facealign.models import create_model
 
     weights = Path(__file__).resolve().parents[1] / "weights"
     out = {}

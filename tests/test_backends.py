@@ -296,3 +296,15 @@ def test_graphs_captured_in_two_threads_while_a_third_replays(two_stage_pt, face
     stop.set()
     busy.join()
     assert not errors and len(models) == 2, errors
+
+
+def test_available_backends_are_those_whose_packages_are_installed():
+    from facealign.backends import FORMATS, available_backends, check_packages
+    from facealign.backends.devices import torch_cuda
+
+    found = available_backends()
+    assert "onnxruntime" in found and set(found) <= set(FORMATS)
+    for name in found:
+        check_packages(name)  # raises if one is missing
+    assert ("tensorrt" in found) <= torch_cuda()  # a GPU backend only with a CUDA GPU
+    assert "tensorrt" not in available_backends("cpu")

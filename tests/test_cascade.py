@@ -8,7 +8,8 @@ from facealign.backends import load_backend
 from facealign.data import load_split
 from facealign.evaluate import predict_faceset
 from facealign.metrics import nme
-from facealign.models import load_cascade, mean_template
+from facealign.formats.cascade_pt import load_cascade
+from facealign.models import mean_template
 from facealign.models.cascade import StageSpec
 from facealign.weights import WEIGHTS_DIR
 

@@ -130,3 +130,31 @@ def test_serve_speaks_of_the_share_flag_not_of_launch(tmp_path):
     assert "facealign page on http://127.0.0.1:" in text and "pass --share for a public link" in text, text
     assert "share=True" not in text
     assert proc.returncode == 0 and not list(tmp_path.glob("facealign-app-*"))
+
+
+def test_shared_flags_take_their_choices_from_the_tables():
+    from facealign.backends import FORMATS
+    from facealign.detectors import list_detectors
+    from facealign.weights import PRESETS
+
+    tables = {"--backend": ("auto", *FORMATS), "--preset": PRESETS, "--detector": tuple(list_detectors())}
+    found: dict[str, set[str]] = {flag: set() for flag in tables}
+    for name in COMMANDS:
+        for action in command_parser(name)._actions:
+            for flag, choices in tables.items():
+                if flag in action.option_strings and action.choices is not None:
+                    assert tuple(action.choices) == tuple(choices), f"{name} {flag}: {action.choices}"
+                    found[flag].add(name)
+    assert found["--backend"] == found["--preset"] == {"eval", "predict", "bench", "webcam", "compare"}
+    assert found["--detector"] == {"predict"}
+
+
+def test_shared_flags_are_declared_once():
+    """--backend, --weights, --max-faces, --detector and the shipped-weights --preset are declared in
+    facealign/commands/args.py alone (export's --preset names a new preset: its own flag)."""
+    package = REPO / "facealign"
+    for flag in ("--backend", "--weights", "--max-faces", "--detector", "--data"):
+        where = [p.relative_to(REPO).as_posix() for p in package.rglob("*.py")
+                 if re.search(rf"add_argument\(\s*[\"']{flag}[\"']", p.read_text())]
+        scripts = {"facealign/training/baseline.py", "facealign/training/throughput.py"}  # python -m tools
+        assert set(where) - scripts == {"facealign/commands/args.py"}, (flag, where)

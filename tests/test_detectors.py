@@ -150,7 +150,7 @@ def test_calibration_on_a_subset_agrees_with_the_stored_constants(w300):
 
 
 def test_calibrate_command_writes_json(w300, tmp_path, capsys):
-    from facealign import calibrate
+    from facealign.commands import calibrate
 
     out = tmp_path / "calib.json"
     args = SimpleNamespace(data=str(w300), model=1, refine=True, min_score=0.5, min_iou=0.25, limit=8,

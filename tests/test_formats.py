@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from facealign.formats.atomic import atomic_write_bytes
+from facealign.formats.atomic import atomic_write_bytes, write_json
 from facealign.formats.engine_file import read_engine_file, unpack_engine_file, write_engine_file
 from facealign.formats.hashing import sha256_bytes, sha256_file
 from facealign.formats.onnx_cascade import OnnxCascade, read_onnx, to_onnx, write_onnx
@@ -54,6 +54,15 @@ def test_atomic_writes_from_many_threads_leave_one_whole_file(tmp_path):
     assert target.read_bytes() in blobs  # one writer's whole file, never a mix
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.bin"]  # no temporary file left
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_write_json_is_atomic_readable_and_ends_with_a_newline(tmp_path):
+    target = tmp_path / "new" / "out.json"
+    write_json(target, {"a": [1, 2], "b": None})
+    assert target.read_text() == '{\n "a": [\n  1,\n  2\n ],\n "b": null\n}\n'
+    write_json(target, {"a": 1}, indent=None)
+    assert target.read_text() == '{"a": 1}\n' and target.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in target.parent.iterdir()] == ["out.json"]
 
 
 def test_cascade_pt_round_trip(tiny):

@@ -12,7 +12,8 @@ import torch
 
 from facealign.cli import main as cli
 from facealign.data.dataset import load_split
-from facealign.models import StageSpec, create_model, load_cascade, save_cascade
+from facealign.formats.cascade_pt import load_cascade, save_cascade
+from facealign.models import StageSpec, create_model
 from facealign.models.heads import _HEADS, get_head, list_heads, register_head
 from facealign.models.heads.base import Head, HeadOutput
 from facealign.transform import CropTransform, points_box

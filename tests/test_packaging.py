@@ -52,6 +52,9 @@ def test_wheel_claims_only_facealign_with_weights_and_configs(wheel):
     assert {Path(n).name for n in onnx} >= {"accurate.onnx", "fast.onnx"}
     assert {Path(n).name for n in configs} == {p.name for p in (REPO / "train" / "configs").glob("*.yaml")}
     assert "facealign/training/engine.py" in names and "facealign/app/webcam.py" in names
+    packages = {p.parent.relative_to(REPO).as_posix() for p in (REPO / "facealign").rglob("__init__.py")}
+    missing = sorted(p for p in packages if f"{p}/__init__.py" not in names)
+    assert not missing, f"packages left out of the wheel (pyproject.toml's packages): {missing}"
 
 
 def test_install_hints_name_the_checkout_not_an_index():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facealign.models import load_cascade
+from facealign.formats.cascade_pt import load_cascade
 from facealign.transform import similarity
 from facealign.training.config import load_config
 from facealign.training.data import FaceSamples, ShardedBatches, context_size, make_loader, split_faces

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from facealign.cli import main as cli
-from facealign.models import load_cascade
+from facealign.formats.cascade_pt import load_cascade
 from facealign.training.config import load_config
 from facealign.training.data import split_faces
 from facealign.training.losses import point_loss

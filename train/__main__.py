@@ -1,7 +1,7 @@
 """`python -m train CONFIG [key=value ...]` in a checkout: the same as `facealign train`."""
 import sys
 
-from facealign.training.cli import main
+from facealign.commands.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""Per-request logic of the web page, free of Gradio: arrays and paths in, outputs out.
+"""Per-request logic of the web page, free of Gradio: arrays and paths in, outputs out. What any
+front end would share (the aligner cache, pictures in) is facealign.serving's.
 
 Every handler returns a result object whose `message` is a friendly sentence for
 the page ("" when there is nothing to say); bad input never raises out of here.
@@ -8,12 +9,9 @@ works in BGR and the conversion happens only in this module.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,8 +21,10 @@ import numpy as np
 
 from facealign.annotate import annotate as annotate_shot
 from facealign.annotate import annotate_video, downscale, left_out_note
-from facealign.image import MAX_PIXELS, ImageError, load_image, to_bgr
+from facealign.formats.atomic import write_json
+from facealign.image import ImageError, to_bgr
 from facealign.records import picture_record
+from facealign.serving import AlignerCache, AlignerKey, load_upload
 from facealign.wording import plural
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ Progress = Callable[[float, str], None]  # (fraction done, description), as gr.P
 
 @dataclass(frozen=True)
 class Settings:
-    """What the settings panel chooses; hashable, so it keys the aligner cache."""
+    """What the settings panel chooses: the aligner's settings (aligner_key) and the drawing's."""
 
     preset: str = "accurate"
     backend: str = "auto"
@@ -49,59 +49,9 @@ class Settings:
     pose_axes: bool = False
     box: bool = False
 
-    def aligner_key(self, video: bool) -> tuple:
-        return (self.preset, self.backend, self.detector, bool(video and self.smoothing),
-                int(self.max_faces) if self.max_faces else None, bool(video))
-
-
-class AlignerCache:
-    """FaceAligner instances per settings, handed out one request at a time.
-
-    A FaceAligner in video mode carries tracking state, and the detector is not
-    known to be thread-safe, so each request checks an instance out and puts it
-    back; at most `keep` idle instances are kept per settings.
-    """
-
-    def __init__(self, weights=None, keep: int = 2):
-        self.weights, self.keep = weights, keep
-        self._idle: dict[tuple, list] = {}
-        self._lock = threading.Lock()
-
-    def build(self, key: tuple):
-        """A new FaceAligner for an aligner_key(); raises ValueError/FileNotFoundError on bad settings."""
-        from facealign import FaceAligner  # heavy import: only when a request needs it
-
-        preset, backend, detector, smoothing, max_faces, video = key
-        return FaceAligner(weights=self.weights, preset=preset, backend=backend,
-                           detector=detector, max_faces=max_faces, video=video, smoothing=smoothing)
-
-    def take(self, key: tuple):
-        """An idle aligner for `key` (reset), else a new one; hand it back with give_back()."""
-        with self._lock:
-            idle = self._idle.get(key, [])
-            aligner = idle.pop() if idle else None
-        if aligner is None:
-            return self.build(key)
-        aligner.reset()
-        return aligner
-
-    def give_back(self, key: tuple, aligner) -> None:
-        with self._lock:
-            idle = self._idle.setdefault(key, [])
-            if len(idle) < self.keep:
-                idle.append(aligner)
-                return
-        aligner.close()
-
-    @contextmanager
-    def checkout(self, settings: Settings, video: bool = False):
-        """with cache.checkout(settings) as aligner: ... -- the aligner is this request's alone."""
-        key = settings.aligner_key(video)
-        aligner = self.take(key)
-        try:
-            yield aligner
-        finally:
-            self.give_back(key, aligner)
+    def aligner_key(self, video: bool) -> AlignerKey:
+        return AlignerKey(self.preset, self.backend, self.detector, bool(video and self.smoothing),
+                          int(self.max_faces) if self.max_faces else None, bool(video))
 
 
 # ---------------------------------------------------------------- shared bits
@@ -148,21 +98,14 @@ class PictureResult:
     message: str = ""
 
 
-def load_picture(path) -> tuple[np.ndarray, list[str]]:
-    """Read an uploaded picture -> (BGR uint8, upright, notes about conversions). Raises ImageError."""
-    if path is None:
-        raise ImageError("Upload or paste a picture first.")
-    return load_image(path, MAX_PIXELS)
-
-
 def analyse_picture(path, settings: Settings, cache: AlignerCache, out_root: Path) -> PictureResult:
     """Uploaded picture file -> annotated picture, face table, JSON + CSV points (in input pixels)."""
     try:
-        frame, notes = load_picture(path)
+        frame, notes = load_upload(path)
     except ImageError as err:
         return PictureResult(message=_friendly(err))
     h, w = frame.shape[:2]
-    with cache.checkout(settings, video=False) as aligner:
+    with cache.checkout(settings.aligner_key(video=False)) as aligner:
         shot = annotate(aligner, frame, settings, MAX_SIDE)
     if shot.scale < 1.0:
         notes.append(f"large picture ({w}x{h}) downscaled to {shot.image.shape[1]}x{shot.image.shape[0]} "
@@ -172,7 +115,7 @@ def analyse_picture(path, settings: Settings, cache: AlignerCache, out_root: Pat
     stem = Path(str(path)).stem[:60] or "picture"
     record = picture_record(Path(str(path)).name, w, h, shot.faces, shot.stats.left_out, shot.scale)
     json_path = out / f"{stem}_landmarks.json"
-    json_path.write_text(json.dumps(record, indent=1))
+    write_json(json_path, record, indent=1)
     csv_path = out / f"{stem}_landmarks.csv"
     write_points_csv(csv_path, [(None, record["faces"])])
     message = "; ".join(n for n in notes if n)
@@ -226,7 +169,7 @@ def _capital(text: str) -> str:
 class StreamSession:
     """One browser tab's webcam stream: its own video-mode aligner (tracking state)."""
 
-    key: tuple | None = None
+    key: AlignerKey | None = None
     aligner: object | None = None
     frames: int = 0
 
@@ -258,8 +201,6 @@ def end_session(session, cache: AlignerCache) -> None:
     if isinstance(session, StreamSession) and session.aligner is not None:
         cache.give_back(session.key, session.aligner)
         session.aligner = session.key = None
-
-
 
 
 # ---------------------------------------------------------------- videos
@@ -301,9 +242,9 @@ def analyse_video(path, settings: Settings, cache: AlignerCache, out_root: Path,
             progress(min((shot.index + 1) / max(total, 1), 1.0), f"frame {shot.index + 1} of ~{total}")
 
     with reader, VideoWriter(video_path, fps=fps) as writer, \
-            cache.checkout(settings, video=True) as aligner:
+            cache.checkout(settings.aligner_key(video=True)) as aligner:
         run = annotate_video(aligner, reader, writer, drawing_spec(settings), MAX_SIDE, max_frames, on_frame)
-    json_path.write_text(json.dumps(run.record(Path(str(path)).name)))
+    write_json(json_path, run.record(Path(str(path)).name), indent=None)
     notes = [f"{plural(len(run.frames), 'frame')}, a face in {run.with_faces}"]
     if run.truncated:
         notes.append(f"only the first {max_frames} frames were processed")

@@ -2,11 +2,12 @@
 
     facealign serve [--host 127.0.0.1] [--port 7860] [--share]    (in a checkout: python -m demo.app)
 
-The page is layout and wiring only; what a request does lives in facealign.app.handlers.
+The page is layout and wiring only; what a request does lives in facealign.app.handlers, what any
+front end shares (the aligner cache, pictures in) in facealign.serving; its flags in
+facealign.commands.serve.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shutil
@@ -22,17 +23,6 @@ DETECTOR_HINT = ("**Face detector**: `mediapipe` finds faces near and far (full 
                  "the short-range model; the default); `mediapipe_short` close-up faces only; "
                  "`mediapipe_full` full range only.")
 NOTHING_YET = "–"  # what a result field shows before the first result
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
-    p.add_argument("--port", type=int, default=7860, help="port to listen on")
-    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    p.add_argument("--weights", default=None,
-                   help="a weights file (.pt, .onnx or .engine) instead of the preset chosen on the page")
-    p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (the rest queue)")
-    p.add_argument("--max-file-size", default=DEFAULT_MAX_FILE_SIZE, help="upload limit, e.g. 50mb")
-    p.add_argument("--max-video-frames", type=int, default=1800, help="frames processed per uploaded video")
 
 
 def _picture_input():
@@ -58,22 +48,11 @@ def _picture_input():
 
 
 def backend_choices() -> list[str]:
-    """"auto" and the backends this machine can run (TensorRT only with a CUDA GPU)."""
-    import importlib.util
+    """"auto" and the backends this machine can run (the library says which: TensorRT only with a
+    CUDA GPU, each only with its packages installed)."""
+    from facealign.backends import available_backends
 
-    from facealign.backends import FORMATS
-
-    out = ["auto"]
-    for name, fmt in FORMATS.items():
-        if importlib.util.find_spec(name) is None:  # each backend is named after its package
-            continue
-        if fmt.needs_gpu:
-            import torch
-
-            if not torch.cuda.is_available():
-                continue
-        out.append(name)
-    return out
+    return ["auto", *available_backends()]
 
 
 def _settings_panel(gr):
@@ -114,10 +93,12 @@ def build_app(weights=None, concurrency: int = 2,
     """The page as a gr.Blocks with its queue set; launch it with `launch(app, ...)` or `.launch()`."""
     import gradio as gr
 
+    from facealign.serving import AlignerCache
+
     from . import handlers as H
 
     root = Path(work_dir or tempfile.mkdtemp(prefix="facealign-app-"))
-    cache = H.AlignerCache(weights=weights, keep=max(2, concurrency))
+    cache = AlignerCache(weights=weights, keep=max(2, concurrency))
 
     def settings_of(preset, backend, detector, smoothing, max_faces, points, contours, pose_axes, box):
         return H.Settings(preset or "accurate", backend or "auto", detector or "mediapipe",
@@ -228,20 +209,22 @@ def _stop_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt  # as Ctrl-C: the server closes and the work folder is removed
 
 
-def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C or SIGTERM; the work folder (every request's results, and Gradio's copies
-    of uploads and results unless $GRADIO_TEMP_DIR is set) is removed when the server stops."""
+def serve(host: str = "127.0.0.1", port: int = 7860, share: bool = False, weights=None, concurrency: int = 2,
+          max_file_size=DEFAULT_MAX_FILE_SIZE, max_video_frames: int = 1800) -> int:
+    """Serve until Ctrl-C or SIGTERM -> exit code (1: the server could not start); the work folder
+    (every request's results, and Gradio's copies of uploads and results unless $GRADIO_TEMP_DIR is
+    set) is removed when the server stops."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="facealign-app-"))
     os.environ.setdefault("GRADIO_TEMP_DIR", str(work / "gradio"))
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app = None
     try:
-        app = build_app(weights=args.weights, concurrency=args.concurrency,
-                        max_video_frames=args.max_video_frames, work_dir=work / "results")
-        launch(app, args.host, args.port, args.share, args.max_file_size)
+        app = build_app(weights=weights, concurrency=concurrency, max_video_frames=max_video_frames,
+                        work_dir=work / "results")
+        launch(app, host, port, share, max_file_size)
     except OSError as err:  # port taken and the like
-        print(f"facealign serve: cannot start the server on {args.host}:{args.port}: {err}", file=sys.stderr)
+        print(f"facealign serve: cannot start the server on {host}:{port}: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # before or after the server started
         pass
@@ -251,14 +234,3 @@ def run(args: argparse.Namespace) -> int:
             app.close()
         shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-def main(argv=None) -> int:
-    """The `facealign serve` command (its flags, --verbose, the CLI's quiet third-party output)."""
-    from facealign.cli import main as cli_main
-
-    return cli_main(["serve", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

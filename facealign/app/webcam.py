@@ -4,6 +4,8 @@ camera, a video file or a stream.
     facealign webcam                                       # camera 0, in a window
     facealign webcam --source clip.mp4 --no-display --output annotated.mp4
 
+(its flags: facealign.commands.webcam)
+
 Draws the points, their contours, the FPS and each stage's milliseconds. Keys
 (with a window): q or Esc quits, s toggles smoothing, space pauses. Without a
 display (no $DISPLAY, or --no-display) it runs headless and prints progress.
@@ -12,12 +14,10 @@ when the run is stopped with Ctrl-C.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,19 +28,6 @@ WINDOW = "facealign"
 KEY_QUIT = {ord("q"), 27}
 KEY_SMOOTH = ord("s")
 KEY_PAUSE = ord(" ")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", default="0", help="camera index, video file or stream URL")
-    p.add_argument("--preset", default="accurate", help="shipped weights: accurate or fast")
-    p.add_argument("--backend", default="auto", help="auto (by the weights' suffix), torch, onnxruntime or tensorrt")
-    p.add_argument("--weights", default=None, help="a weights file (.pt, .onnx, .engine) instead of the preset's")
-    p.add_argument("--output", default=None, metavar="FILE", help="write the annotated video to FILE (.mp4)")
-    p.add_argument("--json", default=None, metavar="FILE",
-                   help="write the per-frame points to FILE (the JSON schema of facealign predict)")
-    p.add_argument("--no-display", action="store_true", help="no window (headless)")
-    p.add_argument("--max-faces", type=int, default=0, help="at most this many faces (0: every face)")
-    p.add_argument("--no-smooth", action="store_true", help="start with temporal smoothing off")
 
 
 def display_available() -> bool:
@@ -86,14 +73,14 @@ def draw_text(frame: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 class Loop:
-    """The demo's state: the video-mode aligner, the FPS meter, smoothing on/off and pause."""
+    """The demo's state: the video-mode aligner, the FPS meter, smoothing on/off and pause.
+    options: FaceAligner's keyword arguments (weights, preset, backend, max_faces, smoothing)."""
 
-    def __init__(self, args, fps: float, live: bool):
+    def __init__(self, fps: float, live: bool, **options):
         from facealign import FaceAligner
         from facealign.smoothing import TrackSmoother
 
-        self.aligner = FaceAligner(weights=args.weights, preset=args.preset, backend=args.backend, video=True,
-                                   max_faces=args.max_faces or None, smoothing=not args.no_smooth, fps=fps)
+        self.aligner = FaceAligner(video=True, fps=fps, **options)
         self._smoother = self.aligner.smoother or TrackSmoother()
         self.live = live  # a camera or stream: smooth on wall-clock time, not frame numbers
         self.meter = FpsMeter()
@@ -162,26 +149,38 @@ def run_loop(loop: Loop, reader, writer, display: bool, records: list | None = N
             print(f"frame {loop.frames}: {loop.meter.fps:.1f} FPS", flush=True)
 
 
-def run(args) -> int:
+def open_source(source, options: dict):
+    """(VideoReader, Loop) for `source` (camera index, file or stream URL); raises VideoError,
+    FileNotFoundError or ValueError (bad weights or settings) with the reader closed."""
+    from facealign.video import VideoReader, is_stream
+
+    reader = VideoReader(source)
+    try:
+        live = isinstance(reader.source, int) or is_stream(reader.source)
+        return reader, Loop(fps=reader.fps, live=live, **options)
+    except BaseException:
+        reader.close()
+        raise
+
+
+def play(source="0", output=None, json_path=None, display: bool = True, **options) -> int:
+    """The demo: annotate every frame of `source`, in a window (display, where one can open) and/or
+    to an MP4 (output) and the per-frame points (json_path) -> exit code (2: the source or the
+    settings are unusable; 130: stopped with Ctrl-C, the files still written). options: FaceAligner's."""
     # Ctrl-C must reach us even when started from a shell that ignores SIGINT (a background job)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from facealign.video import VideoError, VideoReader, VideoWriter, is_stream
+    from facealign.video import VideoError, VideoWriter
 
-    display = not args.no_display and display_available()
-    if not args.no_display and not display:
+    if display and not display_available():
         print("no display found: running headless (pass --no-display to say so)", file=sys.stderr)
-    reader = None
+        display = False
     try:
-        reader = VideoReader(args.source)
-        live = isinstance(reader.source, int) or is_stream(reader.source)
-        loop = Loop(args, fps=reader.fps, live=live)
+        reader, loop = open_source(source, options)
     except (VideoError, FileNotFoundError, ValueError) as e:
-        if reader is not None:
-            reader.close()
         print(f"facealign webcam: {e}", file=sys.stderr)
         return 2
-    writer = VideoWriter(args.output, fps=reader.fps) if args.output else None
-    records = [] if args.json else None
+    writer = VideoWriter(output, fps=reader.fps) if output else None
+    records = [] if json_path else None
     interrupted = False
     try:
         with reader:
@@ -193,24 +192,17 @@ def run(args) -> int:
             writer.close()
         if display:
             cv2.destroyAllWindows()
-    saved = f"; wrote {plural(writer.frames_written, 'frame')} to {args.output}" if writer is not None else ""
+    saved = f"; wrote {plural(writer.frames_written, 'frame')} to {output}" if writer is not None else ""
     if records is not None:
-        from facealign.predict import write_json
-        from facealign.records import video_record
-
-        write_json(Path(args.json), video_record(str(args.source), reader.width, reader.height, loop.aligner.fps,
-                                                 records))
-        saved += f"; points of {plural(len(records), 'frame')} in {args.json}"
+        saved += write_records(json_path, source, reader, loop, records)
     print(f"{'interrupted after' if interrupted else 'processed'} {plural(loop.frames, 'frame')}{saved}")
     return 130 if interrupted else 0
 
 
-def main(argv=None) -> int:
-    """The `facealign webcam` command: its flags, --verbose and the CLI's quiet third-party output."""
-    from facealign.cli import main as cli_main
+def write_records(path, source, reader, loop: Loop, records: list) -> str:
+    """The per-frame points as the JSON of facealign predict -> the note for the closing line."""
+    from facealign.formats.atomic import write_json
+    from facealign.records import video_record
 
-    return cli_main(["webcam", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    write_json(path, video_record(str(source), reader.width, reader.height, loop.aligner.fps, records), indent=None)
+    return f"; points of {plural(len(records), 'frame')} in {path}"

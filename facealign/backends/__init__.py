@@ -126,6 +126,21 @@ def check_packages(name: str) -> None:
         raise ImportError(f"the {name} backend needs {', '.join(missing)}: {how}{other}")
 
 
+def available_backends(device: str = "auto") -> list[str]:
+    """The backends this machine can run: their packages installed (check_packages) and, for one that
+    needs a GPU (TensorRT), a CUDA GPU that PyTorch sees on `device`."""
+    out = []
+    for name, fmt in FORMATS.items():
+        try:
+            check_packages(name)
+        except ImportError:
+            continue
+        if fmt.needs_gpu and not (wants_gpu(device) and torch_cuda()):
+            continue
+        out.append(name)
+    return out
+
+
 def load_backend(path, backend: str = "auto", **options) -> CascadeModel:
     """Load a weights file with the named backend (or the one its suffix and device imply).
 

@@ -1,10 +1,12 @@
-"""Atomic file writes: a unique temporary file beside the target, flushed, then renamed over it.
+"""Atomic file writes (bytes, and JSON: `write_json`): a unique temporary file beside the target, flushed,
+then renamed over it.
 
 Readers see either the old file or the whole new one, never a half-written file, and two
 writers of the same path (threads or processes) never share a temporary file.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -27,3 +29,9 @@ def atomic_write_bytes(path, data: bytes, mode: int = 0o644) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def write_json(path, obj, indent: int | None = 1) -> Path:
+    """Write `obj` as JSON to `path` atomically (mode 0644, its folder created), with a trailing newline;
+    indent=None writes it on one line (large per-frame records). Returns the path."""
+    return atomic_write_bytes(path, (json.dumps(obj, indent=indent) + "\n").encode("utf-8"))

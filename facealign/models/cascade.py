@@ -24,18 +24,6 @@ from . import heatmap
 from .codec import CorrectionCodec, OffsetCodec, PointCodec
 from .registry import create_model
 
-# The cascade .pt file is read and written in formats/cascade_pt.py; these names stay importable
-# from here (training imports them) without importing torch until one is used.
-_FROM_FORMATS = {"CascadeFile", "atomic_save", "save_cascade", "load_cascade", "FORMAT", "FORMAT_VERSION"}
-
-
-def __getattr__(name):
-    if name in _FROM_FORMATS:
-        from ..formats import cascade_pt
-
-        return getattr(cascade_pt, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 @dataclass(frozen=True)
 class StageSpec:

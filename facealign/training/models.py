@@ -6,7 +6,8 @@ import logging
 import numpy as np
 import torch
 
-from facealign.models import StageSpec, load_cascade, mean_template
+from facealign.formats.cascade_pt import load_cascade
+from facealign.models import StageSpec, mean_template
 from facealign.models.heads import get_head
 from facealign.schemes import PointScheme
 

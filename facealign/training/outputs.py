@@ -20,7 +20,6 @@ from the EMA, AdamW from its moments), so none is dropped; a run without EMA (em
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import shutil
 import time
@@ -29,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from facealign.models.cascade import atomic_save
+from facealign.formats.atomic import write_json
+from facealign.formats.cascade_pt import atomic_save
 
 from .config import Config, to_dict
 
@@ -80,7 +80,7 @@ class RunFiles:
         root = logging.getLogger("facealign")
         root.handlers = [h for h in root.handlers if not isinstance(h, logging.FileHandler)] + [handler]
         root.setLevel(logging.INFO)
-        (self.log_dir / "config.json").write_text(json.dumps(to_dict(self.cfg), indent=2) + "\n")
+        write_json(self.log_dir / "config.json", to_dict(self.cfg), indent=2)
 
     def open_tensorboard(self, run_dir: str | None = None) -> str:
         """A new TensorBoard run, or the run's own folder again on resume -> its path."""
@@ -122,7 +122,7 @@ def cpu_weights(model: torch.nn.Module) -> dict:
 
 
 def cascade_entry(stages, weights: list[dict], cfg: Config, best: float, scheme) -> dict:
-    """The cascade as facealign.models.load_cascade reads it from a checkpoint (with its point scheme)."""
+    """The cascade as facealign.formats.cascade_pt.load_cascade reads it from a checkpoint (with its point scheme)."""
     return {"stages": [asdict(s) for s in stages], "state_dicts": weights,
             "meta": {"config": to_dict(cfg), "val_nme": best, "scheme": scheme.to_dict()}}
 

@@ -1,4 +1,4 @@
-"""`facealign report`: the study's tables from logs/ (and common-subset NME from checkpoints), as markdown,
+"""The study's tables (`facealign report`) from logs/ (and common-subset NME from checkpoints), as markdown,
 as JSON (`--json`, the study's grids only) and as plots (`--plots`).
 
 `--json FILE` never replaces a results file with one that holds fewer runs (a fresh checkout with no
@@ -15,6 +15,8 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
+
+from facealign.formats.atomic import write_json
 
 from .results import RUN_FILES, document, read_runs, run_record, study_names
 from .tables import markdown_tables, runs_table
@@ -48,7 +50,7 @@ def test_result(logs: Path, ckpts: Path | None, name: str, evaluate: bool, data=
 
     faces = _common(data)
     res = score(predict_faceset(load_backend(ckpt, "torch"), faces)[-1], faces.points())
-    cache.write_text(json.dumps(res) + "\n")
+    write_json(cache, res, indent=None)
     return res
 
 
@@ -113,56 +115,42 @@ def copy_runs(logs: Path, names: list[str], dest: Path) -> None:
                 shutil.copy2(logs / name / f, dest / name / f)
 
 
-def add_arguments(p) -> None:
-    p.add_argument("--out", default=".", help="folder holding logs/ and checkpoints/")
-    p.add_argument("--logs", help="read the run folders from here instead of OUT/logs, without checkpoints "
-                                  "(e.g. docs/study/runs, the copies beside a results file)")
-    p.add_argument("--evaluate", action="store_true", help="evaluate best.pt on the common subset where missing")
-    p.add_argument("--data", help="300-W root")
-    p.add_argument("--markdown", help="also write the tables to this file")
-    p.add_argument("--json", help="write the study's grid runs to this file (and copy their small files to its "
-                                  "folder's runs/); evaluates where missing; never drops runs the file holds")
-    p.add_argument("--overwrite", action="store_true", help="with --json: replace the file even if it held runs "
-                                                            "this report does not find")
-    p.add_argument("--plots", help="write the study's plots (PNG) into this folder (needs matplotlib)")
-
-
-def run(args) -> int:
-    logs = Path(args.logs) if args.logs else Path(args.out) / "logs"
-    ckpts = None if args.logs else Path(args.out) / "checkpoints"
+def write_report(out=".", logs=None, evaluate: bool = False, data=None, markdown=None, json_path=None,
+                 overwrite: bool = False, plots=None) -> None:
+    """Print the tables of the runs in `logs` (default OUT/logs; checkpoints from OUT/checkpoints,
+    none when `logs` is given); also write them to `markdown`, the study's document to `json_path`
+    (with copies of the runs' small files beside it) and its plots into `plots`. evaluate: score
+    best.pt on the common subset where no result is cached. Raises FileExistsError (nothing written)
+    when json_path holds runs this report does not find, unless overwrite."""
+    logs, ckpts = (Path(logs), None) if logs else (Path(out) / "logs", Path(out) / "checkpoints")
     found = read_runs(logs)
     names = study_names(logs, found)
-    if args.json and not args.overwrite:
-        why = refusal(Path(args.json), names, logs)
-        if why:
-            print(f"facealign report: {why}", file=sys.stderr)
-            return 2
-    base = baseline(args.data, _previous_baseline(args.json))
-    study = bool(args.json or args.plots)
-    tests = {n: test_result(logs, ckpts, n, study or args.evaluate, args.data) for n in names} if study else {}
-    text = runs_table(found, lambda n: tests[n] if n in tests else test_result(logs, ckpts, n, args.evaluate, args.data),
-                      base)
+    why = refusal(Path(json_path), names, logs) if json_path and not overwrite else None
+    if why:
+        raise FileExistsError(why)
+    base = baseline(data, _previous_baseline(json_path))
+    study = bool(json_path or plots)
+    tests = {n: test_result(logs, ckpts, n, study or evaluate, data) for n in names} if study else {}
+    text = runs_table(found, lambda n: tests[n] if n in tests else test_result(logs, ckpts, n, evaluate, data), base)
     doc = None
     if study:
         from .budget import split_size
 
-        split = split_size(args.data)
+        split = split_size(data)
         records = [run_record(logs, n, found[n], tests[n], split) for n in names]
         doc = document(records, tests, base, commit())
         text += "\n\n" + markdown_tables(doc)
     print(text)
-    if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if markdown:
+        Path(markdown).write_text(text + "\n")
+    if json_path:
+        path = Path(json_path)
         copy_runs(logs, names, path.parent / "runs")
-        path.write_text(json.dumps(doc, indent=1) + "\n")
+        write_json(path, doc, indent=1)
         print(f"{len(doc['runs'])} runs of the study's grids ({len(doc['cells'])} cells) -> {path}; "
               f"their logs -> {path.parent / 'runs'}")
-    if args.plots:
+    if plots:
         from .plots import write_plots
 
-        for p in write_plots(doc, Path(args.plots)):
+        for p in write_plots(doc, Path(plots)):
             print(f"plot -> {p}")
-    return 0

@@ -1,5 +1,5 @@
-"""`facealign sweep GRID [key=value ...] [--seeds 0,1,2] [--cell NAME] [--dry-run]`: the study's grids,
-one training run per cell and seed.
+"""The study's grids, one training run per cell and seed: what `facealign sweep GRID [key=value ...]
+[--seeds 0,1,2] [--cell NAME] [--dry-run]` plans and runs.
 
 The study's settings: raw ResNets regressing the points from the face crop, no
 augmentation, SGD (momentum 0.9) with its learning rates (0.1 .. 0.6), and the loss
@@ -25,7 +25,6 @@ Controls:
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from itertools import product
 
@@ -142,34 +141,3 @@ def plan(grid: str, overrides: list[str], seeds: list[int], only: list[str] | No
             cfg.epochs = max(1, int(cfg.epochs * cell.epochs_scale + 0.5))
             runs.append(Run(name, cell, seed, cfg))
     return runs
-
-
-def add_arguments(p) -> None:
-    p.add_argument("grid", choices=grids(), help="which of the study's grids to run, one training per cell and seed")
-    p.add_argument("overrides", nargs="*", help="the grid's budget, applied to every run, e.g. epochs=20 input_size=64 out=study")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds, a run each per cell; seed 0 keeps the cell's "
-                                                "name, seed s adds _s<s>")
-    p.add_argument("--cell", action="append", metavar="NAME",
-                   help="run only this cell (its seed-0 name, as --dry-run lists them); may be given again")
-    p.add_argument("--data", help="300-W root")
-    p.add_argument("--throughput", default=None,
-                   help="the measured throughput table the time estimates come from (default: logs/throughput.json, "
-                        "else the checkout's docs/training/throughput.json)")
-    p.add_argument("--dry-run", action="store_true", help="print each run's resolved budget and estimated time only")
-    p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
-    p.add_argument("--overwrite", action="store_true", help="start every run afresh over earlier ones of its name")
-
-
-def run(args) -> int:
-    from .config import ConfigError
-    from .sweep_run import print_plan, train_all
-
-    try:
-        runs = plan(args.grid, args.overrides, parse_seeds(args.seeds), args.cell)
-    except (ConfigError, ValueError) as e:
-        print(f"facealign sweep: {e}", file=sys.stderr)
-        return 2
-    print_plan(args.grid, runs, args.overrides, args.data, args.throughput)
-    if args.dry_run:
-        return 0
-    return train_all(runs, args)

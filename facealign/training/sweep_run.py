@@ -108,14 +108,15 @@ def check_runs(runs, resume: bool, overwrite: bool) -> dict[str, int]:
     return done
 
 
-def train_all(runs, args) -> int:
-    """Every run in turn; a diverged run is noted for the report (logs/<name>/diverged.txt), not a crash."""
-    from .cli import missing_training_stack
+def train_all(runs, data=None, resume: bool = False, overwrite: bool = False) -> int:
+    """Every run in turn (data: the 300-W root) -> exit code; a diverged run is noted for the report
+    (logs/<name>/diverged.txt), not a crash."""
+    from .extra import missing_training_stack
 
     if missing_training_stack("facealign sweep"):
         return 2
     try:
-        done = check_runs(runs, args.resume, args.overwrite)
+        done = check_runs(runs, resume, overwrite)
     except (FileExistsError, FileNotFoundError) as e:
         print(f"facealign sweep: {e}", file=sys.stderr)
         return 2
@@ -129,7 +130,7 @@ def train_all(runs, args) -> int:
         note = Path(r.cfg.out) / "logs" / r.name / "diverged.txt"
         note.unlink(missing_ok=True)
         try:
-            Trainer(r.cfg, data_root=args.data, resume=r.name in done, overwrite=args.overwrite).fit()
+            Trainer(r.cfg, data_root=data, resume=r.name in done, overwrite=overwrite).fit()
         except FloatingPointError as e:
             print(f"{r.name}: diverged ({e})", file=sys.stderr)
             note.write_text(f"{e}\n")

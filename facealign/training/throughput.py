@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from facealign.formats.atomic import write_json
+
 WORKLOADS = {
     "R18 64px b32": ["raw_CNN_noAug_MSE", "input_size=64", "batch_size=32", "optimizer=sgd", "lr=0.3", "loss_units=unit"],
     "R18 64px b4": ["raw_CNN_noAug_MSE", "input_size=64", "batch_size=4", "optimizer=sgd", "lr=0.3", "loss_units=unit"],
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
         if out:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"steps": args.steps, "rows": rows}, indent=1) + "\n")
+        write_json(args.json, {"steps": args.steps, "rows": rows}, indent=1)
     if args.markdown:
         Path(args.markdown).write_text(table)
     return 0

@@ -1,5 +1,6 @@
-"""Deterministic weights and inputs behind tests/data/heads_reference.npz: the outputs every head and
-the shipped presets gave before heads became plug-ins (commit 7caaec5), which they must still give."""
+"""Deterministic weights and inputs behind tests/data/heads_reference.npz: the outputs every head gave
+before heads became plug-ins (commit 7caaec5), and the shipped presets' outputs since their last
+retraining (2026-12-02), which they must still give."""
 import numpy as np
 import torch
 

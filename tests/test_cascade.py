@@ -53,15 +53,17 @@ def test_shipped_cascade_beats_its_stage1_on_test_faces(common, preset):
     assert e2 < 0.045  # both measured about 0.035 on all 554 faces (weights/README.md)
 
 
-def test_flip_averaging_helps_and_tracking_from_the_cascade_does_not_drift(common):
-    """Every stage averaged with its mirrored crop lowers the NME; the last stage run again
-    from the cascade's own points (what video tracking does) stays where it was."""
+def test_flip_averaging_stays_close_and_tracking_from_the_cascade_does_not_drift(common):
+    """Every stage averaged with its mirrored crop moves the NME little (it helped the flattened heads,
+    3.56 -> 3.49; not the PIP heads: 3.18 -> 3.24 on the 554 faces), where a wrong mirror would cost
+    many points; the last stage run again from the cascade's own points (what video tracking does)
+    stays where it was."""
     model = load_backend(WEIGHTS_DIR / "accurate.onnx")
     faces = common.subset(range(0, 554, 3))  # 185 faces across helen and lfpw
     gt = faces.points()
     plain = predict_faceset(model, faces)[-1]
     flipped = predict_faceset(model, faces, flip=True)[-1]
-    assert nme(flipped, gt).mean() < nme(plain, gt).mean()
+    assert abs(nme(flipped, gt).mean() - nme(plain, gt).mean()) < 0.002  # 0.2 % of the eye distance
     frames = [faces.image(i) for i in range(len(faces))]
     again = np.concatenate([model.refine(frames[s:s + 32], plain[s:s + 32])[-1] for s in range(0, len(faces), 32)])
     assert abs(nme(again, gt).mean() - nme(plain, gt).mean()) < 0.001  # within 0.1 % of the eye distance

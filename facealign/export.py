@@ -94,7 +94,7 @@ def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = 
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORTERS)}")
     if fp16 and fmt != "onnx":
-        raise ValueError(f"--fp16 applies to --format onnx only (engines are FP16 already, torch files half)")
+        raise ValueError("--fp16 applies to --format onnx only (engines are FP16 already, torch files half)")
     src = Path(weights)
     casc = load_cascade(src)
     exporter = EXPORTERS[fmt]

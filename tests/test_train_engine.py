@@ -67,7 +67,7 @@ def test_two_processes_print_what_one_does(tmp_path):
     text = quiet.stdout + quiet.stderr
     assert quiet.returncode == 0, text[-3000:]
     launch = next(line for line in quiet.stdout.splitlines() if line.startswith("launching: "))
-    assert launch.startswith(f"launching: OMP_NUM_THREADS=") and f" {sys.executable} -m torch.distributed.run " in launch
+    assert launch.startswith("launching: OMP_NUM_THREADS=") and f" {sys.executable} -m torch.distributed.run " in launch
     assert "Setting OMP_NUM_THREADS" not in text and "*****" not in text
     assert "facealign.train: epoch 1/1" in quiet.stderr
     assert "training raw_CNN_noAug_MSE: {" not in text and "INFO" not in text and "process(es)" not in text

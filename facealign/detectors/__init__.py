@@ -36,4 +36,4 @@ def create_detector(name: str, **kwargs) -> Detector:
     return getattr(mod, cls)(**{**defaults, **kwargs})
 
 
-__all__ = ["BoxMap", "Detector", "FaceBox", "iou", "DETECTORS", "list_detectors", "create_detector"]
+__all__ = ["BoxMap", "Confirms", "Detector", "FaceBox", "iou", "DETECTORS", "list_detectors", "create_detector"]

@@ -81,8 +81,7 @@ def _pixels(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _contours(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, thickness: int,
-              connections) -> None:
-    segments = np.asarray(connections, dtype=np.intp).reshape(-1, 2)
+              segments: np.ndarray) -> None:
     seg = segments[ok[segments].all(axis=1)]
     if len(seg):  # every segment in one call
         cv2.polylines(img, list(px[seg]), False, spec.line_color, thickness, spec.line_type)
@@ -126,7 +125,7 @@ def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -
         radius = radius if spec.radius is None else spec.radius
         thickness = thickness if spec.thickness is None else spec.thickness
         if spec.contours:
-            _contours(out, px, ok, spec, thickness, scheme.connections)
+            _contours(out, px, ok, spec, thickness, scheme.segments)
         if spec.points:
             _points(out, px, ok, spec, radius)
         if spec.box and _finite(np.asarray(face.box_xyxy)):

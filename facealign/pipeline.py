@@ -83,6 +83,7 @@ class FaceAligner:
         if isinstance(detector, str):
             detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
         self.detector = detector
+        self._confirms = isinstance(detector, Confirms)  # (a Protocol check: once, not every frame)
         self.video, self.fps, self.flip = video, fps, flip
         use = video if smoothing is None else bool(smoothing)
         self.smoother = TrackSmoother(**(smoothing if isinstance(smoothing, dict) else {})) if use else None
@@ -167,7 +168,7 @@ class FaceAligner:
         cheap confirm (when due) -> (candidates, the detections or None when it did not run)."""
         tr = self.tracker
         cands = tr.candidates()
-        if tr.detection_due(len(cands), isinstance(self.detector, Confirms)):
+        if tr.detection_due(len(cands), self._confirms):
             detections = self._detect(img)
             with self._prof.stage("track"):
                 return T.associate(cands, detections), detections
@@ -216,7 +217,7 @@ class FaceAligner:
 
     def _presence(self, img: np.ndarray, cands: list[T.Candidate]) -> list[T.Candidate]:
         """Keep the tracks the detector's confirm() still sees (all of them if it has none)."""
-        if not isinstance(self.detector, Confirms):
+        if not self._confirms:
             return cands
         with self._prof.stage("track"):
             scored = [(c, self.detector.confirm(img, c.box_xyxy)) for c in cands]

@@ -66,6 +66,11 @@ class PointScheme:
         return tuple(lines)
 
     @cached_property
+    def segments(self) -> np.ndarray:
+        """connections as an (S, 2) intp array, made once (drawing indexes points with it)."""
+        return np.asarray(self.connections, dtype=np.intp).reshape(-1, 2)
+
+    @cached_property
     def model(self) -> np.ndarray | None:
         """(K, 3) float64 millimetres of the 3-D model, or None."""
         return None if self.model_3d is None else np.asarray(self.model_3d, np.float64)

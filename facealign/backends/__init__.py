@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..install import TENSORRT_INDEX
 from ..models.cascade import StageSpec, run_cascade
 from ..schemes import PointScheme
-from ..install import TENSORRT_INDEX
 from .devices import check_device, installed, torch_cuda, wants_gpu
 
 
@@ -51,9 +52,10 @@ class CascadeModel:
     backend: str
     meta: dict = field(default_factory=dict)
 
-    @property
+    @cached_property
     def scheme(self) -> PointScheme:
-        """The points it predicts (meta["scheme"]; the 68-point scheme for files from before it was stored)."""
+        """The points it predicts (meta["scheme"]; the 68-point scheme for files from before it was stored),
+        read once: every call passes it on."""
         return PointScheme.from_dict(self.meta.get("scheme"))
 
     def _none(self, stages: int) -> list[np.ndarray]:

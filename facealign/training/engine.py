@@ -197,11 +197,8 @@ class Trainer:
             hook.after_epoch(self, row)
 
     def save_checkpoint(self) -> None:
-        """last.pt (and best.pt when is_best); the before_save hooks see the state first."""
-        self._checkpoint(self.stages, self.is_best)
-
-    def _checkpoint(self, stages, is_best: bool) -> None:
-        """Each tensor once: the cascade's last stage *is* the EMA (or raw) weights dict."""
+        """last.pt (and best.pt when is_best); the before_save hooks see the state first. Each tensor
+        once: the cascade's last stage *is* the EMA (or raw) weights dict."""
         raw = cpu_weights(self.step.model)
         ema = cpu_weights(self.step.ema.module) if self.step.ema else None
         weights = [cpu_weights(m) for m in self.prev_models] + [ema if ema is not None else raw]
@@ -210,5 +207,5 @@ class Trainer:
                  "state": self.step.state_dict()}
         for hook in self.hooks:
             hook.before_save(self, state)
-        self.files.save(state, cascade_entry(stages, weights, self.cfg, self.best, self.train_set.scheme),
-                        is_best)
+        self.files.save(state, cascade_entry(self.stages, weights, self.cfg, self.best, self.train_set.scheme),
+                        self.is_best)

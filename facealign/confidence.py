@@ -26,6 +26,7 @@ MARGIN = 0.10  # occluder: grown by this fraction of the outer-eye-corner distan
 GREY = (128, 128, 128)  # BGR, the occluder's colour
 OCCLUDERS = {"mouth": ("outer_lip", "inner_lip"), "right eye": ("right_eye",)}  # name -> scheme regions
 QUANTILES = (0.01, 0.05, 0.10, 0.25, 0.50)  # of the point scores on the clean faces, reported
+BOOTSTRAP = 200  # resamples of the faces for the Spearman correlation's 95 % interval (seed 0)
 
 
 def rankdata(values) -> np.ndarray:
@@ -46,6 +47,16 @@ def spearman(x, y) -> float:
     rx, ry = rx - rx.mean(), ry - ry.mean()
     den = np.sqrt((rx * rx).sum() * (ry * ry).sum())
     return float((rx * ry).sum() / den) if den > 0 else float("nan")
+
+
+def spearman_interval(scores: np.ndarray, errors: np.ndarray, reps: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval of spearman() over (N, K) scores and errors, resampling whole faces
+    (a face's points are not independent of each other)."""
+    rng = np.random.default_rng(seed)
+    n = len(scores)
+    rhos = [spearman(scores[i].ravel(), errors[i].ravel()) for i in (rng.integers(0, n, n) for _ in range(reps))]
+    lo, hi = np.quantile(rhos, [0.025, 0.975])
+    return float(lo), float(hi)
 
 
 def point_errors(pred: np.ndarray, gt: np.ndarray, scheme) -> np.ndarray:
@@ -123,6 +134,7 @@ class ConfidenceResult:
     faces: int
     points: int
     spearman: float
+    spearman_95: tuple[float, float]  # bootstrap interval over faces
     low_threshold: float  # the score below which the LOW_FRACTION least confident points lie
     error_low: float  # mean error of those points
     error_rest: float  # mean error of the others
@@ -132,6 +144,7 @@ class ConfidenceResult:
     def to_json(self) -> dict:
         d = asdict(self)
         d["occlusions"] = [asdict(o) for o in self.occlusions]
+        d["spearman_95"] = list(self.spearman_95)
         d["low_fraction"] = LOW_FRACTION
         return _rounded(d)
 
@@ -189,14 +202,16 @@ def evaluate_confidence(model, faces: FaceSet, flip: bool = False, threshold: fl
     quantiles = {f"{q:g}": float(np.quantile(scores, q)) for q in QUANTILES}
     low = LOW_SCORE if threshold is None else threshold
     occlusions = tuple(occlusion_test(model, faces, name, (pts, scores, errors), low, flip) for name in OCCLUDERS)
-    return ConfidenceResult(len(faces), int(scores.size), rho, low_threshold, err_low, err_rest, quantiles, occlusions)
+    return ConfidenceResult(len(faces), int(scores.size), rho, spearman_interval(scores, errors), low_threshold,
+                            err_low, err_rest, quantiles, occlusions)
 
 
 def report_lines(name: str, res: ConfidenceResult) -> list[str]:
     """The figures as printed lines."""
     q = ", ".join(f"{k}: {v:.3f}" for k, v in res.score_quantiles.items())
     lines = [f"{name}: {res.faces} faces, {res.points} points",
-             f"  Spearman rank correlation, point confidence vs point error: {res.spearman:+.3f}",
+             f"  Spearman rank correlation, point confidence vs point error: {res.spearman:+.3f} "
+             f"(95 % over faces: {res.spearman_95[0]:+.3f} .. {res.spearman_95[1]:+.3f})",
              f"  mean error of the {LOW_FRACTION:.0%} least confident points (score < {res.low_threshold:.3f}): "
              f"{res.error_low:.2f} %; of the other {1 - LOW_FRACTION:.0%}: {res.error_rest:.2f} %",
              f"  point score quantiles: {q}"]

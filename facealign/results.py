@@ -89,5 +89,5 @@ def check_point_scores(scores, k: int) -> np.ndarray | None:
     if arr.shape != (k,):
         raise ValueError(f"point_scores must have shape ({k},), one per point, got {arr.shape}")
     if not (np.isfinite(arr).all() and arr.min() >= 0.0 and arr.max() <= 1.0):
-        raise ValueError(f"point_scores must be in [0, 1], got values in [{np.nanmin(arr)}, {np.nanmax(arr)}]")
+        raise ValueError(f"point_scores must be in [0, 1], got values from {arr.min()} to {arr.max()}")
     return arr

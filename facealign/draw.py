@@ -19,7 +19,7 @@ import numpy as np
 from .schemes import MULTIPIE_68
 
 
-LOW_SCORE = 0.45  # the default DrawingSpec.low_score: about the 10th percentile of accurate's point scores on clean faces
+LOW_SCORE = 0.63  # the default DrawingSpec.low_score: about the 10th percentile of accurate's point scores on clean faces
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ class Landmarks:
     pose: (yaw, pitch, roll) degrees (facealign.pose for the conventions), NaN if unsolvable.
       Given, or solved from the points on first access when frame_size (width, height) is
       known (the pipeline passes it), so a caller that never reads it never pays for it.
-    point_scores: (K,) float32 in [0, 1], the network's confidence in each point (a PIP head's
-      score at the point's cell, from the cascade's last stage); None when the weights' last stage
+    point_scores: (K,) float32 in [0, 1], the network's confidence in each point (how well the
+      cascade's last PIP stage's estimates of it agree: models/heads/pip.py); None when the weights' last stage
       has no scores (a regression or heatmap head): there is then no confidence, not a made-up one.
     landmark_score: the face's mean point score (None without point scores); `score` is the
       detector's, this one the landmark network's.

@@ -168,9 +168,9 @@ def test_float16_keeps_the_decoding_tail_in_float32(tmp_path):
     x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
     got = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"stage1_input": x})
     assert got[0].dtype == np.float32 and got[0].shape == (2, 68, 2)
-    # the point scores too: read from the float16 score map cast back, max and clip in float32, a float32 output
+    # the point scores too: from the float16 maps cast back, the estimates' spread and its exp in float32
     assert [o.name for o in half.graph.output] == ["stage1_output", "stage1_scores"]
-    assert types[ops["ReduceMax"].input[0]] == onnx.TensorProto.FLOAT
+    assert types[ops["Exp"].input[0]] == onnx.TensorProto.FLOAT and types[ops["Sqrt"].input[0]] == onnx.TensorProto.FLOAT
     assert got[1].dtype == np.float32 and got[1].shape == (2, 68) and 0 <= got[1].min() and got[1].max() <= 1
 
 

@@ -221,9 +221,31 @@ def test_pip_exports_to_onnx_with_parity(tmp_path, w300, capsys):
     np.testing.assert_allclose(scores, want_scores.numpy(), rtol=0, atol=1e-5)
 
 
-def test_pip_scores_each_point_by_its_cells_score_and_other_heads_say_they_have_none(w300):
-    """PIP: a point's confidence is the score map's value at the cell decoding picks (its argmax),
-    clipped to [0, 1]; infer() gives the same points as forward(). A head without scores gives None."""
+def _agreement_reference(score, offset, nb, neighbours, grid):
+    """The PIP confidence written out point by point (numpy loops): the estimates decoding averages
+    (a point's own, and each voter's), their RMS distance from their mean in crop sides, exp(-./scale)."""
+    from facealign.models.heads.pip import AGREEMENT_SCALE
+
+    b, k = score.shape[:2]
+    idx = score.argmax(-1)
+    out = np.zeros((b, k))
+    for f in range(b):
+        cells = [np.array([c % grid, c // grid], float) for c in idx[f]]
+        for j in range(k):
+            ests = [cells[j] + offset[f, :, j, idx[f, j]]]
+            for i in range(k):
+                for m in np.nonzero(neighbours[i] == j)[0]:
+                    ests.append(cells[i] + nb[f, :, i, m, idx[f, i]])
+            ests = np.array(ests)
+            spread = np.sqrt(((ests - ests.mean(0)) ** 2).sum(1).mean()) / grid
+            out[f, j] = np.exp(-spread / AGREEMENT_SCALE)
+    return out
+
+
+def test_pip_scores_each_point_by_how_well_its_estimates_agree_and_other_heads_say_they_have_none(w300):
+    """PIP: a point's confidence is exp(-spread / AGREEMENT_SCALE) of the estimates decoding averages
+    (written out by hand above); infer() gives the same points as forward(); perfect maps (every
+    estimate on the truth) score 1. A head without scores, or a PIP head without neighbours, gives None."""
     x, _ = _real_batch(w300, 64, n=4)
     for name, head_args in HEAD_CASES.values():
         model = filled(StageSpec(width=0.25, head=name, input_size=64, head_args=head_args).build()).eval()
@@ -233,12 +255,27 @@ def test_pip_scores_each_point_by_its_cells_score_and_other_heads_say_they_have_
             if name != "pip":
                 assert scores is None and not model.scores
                 continue
-            score_map = model.head.maps([model.features(x)[i] for i in model.head.features])[0]
+            maps = model.head.maps([model.features(x)[i] for i in model.head.features])
         assert model.scores and scores.shape == (4, 68) and scores.dtype == torch.float32
-        at_argmax = score_map.gather(-1, score_map.argmax(-1, keepdim=True))[..., 0]
-        torch.testing.assert_close(scores, at_argmax.clamp(0, 1), rtol=0, atol=0)
-        assert (at_argmax > 1).any() and (at_argmax < 0).any()  # random weights: both clips are exercised
-        assert ((scores > 0) & (scores < 1)).any()
+        head = model.head
+        ref = _agreement_reference(*(m.numpy() for m in maps), head.neighbours.numpy(), head.codec.grid)
+        np.testing.assert_allclose(scores.numpy(), ref, rtol=1e-4, atol=1e-6)
+        # random weights scatter the votes (scores near 0): maps near the truth's test the scale too
+        truth = torch.rand(2, 68, 2) * 1.6 - 0.8
+        perfect = head.codec.target_maps(truth, head.neighbours)
+        pts, ones = head.codec.decode_scored(*perfect, head.neighbours)
+        torch.testing.assert_close(pts, truth, rtol=0, atol=1e-5)
+        torch.testing.assert_close(ones, torch.ones(2, 68), rtol=0, atol=1e-4)
+        gen = torch.Generator().manual_seed(0)
+        noisy = (perfect[0], perfect[1] + 0.02 * torch.randn(perfect[1].shape, generator=gen),
+                 perfect[2] + 0.02 * torch.randn(perfect[2].shape, generator=gen))
+        _, agree = head.codec.decode_scored(*noisy, head.neighbours)
+        ref = _agreement_reference(*(m.numpy() for m in noisy), head.neighbours.numpy(), head.codec.grid)
+        np.testing.assert_allclose(agree.numpy(), ref, rtol=1e-4, atol=1e-6)
+        assert 0.05 < agree.min() and agree.max() < 0.99 and agree.std() > 0.02
+    lone = StageSpec(width=0.25, head="pip", input_size=64, head_args={"neighbours": 0, "stride": 16}).build().eval()
+    with torch.no_grad():
+        assert lone.infer(x)[1] is None and not lone.scores
 
 
 def test_pip_config_keys_are_validated_and_its_stage1_config_matches_the_flatten_one():

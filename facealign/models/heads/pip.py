@@ -9,9 +9,10 @@ Encoding (targets from points, GridCodec.encode): u = (p + 1) / 2 * (W, H), the 
 Decoding (GridCodec.decode, inside the network in eval mode, so ONNX files carry it): c = argmax of the
   score map; k's own estimate c + offset(c); each landmark i that lists k among its neighbours
   votes c_i + its neighbour offset for k at c_i; k = the mean of its own estimate and the votes.
-Confidence (`point_scores`, GridCodec.confidence): each point's score at the cell decoding picks
-  (the score map's maximum), clipped to [0, 1]: the maps are trained towards 1 at the true cell and
-  0 elsewhere, so a point the network is sure of scores near 1, an occluded or blurred one lower.
+Confidence (`point_scores`, GridCodec.decode_scored): how well the estimates decoding averages agree
+  (k's own and its voters'), exp(-their spread / AGREEMENT_SCALE): near 1 when they coincide, lower on
+  occluded, blurred or ambiguous points and on crops without a face, where the votes scatter. (The
+  argmax cell's score ranks the points' errors half as well: weights/README.md.)
 Training (`loss`, named terms score / offset / neighbours): MSE of the score maps against a one-hot map of the true cell (weight
   `pip_score_weight`, PIPNet: 10), L1 of the offsets and of the neighbour offsets read at the true
   cell (weight `pip_offset_weight`, PIPNet: 1). The config's point loss does not apply.
@@ -32,6 +33,10 @@ from torch import nn
 
 from . import register_head
 from .base import Head
+
+# the spread (crop sides) of a point's estimates at which its confidence is 1/e: 2 % of the crop, about 5 %
+# of the outer-eye-corner distance; the typical face point spreads 0.4 % (confidence 0.8), see decode_scored
+AGREEMENT_SCALE = 0.02
 
 
 def nearest_neighbours(mean_shape, n: int) -> torch.Tensor:
@@ -68,6 +73,7 @@ class PIPHead(Head):
         if not 0 <= neighbours < num_points:
             raise ValueError(f"pip: neighbours must be in 0..{num_points - 1}, got {neighbours}")
         self.num_points, self.num_nb, self.stride = num_points, neighbours, stride
+        self.scores = neighbours > 0  # without neighbours there are no votes to agree: no confidence
         self.grid = input_size // stride  # H = W cells (fixed, so an exported graph holds plain numbers)
         self.codec = GridCodec(self.grid)
         self.features = (3,) if stride == 32 else (2, 3)
@@ -108,9 +114,13 @@ class PIPHead(Head):
         maps = self.maps(feats)
         return self.codec.decode(*maps, self.neighbours), maps
 
+    def infer(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Points and their confidences, the estimates made once for both (GridCodec.decode_scored)."""
+        return self.codec.decode_scored(*self.maps(feats), self.neighbours, scores=self.scores)
+
     def point_scores(self, maps: tuple) -> torch.Tensor:
-        """-> (B, K) float32 in [0, 1]: each point's score at its decoded cell (GridCodec.confidence)."""
-        return self.codec.confidence(maps[0])
+        """-> (B, K) float32 in (0, 1]: how well each point's estimates agree (GridCodec.decode_scored)."""
+        return self.codec.decode_scored(*maps, self.neighbours)[1]
 
     def loss(self, out, target_norm: torch.Tensor, score_weight: float = 10.0,
              offset_weight: float = 1.0) -> dict[str, torch.Tensor]:
@@ -147,6 +157,16 @@ class GridCodec:
         host sync, and no squeeze of a dimension whose size the tracer does not know (the ONNX
         exporter turns that into an If node); the grid is square (h = w), so the scale is one number.
         """
+        return self.decode_scored(score, offset, nb, neighbours, scores=False)[0]
+
+    def decode_scored(self, score, offset, nb, neighbours: torch.Tensor, scores: bool = True) -> tuple:
+        """decode(), and with `scores` each point's confidence: (B, K, 2) points, (B, K) float32 in
+        (0, 1] or None. The confidence is how well the estimates that decoding averages agree: a
+        point's own (its cell + offset) and its voters' (each neighbour's cell + its offset to the
+        point). Their spread (root mean square distance from their mean, in crop sides) s gives
+        exp(-s / AGREEMENT_SCALE). On the validation faces it ranks the points' errors twice as well as
+        the argmax cell's score (weights/README.md, "Point confidences"), and it falls on crops
+        without a face, where the votes scatter."""
         score, offset, nb = score.float(), offset.float(), nb.float()
         w = self.grid
         b, k = score.shape[:2]
@@ -155,19 +175,19 @@ class GridCodec:
         cell = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).float()  # (B, K, 2)
         own = cell + offset.gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1))[..., 0].transpose(1, 2)
         votes = nb.gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1))[..., 0]  # (B, 2, K, N)
-        votes = cell.transpose(1, 2).unsqueeze(-1) + votes  # i's estimates of its neighbours, in cells
+        votes = (cell.transpose(1, 2).unsqueeze(-1) + votes).reshape(b, 2, k * n)  # i's estimates of its neighbours
         # voters[j, i * N + m] = 1 when neighbour m of landmark i is j
         voters = (neighbours.reshape(1, -1) == torch.arange(k, device=idx.device).view(k, 1)).float()
-        summed = own + torch.einsum("jm,bcm->bjc", voters, votes.reshape(b, 2, k * n))
-        pts_cells = summed / (1 + voters.sum(1)).view(1, k, 1)
-        return pts_cells * (2.0 / w) - 1
-
-    @staticmethod
-    def confidence(score) -> torch.Tensor:
-        """(B, K, HW) score maps (any float dtype) -> (B, K) float32: the score of the cell `decode`
-        picks (its argmax, so the map's maximum), clipped to [0, 1]. In float32, as decode, and with
-        no host sync (a CUDA graph captures it, the ONNX export carries it: ReduceMax, Clip)."""
-        return score.float().amax(-1).clamp(0.0, 1.0)
+        count = (1 + voters.sum(1)).view(1, k, 1)
+        pts_cells = (own + torch.einsum("jm,bcm->bjc", voters, votes)) / count
+        points = pts_cells * (2.0 / w) - 1
+        if not scores:
+            return points, None
+        # each vote's distance from the mean of its point's estimates, squared, summed per point
+        vote_dev = votes.transpose(1, 2) - pts_cells[:, neighbours.reshape(-1)]  # (B, K * N, 2)
+        squares = ((own - pts_cells) ** 2).sum(-1) + torch.einsum("jm,bm->bj", voters, (vote_dev ** 2).sum(-1))
+        spread = (squares / count[..., 0]).sqrt() * (1.0 / w)  # crop sides
+        return points, torch.exp(spread * (-1.0 / AGREEMENT_SCALE))
 
     def encode(self, target_norm: torch.Tensor, neighbours: torch.Tensor) -> tuple:
         """(B, K, 2) points in [-1, 1] -> their cells' flat index (B, K), offsets in the cell (B, K, 2)

@@ -28,9 +28,9 @@ DEFAULT_MIN_CUTOFF = 1.0  # Hz
 DEFAULT_BETA = 10.0  # Hz per (face size / s)
 DEFAULT_D_CUTOFF = 1.0  # Hz
 # the video-mode default (AlignedFilter), from the sweep in docs/video.md
-ALIGNED_MIN_CUTOFF = 0.1  # Hz
+ALIGNED_MIN_CUTOFF = 0.3  # Hz
 ALIGNED_BETA = 20.0  # Hz per (face size / s)
-ALIGNED_D_CUTOFF = 2.0  # Hz
+ALIGNED_D_CUTOFF = 3.0  # Hz
 SPACES = ("aligned", "frame")  # where TrackSmoother filters: the face's aligned frame, or frame pixels
 
 

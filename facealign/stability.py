@@ -6,7 +6,7 @@
 Shake: the jitter with the head's own motion removed (jitter.jitter_of): the mean frame-to-frame
 motion of the points left after the similarity that best maps one frame's points onto the next, as
 % of the outer-eye-corner distance; before the filter ("unfiltered": the cascade's points) and after.
-Lag: the delay that best aligns the filtered track with the unfiltered one (lag_frames). A filter
+Lag: the delay that best aligns the filtered track with the unfiltered one (lag_frames), in ms. A filter
 in the face's aligned frame follows the head's motion at once and smooths only the shape, which
 the points' lag dilutes, so the shape's own lag (both tracks with each frame's similarity to one
 reference taken out: canonical) is reported beside it.
@@ -42,43 +42,45 @@ MAX_LAG_FRAMES = 5.0
 LAG_STEP = 0.01  # frames
 
 
-def delayed(track: np.ndarray, frames: float) -> np.ndarray:
-    """track (T, K, 2) delayed by `frames` (>= 0, fractional): out[t] = track[t - frames], linearly
-    interpolated between the two frames around it; NaN where t - frames < 0."""
+def advanced(track: np.ndarray, frames: float) -> np.ndarray:
+    """track (T, K, 2) read `frames` later (>= 0, fractional): out[t] = track[t + frames], linearly
+    interpolated between the two frames around it; NaN where t + frames is past the end."""
     if frames < 0:
-        raise ValueError(f"need a delay >= 0 frames, got {frames}")
+        raise ValueError(f"need a shift >= 0 frames, got {frames}")
     track = np.asarray(track, np.float64)
-    k, f = int(np.floor(frames)), frames - np.floor(frames)
+    k, f = int(np.floor(frames)), float(frames - np.floor(frames))
     out = np.full_like(track, np.nan)
     n = len(track)
-    if n > k + 1:
-        out[k + 1:] = (1 - f) * track[1:n - k] + f * track[:n - k - 1]
-    if f == 0 and n > k:
-        out[k] = track[0]
+    if f == 0:
+        out[:n - k] = track[k:]
+    elif n > k + 1:
+        out[:n - k - 1] = (1 - f) * track[k:n - 1] + f * track[k + 1:]
     return out
 
 
 def lag_frames(filtered: np.ndarray, raw: np.ndarray, norm: np.ndarray | None = None,
                max_frames: float = MAX_LAG_FRAMES, step: float = LAG_STEP) -> float:
-    """The delay d in [0, max_frames] (every `step` frames) that minimises the mean distance between
-    filtered[t] and raw[t - d] (delayed()): how late the filter is, in frames.
+    """How late the filter is, in frames: the delay d in [0, max_frames] (every `step` frames) that
+    minimises the mean distance between the filtered track and the unfiltered one delayed by d.
 
-    filtered, raw: (T, K, 2), NaN where there is no face; norm: (T,) per-frame divisor of the
-    distances (the eye-corner distance: large faces do not outweigh small ones), None for none. Every
-    delay is scored on the same frames: t >= max_frames + 1 with both tracks found at t and at the
-    frames it reaches back to. NaN when no frame qualifies.
+    Measured as filtered[t + d] against raw[t] (the same alignment): interpolating between frames
+    averages two of them, which would take noise out of the unfiltered track at half-frame delays
+    and favour them; the filtered track has little noise left to lose. filtered, raw: (T, K, 2), NaN
+    where there is no face; norm: (T,) per-frame divisor of the distances (the eye-corner distance,
+    so that large faces do not outweigh small ones), None for none. Every delay is scored on the
+    same frames: t with both tracks found from t to t + max_frames + 1. NaN when no frame qualifies.
     """
     filtered, raw = np.asarray(filtered, np.float64), np.asarray(raw, np.float64)
     if filtered.shape != raw.shape:
         raise ValueError(f"tracks of different shapes: {filtered.shape} and {raw.shape}")
     reach = int(np.ceil(max_frames)) + 1
     ok = np.isfinite(filtered).all(axis=(1, 2)) & np.isfinite(raw).all(axis=(1, 2))
-    valid = np.array([t >= reach and ok[t - reach:t + 1].all() for t in range(len(raw))], bool)
+    valid = np.array([t + reach < len(raw) and ok[t:t + reach + 1].all() for t in range(len(raw))], bool)
     if not valid.any():
         return float("nan")
     norm = np.ones(len(raw)) if norm is None else np.asarray(norm, np.float64)
     delays = np.arange(0.0, max_frames + step / 2, step)
-    cost = [(np.linalg.norm(filtered[valid] - delayed(raw, d)[valid], axis=-1).mean(-1) / norm[valid]).mean()
+    cost = [(np.linalg.norm(advanced(filtered, d)[valid] - raw[valid], axis=-1).mean(-1) / norm[valid]).mean()
             for d in delays]
     return float(delays[int(np.argmin(cost))])
 

@@ -1,7 +1,9 @@
 """The levers of docs/video.md that are not settings of the pipeline, measured as `facealign stability` measures:
 the stage-2 crop placed otherwise (held still, from the filtered points, moved by the last motion, or
 stage 2 run twice), and two other filters in the face's aligned frame (a constant-velocity Kalman filter,
-One Euro with one speed per point group), replayed on the default run's unfiltered points.
+One Euro with one speed per point group), replayed on the default run's unfiltered points; and, as a
+bound rather than a filter, a centred Gaussian over time (it reads frames ahead, so no live filter can
+do it; its lag is nil): how much of the frame-to-frame motion is left once even that smooths the track.
 
     python docs/video/levers.py [CLIP ...] [--preset accurate] [--json docs/video/levers.json]
 
@@ -151,6 +153,14 @@ FILTERS.update({f"aligned One Euro, group speed ({b:g})": (lambda b=b: aligned_w
                 for b in (10.0, 20.0)})
 
 
+def centred_gaussian(raw: np.ndarray, sigma: float) -> np.ndarray:
+    """Each frame's points averaged with the frames around it (Gaussian weights, sigma frames, both sides)."""
+    r = int(np.ceil(4 * sigma))
+    w = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    padded = np.concatenate([np.repeat(raw[:1], r, 0), raw, np.repeat(raw[-1:], r, 0)])  # the ends held
+    return np.stack([np.tensordot(w / w.sum(), padded[i:i + 2 * r + 1], axes=1) for i in range(len(raw))])
+
+
 def measure_clip(path: Path, preset: str) -> dict:
     frames, fps = read_frames(path)
     mesh = facemesh_figures(facemesh_track(frames))
@@ -160,6 +170,9 @@ def measure_clip(path: Path, preset: str) -> dict:
     for name, make in FILTERS.items():
         ours = figures(base["raw"], replay_with(base["raw"], fps, make), fps)
         rows[name] = {"ours": ours, "ratios": ratios(ours, mesh)}
+    for sigma in (1.0, 2.0, 3.0):
+        ours = figures(base["raw"], centred_gaussian(base["raw"], sigma), fps)
+        rows[f"centred Gaussian, sigma {sigma:g} frames (a bound)"] = {"ours": ours, "ratios": ratios(ours, mesh)}
     for name, cls in CROPS.items():
         with cls(preset=preset, video=True, fps=fps) as fa:
             rec = record(frames, fps, fa)
@@ -178,10 +191,10 @@ def main(argv=None) -> int:
     out = [measure_clip(Path(c), args.preset) for c in args.clips]
     for r in out:
         print(f"{r['source']} ({r['frames']} frames, {r['preset']}); FaceMesh {r['facemesh']['jitter']:.3f}")
-        print(f"{'lever':<40}{'unfiltered':>11}{'filtered':>10}{'x FM':>7}{'lag ms':>8}{'shape lag ms':>14}")
+        print(f"{'lever':<48}{'unfiltered':>11}{'filtered':>10}{'x FM':>7}{'lag ms':>8}{'shape lag ms':>14}")
         for name, row in r["rows"].items():
             o = row["ours"]
-            print(f"{name:<40}{o['jitter_unfiltered']:>11.3f}{o['jitter_filtered']:>10.3f}"
+            print(f"{name:<48}{o['jitter_unfiltered']:>11.3f}{o['jitter_filtered']:>10.3f}"
                   f"{row['ratios']['filtered']:>7.2f}{o['lag_ms']:>8.1f}{o['shape_lag_ms']:>14.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")

@@ -42,7 +42,7 @@ class CropFrom(FaceAligner):
 
     def _refine_tracks(self, img, cands):
         prev = self.tracker.previous_points()
-        pts = self._refine(img, [self.crop_points(c.track_id, prev[c.track_id]) for c in cands])
+        pts, _ = self._refine(img, [self.crop_points(c.track_id, prev[c.track_id]) for c in cands])
         alive, lost = T.split_alive_lost(cands, pts, prev, img.shape)
         return alive, lost + T.unconfirmed(self.tracker.tracks, cands)
 
@@ -83,8 +83,8 @@ class Stage2Twice(CropFrom):
     """Stage 2 again, its crop placed by its own first answer on this frame (twice its time)."""
 
     def _refine(self, img, last_pts):
-        first = super()._refine(img, last_pts)
-        return super()._refine(img, list(first)) if len(first) else first
+        first, scores = super()._refine(img, last_pts)
+        return super()._refine(img, list(first)) if len(first) else (first, scores)
 
 
 class Kalman:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("facealign.commands.eval", "NME / failure rate / AUC / CED on 300-W or a folder of picture + .pts pairs"),
     "predict": ("facealign.commands.predict", "landmarks for pictures, folders and videos (annotated copies + JSON)"),
     "bench": ("facealign.commands.bench", "per-stage speed of the real-time pipeline against its peers"),
+    "stability": ("facealign.commands.stability", "how much the points shake, filtered and not, and the filter's lag, beside FaceMesh"),
     "export": ("facealign.commands.export", "export weights to ONNX, a TensorRT engine or a half-precision torch cascade"),
     "serve": ("facealign.commands.serve", "start the Gradio web page (pictures, videos, webcam)"),
     "webcam": ("facealign.commands.webcam", "live landmarks on a camera, a video file or a stream (= python -m demo.webcam)"),

@@ -34,13 +34,25 @@ def track_points(frames, fps: float, aligner) -> list[np.ndarray | None]:
     return out
 
 
-def jitter_of(track: list[np.ndarray | None]) -> dict:
-    """{"jitter", "jitter_rigid_removed", "steps"} over consecutive pairs of found points."""
+def found(pts) -> bool:
+    """A frame's points are there: not None and all finite (a missing face is None or NaN)."""
+    return pts is not None and bool(np.isfinite(pts).all())
+
+
+def jitter_of(track, norm_pair: tuple[int, int] = MULTIPIE_68.norm_pair, keep=None) -> dict:
+    """{"jitter", "jitter_rigid_removed", "steps"} over consecutive pairs of found points.
+
+    track: a sequence of (K, 2) points (None or NaN where no face was found); each step is divided by
+    the distance of the points `norm_pair` (the outer eye corners) in the second frame; keep: the
+    indices of the points whose motion counts (None: all), the similarity fitted to them alone.
+    """
     raw, residual = [], []
     for a, b in zip(track[:-1], track[1:]):
-        if a is None or b is None:
+        if not (found(a) and found(b)):
             continue
-        iod = float(MULTIPIE_68.normaliser(b))
+        iod = float(np.linalg.norm(b[norm_pair[0]] - b[norm_pair[1]]))
+        if keep is not None:
+            a, b = a[keep], b[keep]
         raw.append(np.linalg.norm(b - a, axis=1).mean() / iod)
         residual.append(np.linalg.norm(b - apply(similarity(a, b), a), axis=1).mean() / iod)
     nan = float("nan")

@@ -9,7 +9,7 @@ frame's Profiler (last_stats), which is never on the data path.
     aligner = FaceAligner()                       # picture mode, weights/accurate.pt
     faces = aligner(frame_bgr)                    # list[Landmarks], every face; [] when none
     aligner.last_stats                            # FrameStats: stages run, ms per stage, left_out
-    video = FaceAligner(video=True)               # tracking + One Euro smoothing
+    video = FaceAligner(video=True)               # tracking + smoothing (One Euro, face-aligned)
     for frame in frames: faces = video(frame)
 
 Picture mode runs the detector and the whole cascade on every call and returns
@@ -57,10 +57,11 @@ class FaceAligner:
     facealign.detectors.list_detectors() or a Detector; max_faces: None (every
     face, the default) or the most faces returned/tracked (best detector scores
     first; the rest are counted in last_stats.left_out); video: track across calls;
-    smoothing: None (on in video mode only), True/False, or a dict of One Euro
-    parameters (min_cutoff, beta, d_cutoff); redetect_every: frames between
-    detector runs in video mode; confirm_every: frames between the cheap per-track
-    presence checks in between (1: every frame); flip: test-time flip averaging;
+    smoothing: None (on in video mode only), True/False, or a dict of
+    smoothing.TrackSmoother settings (space "aligned" or "frame", min_cutoff, beta,
+    d_cutoff); redetect_every: frames between detector runs in video mode;
+    confirm_every: frames between the cheap per-track presence checks in between
+    (1: every frame); flip: test-time flip averaging;
     min_score: detector confidence threshold for a detector built by name (None:
     that detector's default); fps: the frame rate assumed for timestamps when a
     call passes none.

@@ -6,6 +6,14 @@ A low-pass filter whose cutoff rises with speed: at rest it smooths hard
 face sizes per second (face size = sqrt of the point box's area), which makes
 the same parameters work for a face of 60 or 600 pixels, at any resolution.
 `d_cutoff` (Hz) smooths the speed estimate itself.
+
+Video mode filters in the face's aligned frame (`AlignedFilter`, the default): each frame's
+points are mapped by their least-squares similarity onto a reference face, the shape is
+filtered there, and the same similarity maps it back. The head's own motion (moving, turning
+in the picture, coming closer) passes through without lag; only the shape's changes
+(expression, the noise of the points, turning out of the picture) are smoothed. Its defaults
+were chosen on measured shake and lag (`facealign stability`, docs/video.md): the least
+shake with both lags (of the points and of the shape) under one frame on two clips.
 """
 from __future__ import annotations
 
@@ -14,9 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .transform import apply, similarity
+
 DEFAULT_MIN_CUTOFF = 1.0  # Hz
 DEFAULT_BETA = 10.0  # Hz per (face size / s)
 DEFAULT_D_CUTOFF = 1.0  # Hz
+# the video-mode default (AlignedFilter), from the sweep in docs/video.md
+ALIGNED_MIN_CUTOFF = 0.3  # Hz
+ALIGNED_BETA = 20.0  # Hz per (face size / s)
+ALIGNED_D_CUTOFF = 3.0  # Hz
+SPACES = ("aligned", "frame")  # where TrackSmoother filters: the face's aligned frame, or frame pixels
 
 
 def alpha(dt: float, cutoff) -> np.ndarray | float:
@@ -74,18 +89,72 @@ class OneEuroFilter:
 
 
 @dataclass
-class TrackSmoother:
-    """One OneEuroFilter per track id, made on first use and dropped with the track."""
+class AlignedFilter:
+    """Filters one track of (K, 2) points in the face's aligned frame; the rigid motion passes through.
 
-    min_cutoff: float = DEFAULT_MIN_CUTOFF
-    beta: float = DEFAULT_BETA
-    d_cutoff: float = DEFAULT_D_CUTOFF
+    Each call fits the similarity A that maps the points onto the reference (the track's first
+    points, centred, at unit RMS radius), One Euro filters the aligned shape A(pts) and returns
+    A^-1 of it: a face that only moves, turns in the picture or changes size comes back exactly
+    as it went in (no lag), while the shape's shake is smoothed.
+    """
+
+    min_cutoff: float = ALIGNED_MIN_CUTOFF
+    beta: float = ALIGNED_BETA
+    d_cutoff: float = ALIGNED_D_CUTOFF
+    _shape: OneEuroFilter | None = field(default=None, repr=False)
+    _ref: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self._shape = OneEuroFilter(self.min_cutoff, self.beta, self.d_cutoff)  # (checks them)
+
+    def reset(self) -> None:
+        self._ref = None
+        self._shape.reset()
+
+    def __call__(self, pts: np.ndarray, t: float, scale: float | None = None) -> np.ndarray:
+        """(K, 2) points (any pixel space) at time `t` s -> filtered (K, 2) float32. `scale` is
+        ignored (the aligned frame has its own); the first call passes the points through."""
+        x = np.asarray(pts, dtype=np.float64)
+        if self._ref is None or self._ref.shape != x.shape:
+            c = x - x.mean(0)
+            self._ref = c / max(float(np.sqrt((c ** 2).sum(1).mean())), 1e-9)
+            self._shape.reset()
+        to_ref = similarity(x, self._ref)
+        shape = self._shape(apply(to_ref, x), t)
+        back = np.linalg.inv(np.vstack([to_ref, [0.0, 0.0, 1.0]]))[:2]
+        return apply(back, shape)
+
+
+@dataclass
+class TrackSmoother:
+    """One filter per track id, made on first use and dropped with the track.
+
+    space: "aligned" (AlignedFilter, the video-mode default) or "frame" (OneEuroFilter on the frame
+    points, the filter before it); min_cutoff, beta, d_cutoff: its One Euro parameters (None: that
+    filter's defaults).
+    """
+
+    min_cutoff: float | None = None
+    beta: float | None = None
+    d_cutoff: float | None = None
+    space: str = "aligned"
     filters: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.space not in SPACES:
+            raise ValueError(f"unknown smoothing space {self.space!r}; choose from {', '.join(SPACES)}")
+        self.make()  # checks the parameters now, not on the first face
+
+    def make(self) -> "AlignedFilter | OneEuroFilter":
+        """A new filter with these settings."""
+        kind = AlignedFilter if self.space == "aligned" else OneEuroFilter
+        given = {"min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": self.d_cutoff}
+        return kind(**{k: v for k, v in given.items() if v is not None})
 
     def __call__(self, track_id, pts: np.ndarray, t: float, scale: float | None = None) -> np.ndarray:
         f = self.filters.get(track_id)
         if f is None:
-            f = self.filters[track_id] = OneEuroFilter(self.min_cutoff, self.beta, self.d_cutoff)
+            f = self.filters[track_id] = self.make()
         return f(pts, t, scale)
 
     def keep(self, track_ids) -> None:

@@ -145,7 +145,7 @@ def test_shared_flags_take_their_choices_from_the_tables():
                 if flag in action.option_strings and action.choices is not None:
                     assert tuple(action.choices) == tuple(choices), f"{name} {flag}: {action.choices}"
                     found[flag].add(name)
-    assert found["--backend"] == found["--preset"] == {"eval", "predict", "bench", "webcam", "compare"}
+    assert found["--backend"] == found["--preset"] == {"eval", "predict", "bench", "stability", "webcam", "compare"}
     assert found["--detector"] == {"predict"}
 
 

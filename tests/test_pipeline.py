@@ -238,8 +238,8 @@ def test_smoothing_reduces_jitter_on_a_real_clip(media):
     raw = measure_jitter(media("single_face.mp4"), smoothing=False)
     smooth = measure_jitter(media("single_face.mp4"), smoothing=True)
     assert raw["frames"] == smooth["frames"] == 72 and raw["faces"] == 72
-    # jitter with the head's own (rigid) motion removed; shipped accurate weights: 0.25 % -> 0.16 % of
-    # the eye-corner distance per frame
+    # jitter with the head's own (rigid) motion removed; shipped accurate weights, the aligned filter:
+    # 0.325 % -> 0.182 % of the eye-corner distance per frame (tests/test_stability.py holds its lag)
     assert smooth["jitter_rigid_removed"] < 0.8 * raw["jitter_rigid_removed"]
     assert smooth["jitter"] < raw["jitter"]
 

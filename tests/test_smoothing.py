@@ -1,10 +1,13 @@
-"""One Euro filter: passes constants, removes jitter, follows motion, ignores the resolution."""
+"""One Euro filter: passes constants, removes jitter, follows motion, ignores the resolution; the aligned
+filter (video mode's) passes the head's motion through and smooths the shape."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from facealign.smoothing import OneEuroFilter, TrackSmoother, face_size
+from facealign.jitter import jitter_of
+from facealign.smoothing import AlignedFilter, OneEuroFilter, TrackSmoother, face_size
+from facealign.stability import canonical, lag_frames, reference
 
 FPS = 30.0
 
@@ -71,13 +74,14 @@ def test_repeated_timestamp_does_not_blow_up():
 def test_track_smoother_keeps_one_filter_per_track():
     s = TrackSmoother()
     a, b = _face(1), _face(2)
+    moved = a + np.random.default_rng(5).normal(0, 5.0, size=a.shape)  # a change of shape, not of pose
     s(0, a, 0.0)
     s(1, b, 0.0)
-    out_a = s(0, a + 5.0, 1 / FPS)
-    assert np.abs(out_a - a).max() < 5.0  # smoothed toward the track's own history
+    out_a = s(0, moved, 1 / FPS)
+    assert np.linalg.norm(out_a - a, axis=1).mean() < 0.8 * np.linalg.norm(moved - a, axis=1).mean()  # smoothed (0.59)
     s.keep([1])
     assert set(s.filters) == {1}
-    np.testing.assert_allclose(s(0, a + 5.0, 2 / FPS), a + 5.0, atol=1e-4)  # a fresh filter
+    np.testing.assert_allclose(s(0, moved, 2 / FPS), moved, atol=1e-3)  # a fresh filter
     s.reset()
     assert s.filters == {}
 
@@ -92,3 +96,69 @@ def test_bad_parameters_are_refused():
 def test_face_size():
     pts = np.array([[0.0, 0.0], [40.0, 10.0], [10.0, 90.0]])
     assert face_size(pts) == pytest.approx(60.0)
+
+
+# -- the video-mode default: One Euro on the shape in the face's aligned frame ----------------------
+
+def _pose(i: int, face: np.ndarray) -> np.ndarray:
+    """The face moved, turned in the picture and scaled over time: frame i."""
+    th, s = 0.3 * np.sin(i / 15), 1 + 0.2 * np.sin(i / 20)
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]) * s
+    c = face.mean(0)
+    return (face - c) @ rot.T + c + [3.0 * i, 20 * np.sin(i / 10)]
+
+
+def test_aligned_filter_passes_the_heads_own_motion_unchanged():
+    face = _face() + 100
+    truth = np.stack([_pose(i, face) for i in range(90)])
+    out = _run(AlignedFilter(), truth)
+    np.testing.assert_allclose(out, truth, atol=1e-3)  # no lag, no smoothing of the rigid motion
+
+
+def test_aligned_filter_keeps_a_still_face_still():
+    rng = np.random.default_rng(3)
+    face = _face() + 100
+    noisy = face + rng.normal(0, 1.0, size=(120, 68, 2))
+    out = _run(AlignedFilter(), noisy)
+    shake_in = jitter_of(list(noisy[20:]))["jitter_rigid_removed"]
+    shake_out = jitter_of(list(out[20:]))["jitter_rigid_removed"]
+    assert shake_out < 0.3 * shake_in  # measured 0.19x
+    err_in = np.linalg.norm(noisy[20:] - face, axis=-1).mean()
+    assert np.linalg.norm(out[20:] - face, axis=-1).mean() < 0.6 * err_in  # measured 0.48x
+
+
+def test_aligned_filter_follows_a_moving_face_without_the_frame_filters_lag():
+    rng = np.random.default_rng(4)
+    face = _face() + 100
+    truth = np.stack([_pose(i, face) for i in range(90)])
+    noisy = truth + rng.normal(0, 1.0, size=truth.shape)
+    aligned, frame = _run(AlignedFilter(), noisy), _run(OneEuroFilter(), noisy)
+    assert lag_frames(aligned, noisy) <= 0.1  # measured 0.0
+    assert lag_frames(frame, noisy) >= 0.3  # measured 0.53: the frame filter smooths the motion too
+    shake_in = jitter_of(list(noisy))["jitter_rigid_removed"]
+    assert jitter_of(list(aligned))["jitter_rigid_removed"] < 0.3 * shake_in  # measured 0.19x
+
+
+def test_aligned_filter_follows_an_opening_mouth():
+    face = _face() + 100
+    lower_lip = [56, 57, 58]
+
+    def frame(i):
+        f = face.copy()
+        f[lower_lip, 1] += 1.5 * min(max(i - 30, 0), 10)  # opens by 15 px over 10 frames
+        return f
+    truth = np.stack([frame(i) for i in range(90)])
+    out = _run(AlignedFilter(), truth)
+    ref = reference(truth)
+    assert lag_frames(canonical(out, ref), canonical(truth, ref)) <= 1.5  # measured 1.15 frames
+    np.testing.assert_allclose(out[-1], truth[-1], atol=0.1)  # and settles on it
+
+
+def test_track_smoother_spaces():
+    assert isinstance(TrackSmoother().make(), AlignedFilter)
+    f = TrackSmoother(space="frame", beta=3.0).make()
+    assert isinstance(f, OneEuroFilter) and f.beta == 3.0 and f.min_cutoff == OneEuroFilter().min_cutoff
+    with pytest.raises(ValueError, match="aligned, frame"):
+        TrackSmoother(space="pixels")
+    with pytest.raises(ValueError):
+        TrackSmoother(min_cutoff=-1.0)

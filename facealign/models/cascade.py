@@ -110,7 +110,7 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     out = []
     for spec, run, name in zip(stages, runners, names):
         with _timed(observe, "crop"):
-            tfs, x, previous = _stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
+            tfs, x, previous = stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
         with _timed(observe, name):
             raw = np.asarray(run(x), dtype=np.float32).reshape(len(x), -1, 2)
             pts = _stage_points(spec, raw, tfs, previous, flip, scheme)
@@ -118,7 +118,8 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     return out
 
 
-def _stage_input(spec: StageSpec, frames, boxes_xyxy, pts, flip: bool, scheme: PointScheme):
+def stage_input(spec: StageSpec, frames, boxes_xyxy=None, pts=None, flip: bool = False,
+                scheme: PointScheme = MULTIPIE_68):
     """One stage's crops -> (CropTransforms, network input (M, C, S, S), previous points in
     the crops or None); M = 2N with flip (the mirrored crops follow the plain ones)."""
     if pts is None:

@@ -154,15 +154,16 @@ def resolved_backend(aligner, requested: str) -> str:
 
 
 def measure(source=None, preset: str = "accurate", backend: str = "auto", weights=None, frames: int = 300,
-            runs: int = 3, with_peers: bool = True) -> dict:
+            runs: int = 3, with_peers: bool = True, **backend_options) -> dict:
     """Decode `source` (default_source()), time the pipeline and (with_peers) the peers in turn on
-    `frames` frames, `runs` times -> the report dict (module docstring)."""
+    `frames` frames, `runs` times -> the report dict (module docstring). backend_options: passed to
+    the backend (e.g. session="threads=1" for onnxruntime)."""
     from . import FaceAligner
 
     source = Path(source) if source else default_source()
     clip, decode_ms = decode(source)
     order = pingpong(len(clip), max(1, frames))
-    aligner = FaceAligner(weights=weights, preset=preset, backend=backend, video=True, max_faces=1)
+    aligner = FaceAligner(weights=weights, preset=preset, backend=backend, video=True, max_faces=1, **backend_options)
     peers, skipped = load_peers() if with_peers else ([], {})
     timed = [time_pipeline(aligner, clip, order, peers) for _ in range(max(1, runs))]
     aligner.close()
@@ -182,7 +183,7 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
         "stages": {name: stats(t[name], len(order) * len(timed)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
         "preset": preset, "backend": resolved_backend(aligner, backend), "frames": len(order),
-        "runs": len(timed), "source": str(source), "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
+        "runs": len(timed), "source": str(source), "weights": str(aligner.weights), **backend_options, "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
     return report

@@ -19,13 +19,15 @@ log = logging.getLogger(__name__)
 # the session settings a user may set (`session=` of load(), CLI `--session key=value,...`) and their defaults
 OPTIMIZATION = ("disabled", "basic", "extended", "layout", "all")
 EXECUTION = ("sequential", "parallel")
-SESSION_DEFAULTS = {"threads": 0, "spinning": True, "optimization": "all", "execution": "sequential"}
+# chosen by `facealign bench --stages` (weights/README.md, "Speed"): one thread per session, idle threads
+# never spin (on 2 cores a spinning pool steals the core the detector and the rest of the frame need)
+SESSION_DEFAULTS = {"threads": 1, "spinning": False, "optimization": "all", "execution": "sequential"}
 
 
 def parse_session(spec=None, threads: int | None = None) -> dict:
     """Session settings from a dict or a "key=value,key=value" string, checked, over SESSION_DEFAULTS:
 
-    threads       intra-op threads, 0: ONNX Runtime's default (one per physical core)
+    threads       intra-op threads per session (default 1); 0: ONNX Runtime's own default (one per physical core)
     spinning      1/0: whether idle intra-op threads spin waiting for work (session.intra_op.allow_spinning)
     optimization  graph optimisation level: disabled, basic, extended, layout or all
     execution     sequential or parallel (operators of independent branches at once)
@@ -41,7 +43,7 @@ def parse_session(spec=None, threads: int | None = None) -> dict:
     if unknown:
         raise ValueError(f"unknown session setting(s) {', '.join(map(repr, unknown))}; valid: {', '.join(SESSION_DEFAULTS)}")
     if threads is not None:
-        if "threads" in spec and spec["threads"] != threads:
+        if "threads" in spec and _count(spec["threads"]) != threads:
             raise ValueError(f"threads={threads!r} and session threads={spec['threads']!r} disagree; give one")
         spec["threads"] = threads
     out = {**SESSION_DEFAULTS, **spec}
@@ -59,7 +61,7 @@ def _count(value) -> int:
     except (TypeError, ValueError):
         n = -1
     if n < 0 or isinstance(value, (bool, float)):
-        raise ValueError(f"threads must be a positive integer (0 or None: the library default), got {value!r}")
+        raise ValueError(f"session threads must be a whole number >= 0 (0: ONNX Runtime's own default), got {value!r}")
     return n
 
 
@@ -76,8 +78,8 @@ def _flag(value) -> bool:
 
 def session_options(threads: int | None = None, session=None):
     """CPU session options for low latency (parse_session: by default all graph optimisations,
-    sequential execution, ONNX Runtime's thread count with spinning threads); `threads` intra-op
-    threads (None: ONNX Runtime's default, one per physical core)."""
+    sequential execution, one intra-op thread, no spinning); `threads` intra-op threads (None: the
+    session's, by default 1)."""
     import onnxruntime as ort
 
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):

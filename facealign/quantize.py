@@ -5,23 +5,30 @@ detector's calibrated box stands in for); every later stage sees the crops place
 stage's predicted points, from the float32 model itself, as in `run_cascade`. The faces are spread
 evenly over the training split (never the test subsets the NME is measured on).
 
-    feeds = calibration_feeds("weights/fast.onnx", load_split("train"), faces=256)
-    int8 = to_int8(read_onnx("weights/fast.onnx").model, feeds)
+    int8 = quantize(read_onnx("weights/fast.onnx").model, load_split("train"))   # an onnx.ModelProto
+    check(float_model, int8_model, load_split("train"))   # NME of both on other training faces
+
+`facealign export weights/fast.onnx --format onnx --int8` runs both and writes weights/fast.int8.onnx.
 """
 from __future__ import annotations
 
 import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .data import FaceSet
 from .formats.onnx_cascade import io_names
+from .formats.onnx_int8 import to_int8
 from .models.cascade import stage_input
 from .transform import points_box
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_FACES = 256
+CHECK_FACES = 64
 BATCH = 32
 
 
@@ -53,3 +60,46 @@ def calibration_feeds(model, faces: FaceSet, count: int = CALIBRATION_FACES, bat
                       for k, spec in enumerate(model.stages)})
     log.info("calibration: %d faces in %d batches", len(picks), len(feeds))
     return feeds
+
+
+def _load(model, tmp: Path):
+    """A CascadeModel (onnxruntime) of an onnx.ModelProto, through a file in `tmp`."""
+    from .backends import load_backend
+
+    import onnx
+
+    path = tmp / f"model{len(list(tmp.iterdir()))}.onnx"
+    onnx.save(model, str(path))
+    return load_backend(path, "onnxruntime", device="cpu")
+
+
+def quantize(model, faces: FaceSet, count: int = CALIBRATION_FACES, method: str = "minmax"):
+    """A float32 facealign cascade (onnx.ModelProto) -> its INT8 copy, calibrated on `count` of `faces`
+    (formats/onnx_int8.to_int8)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        feeds = calibration_feeds(_load(model, Path(tmp)), faces, count)
+    return to_int8(model, feeds, method)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The float32 and INT8 cascades on faces the calibration did not use: NME % of each (last stage)
+    and the largest distance between their points (frame pixels)."""
+
+    faces: int
+    nme_float: float
+    nme_int8: float
+    max_px: float
+
+
+def check(float_model, int8_model, faces: FaceSet, count: int = CHECK_FACES) -> Check:
+    """Both models (onnx.ModelProto) on `count` faces half-way between the calibration's picks."""
+    from .evaluate import predict_faceset
+    from .metrics import nme
+
+    sub = faces.subset(spread(len(faces), count, offset=0.5))
+    with tempfile.TemporaryDirectory() as tmp:
+        ref, got = (predict_faceset(_load(m, Path(tmp)), sub)[-1] for m in (float_model, int8_model))
+    gt = sub.points()
+    return Check(len(sub), float(nme(ref, gt, scheme=sub.scheme).mean() * 100),
+                 float(nme(got, gt, scheme=sub.scheme).mean() * 100), float(np.linalg.norm(got - ref, axis=-1).max()))

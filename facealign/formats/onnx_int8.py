@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
@@ -48,6 +49,24 @@ def body_and_head(graph) -> tuple[set[int], set[int]]:
     return body, head
 
 
+class _PreprocessAdvice(logging.Filter):
+    """Drops quantize_static's advice to run its pre-processing (logged on the root logger): the
+    session folds the same constants at load time (measured: same NME, 475 -> 250 nodes in the file only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_preprocess_advice():
+    root, advice = logging.getLogger(), _PreprocessAdvice()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
+
+
 class _Batches:
     """onnxruntime.quantization.CalibrationDataReader over a list of feed dicts."""
 
@@ -61,7 +80,7 @@ class _Batches:
         pass
 
 
-def to_int8(model, batches: list[dict], method: str = "minmax", head_float: bool = True, per_channel: bool = True):
+def to_int8(model, batches: list[dict], method: str = "minmax", head_float: bool = False, per_channel: bool = True):
     """onnx.ModelProto (float32 facealign cascade) -> a new ModelProto with a QDQ int8 body.
 
     batches: calibration feeds, each {stage input name: float32 array}; method: minmax, entropy or
@@ -89,10 +108,11 @@ def to_int8(model, batches: list[dict], method: str = "minmax", head_float: bool
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         onnx.save(m, str(src))
-        quantize_static(str(src), str(dst), _Batches(batches), quant_format=QuantFormat.QDQ,
-                        per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_quantize=quantise, calibrate_method=calib,
-                        extra_options={"CalibMovingAverage": False})
+        with _quiet_preprocess_advice():
+            quantize_static(str(src), str(dst), _Batches(batches), quant_format=QuantFormat.QDQ,
+                            per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_quantize=quantise, calibrate_method=calib,
+                            extra_options={"CalibMovingAverage": False})
         out = onnx.load(str(dst))
     del out.metadata_props[:]
     for key, value in props:

@@ -94,13 +94,13 @@ def measure(base: Path, variants: list[Variant], source=None, frames: int = 200,
     from .backends import load_backend
     from .bench import WARMUP, decode, default_source, pingpong
 
-    source = Path(source) if source else default_source()
-    clip, _ = decode(source)
-    inputs = stage_inputs(base, [clip[i] for i in pingpong(len(clip), max(1, frames))])
     every = [Variant("base", base)] + list(variants)
     labels = [v.label for v in every]
     if len(set(labels)) < len(labels):
         raise ValueError(f"each variant once, please (got {', '.join(labels[1:])})")
+    source = Path(source) if source else default_source()
+    clip, _ = decode(source)
+    inputs = stage_inputs(base, [clip[i] for i in pingpong(len(clip), max(1, frames))])
     models = [load_backend(v.weights, "onnxruntime", device="cpu", session=v.session) for v in every]
     sizes = {tuple(s.input_size for s in m.stages) for m in models}
     if len(sizes) > 1:

@@ -7,6 +7,7 @@ computes that stage alone. Imports neither PyTorch nor anything of training.
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 
@@ -19,18 +20,22 @@ log = logging.getLogger(__name__)
 # the session settings a user may set (`session=` of load(), CLI `--session key=value,...`) and their defaults
 OPTIMIZATION = ("disabled", "basic", "extended", "layout", "all")
 EXECUTION = ("sequential", "parallel")
-# chosen by `facealign bench --stages` (weights/README.md, "Speed"): one thread per session, idle threads
-# never spin (on 2 cores a spinning pool steals the core the detector and the rest of the frame need)
-SESSION_DEFAULTS = {"threads": 1, "spinning": False, "optimization": "all", "execution": "sequential"}
+# chosen by `facealign bench --stages` (docs/speed.md): two intra-op threads (at most the CPUs there are;
+# accurate's stages take 0.52-0.55x the time of one thread, fast's 1.04-1.09x), whose idle threads never
+# spin (spinning pools took 1.3-14x the time on 2 busy cores: they steal the core the rest of the frame needs)
+SESSION_DEFAULTS = {"threads": min(2, os.cpu_count() or 1), "spinning": False, "optimization": "all",
+                    "execution": "sequential", "batch1": True}
 
 
 def parse_session(spec=None, threads: int | None = None) -> dict:
     """Session settings from a dict or a "key=value,key=value" string, checked, over SESSION_DEFAULTS:
 
-    threads       intra-op threads per session (default 1); 0: ONNX Runtime's own default (one per physical core)
+    threads       intra-op threads per session (default 2, or 1 on a 1-CPU machine); 0: ONNX Runtime's own
+                  default (one per physical core)
     spinning      1/0: whether idle intra-op threads spin waiting for work (session.intra_op.allow_spinning)
     optimization  graph optimisation level: disabled, basic, extended, layout or all
     execution     sequential or parallel (operators of independent branches at once)
+    batch1        1/0: batch-1 calls go to a session whose batch axis is fixed at 1 (StageSession)
     `threads` (the backend's older option) is the same as session threads=N. ValueError names a bad key or value."""
     if isinstance(spec, str):
         items = [kv.partition("=") for kv in spec.split(",") if kv.strip()]
@@ -48,7 +53,7 @@ def parse_session(spec=None, threads: int | None = None) -> dict:
         spec["threads"] = threads
     out = {**SESSION_DEFAULTS, **spec}
     out["threads"] = _count(out["threads"])
-    out["spinning"] = _flag(out["spinning"])
+    out["spinning"], out["batch1"] = _flag(out["spinning"], "spinning"), _flag(out["batch1"], "batch1")
     for key, choices in (("optimization", OPTIMIZATION), ("execution", EXECUTION)):
         if out[key] not in choices:
             raise ValueError(f"session {key} must be one of {', '.join(choices)}, got {out[key]!r}")
@@ -72,7 +77,7 @@ def _count(value) -> int:
     return n
 
 
-def _flag(value) -> bool:
+def _flag(value, key: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -80,13 +85,13 @@ def _flag(value) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"session spinning must be 1/0 (true/false), got {value!r}")
+    raise ValueError(f"session {key} must be 1/0 (true/false), got {value!r}")
 
 
 def session_options(threads: int | None = None, session=None):
     """CPU session options for low latency (parse_session: by default all graph optimisations,
-    sequential execution, one intra-op thread, no spinning); `threads` intra-op threads (None: the
-    session's, by default 1)."""
+    sequential execution, two intra-op threads that do not spin); `threads` intra-op threads (None:
+    the session settings')."""
     import onnxruntime as ort
 
     s = parse_session(session, _checked(threads))
@@ -216,7 +221,8 @@ def load(path, device: str = "auto", threads: int | None = None, providers: list
     providers = providers_for(device, providers)
     runners = []
     for i in range(len(casc.stages)):
-        session = StageSession(casc.stage_bytes(i), batch_axis(casc.model, io_names(i)[0]), providers, session=settings)
+        axis = batch_axis(casc.model, io_names(i)[0]) if settings["batch1"] else None
+        session = StageSession(casc.stage_bytes(i), axis, providers, session=settings)
         got = check_session(session, providers, device)
         runners.append(_runner(session, *io_names(i)))
     log.info("loaded %s: %d stage(s), providers %s", path, len(runners), got)

@@ -108,10 +108,10 @@ def test_stages_mode_times_each_variant_in_turn(tmp_path):
     out = tmp_path / "stages.json"
     weights = REPO / "weights" / "fast.onnx"
     proc = bench("--stages", "--weights", weights, "--frames", 17, "--runs", 2, "--variant", "threads=2",
-                 "--variant", "batch1=0", "--json", out)
+                 "--variant", "spinning=1,execution=parallel", "--json", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
-    assert [v["label"] for v in r["variants"]] == ["base", "threads=2", "batch1=0"]
+    assert [v["label"] for v in r["variants"]] == ["base", "threads=2", "spinning=1,execution=parallel"]
     assert r["frames"] == 17 and r["runs"] == 2 and set(r["stages"]) == {"stage1", "stage2"}
     for row in r["stages"].values():
         assert row["base"]["ratio_runs"] == [1.0, 1.0]

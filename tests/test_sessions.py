@@ -1,9 +1,7 @@
 """onnxruntime session settings (backends/onnxruntime_backend.py): parsed and checked, applied to the
-SessionOptions, passed through load_backend / FaceAligner; the batch-1 session gives the dynamic
-session's outputs, and the dynamic one is built only when a batch of another size comes."""
+SessionOptions, passed through load_backend / FaceAligner."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,26 +9,22 @@ import onnxruntime as ort
 import pytest
 
 from facealign.backends import load_backend
-from facealign.backends.onnxruntime_backend import (SESSION_DEFAULTS, StageSession, batch_axis, parse_session,
-                                                    session_options)
-from facealign.formats.onnx_cascade import io_names, read_onnx
+from facealign.backends.onnxruntime_backend import SESSION_DEFAULTS, parse_session, session_options
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "weights" / "fast.onnx"
 need_fast = pytest.mark.skipif(not FAST.is_file(), reason=f"{FAST} not shipped in this checkout")
 
 
-def test_defaults_are_two_threads_without_spinning():
-    threads = min(2, os.cpu_count() or 1)
-    assert parse_session() == SESSION_DEFAULTS == {"threads": threads, "spinning": False, "optimization": "all",
-                                                   "execution": "sequential", "batch1": True}
+def test_defaults_are_one_thread_without_spinning():
+    assert parse_session() == SESSION_DEFAULTS == {"threads": 1, "spinning": False, "optimization": "all",
+                                                   "execution": "sequential"}
 
 
 @pytest.mark.parametrize("spec, want", [
     ("threads=2,spinning=1", {"threads": 2, "spinning": True}),
     ("threads=0, spinning=off", {"threads": 0, "spinning": False}),
     ({"optimization": "basic", "execution": "parallel"}, {"optimization": "basic", "execution": "parallel"}),
-    ("batch1=0", {"batch1": False}),
     ("", {}),
 ])
 def test_session_settings_are_parsed_over_the_defaults(spec, want):
@@ -39,7 +33,7 @@ def test_session_settings_are_parsed_over_the_defaults(spec, want):
 
 @pytest.mark.parametrize("spec, words", [
     ("threads", "key=value pairs"),
-    ("thread=2", "unknown session setting(s) 'thread'; valid: threads, spinning, optimization, execution, batch1"),
+    ("thread=2", "unknown session setting(s) 'thread'; valid: threads, spinning, optimization, execution"),
     ("threads=-1", "whole number >= 0"),
     ("threads=1.5", "whole number >= 0"),
     ("spinning=maybe", "spinning must be 1/0"),
@@ -65,26 +59,9 @@ def test_session_options_apply_the_settings():
     assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     assert opts.execution_mode == ort.ExecutionMode.ORT_PARALLEL
     default = session_options()
-    assert default.intra_op_num_threads == min(2, os.cpu_count() or 1) and default.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert default.intra_op_num_threads == 1 and default.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert default.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert session_options(session="threads=0").intra_op_num_threads == 0  # onnxruntime's own choice
-
-
-@need_fast
-def test_batch_one_session_matches_the_dynamic_one_which_is_built_on_need():
-    casc = read_onnx(FAST)
-    name_in, name_out = io_names(1)
-    assert batch_axis(casc.model, name_in) == "batch"
-    s = StageSession(casc.stage_bytes(1), "batch", ["CPUExecutionProvider"])
-    size = casc.stages[1].input_size
-    x = np.random.default_rng(0).random((3, 3, size, size), dtype=np.float32)
-    one = s.run([name_out], {name_in: x[:1]})[0]
-    assert s._any is None  # batch 1 never needed the dynamic session
-    three = s.run([name_out], {name_in: x})[0]
-    assert s._any is not None and three.shape[0] == 3
-    np.testing.assert_allclose(one[0], three[0], atol=1e-5)
-    fixed = StageSession(casc.stage_bytes(1), None, ["CPUExecutionProvider"])  # no named batch axis: dynamic only
-    assert fixed._one is None and np.array_equal(fixed.run([name_out], {name_in: x[:1]})[0], one)
 
 
 @need_fast
@@ -94,7 +71,7 @@ def test_load_backend_and_the_aligner_take_session_settings(read_media):
     with pytest.raises(ValueError, match="unknown session setting"):
         load_backend(FAST, session="fast=1")
     frame = read_media("single_face.jpg")
-    with FaceAligner(weights=FAST) as a, FaceAligner(weights=FAST, session="threads=1,spinning=1") as b:
+    with FaceAligner(weights=FAST) as a, FaceAligner(weights=FAST, session="threads=2,spinning=1") as b:
         pa, pb = a(frame), b(frame)
     assert len(pa) == len(pb) == 1
     assert np.abs(pa[0].points - pb[0].points).max() < 1e-3  # same graph, other threads: same points

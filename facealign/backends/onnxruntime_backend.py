@@ -7,7 +7,6 @@ computes that stage alone. Imports neither PyTorch nor anything of training.
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 
@@ -20,22 +19,20 @@ log = logging.getLogger(__name__)
 # the session settings a user may set (`session=` of load(), CLI `--session key=value,...`) and their defaults
 OPTIMIZATION = ("disabled", "basic", "extended", "layout", "all")
 EXECUTION = ("sequential", "parallel")
-# chosen by `facealign bench --stages` (docs/speed.md): two intra-op threads (at most the CPUs there are;
-# accurate's stages take 0.52-0.55x the time of one thread, fast's 1.04-1.09x), whose idle threads never
-# spin (spinning pools took 1.3-14x the time on 2 busy cores: they steal the core the rest of the frame needs)
-SESSION_DEFAULTS = {"threads": min(2, os.cpu_count() or 1), "spinning": False, "optimization": "all",
-                    "execution": "sequential", "batch1": True}
+# chosen by `facealign bench --stages` (docs/speed.md): one intra-op thread per session (with the INT8
+# files the presets ship, 0.77-0.86x the time of two threads for fast, 0.86-0.90x for accurate), and idle
+# threads that never spin (spinning pools took 1.3-14x the time on 2 busy cores: they keep a core busy
+# that the rest of the frame needs, should a user raise `threads`)
+SESSION_DEFAULTS = {"threads": 1, "spinning": False, "optimization": "all", "execution": "sequential"}
 
 
 def parse_session(spec=None, threads: int | None = None) -> dict:
     """Session settings from a dict or a "key=value,key=value" string, checked, over SESSION_DEFAULTS:
 
-    threads       intra-op threads per session (default 2, or 1 on a 1-CPU machine); 0: ONNX Runtime's own
-                  default (one per physical core)
+    threads       intra-op threads per session (default 1); 0: ONNX Runtime's own default (one per physical core)
     spinning      1/0: whether idle intra-op threads spin waiting for work (session.intra_op.allow_spinning)
     optimization  graph optimisation level: disabled, basic, extended, layout or all
     execution     sequential or parallel (operators of independent branches at once)
-    batch1        1/0: batch-1 calls go to a session whose batch axis is fixed at 1 (StageSession)
     `threads` (the backend's older option) is the same as session threads=N. ValueError names a bad key or value."""
     if isinstance(spec, str):
         items = [kv.partition("=") for kv in spec.split(",") if kv.strip()]
@@ -53,7 +50,7 @@ def parse_session(spec=None, threads: int | None = None) -> dict:
         spec["threads"] = threads
     out = {**SESSION_DEFAULTS, **spec}
     out["threads"] = _count(out["threads"])
-    out["spinning"], out["batch1"] = _flag(out["spinning"], "spinning"), _flag(out["batch1"], "batch1")
+    out["spinning"] = _flag(out["spinning"], "spinning")
     for key, choices in (("optimization", OPTIMIZATION), ("execution", EXECUTION)):
         if out[key] not in choices:
             raise ValueError(f"session {key} must be one of {', '.join(choices)}, got {out[key]!r}")
@@ -90,8 +87,8 @@ def _flag(value, key: str) -> bool:
 
 def session_options(threads: int | None = None, session=None):
     """CPU session options for low latency (parse_session: by default all graph optimisations,
-    sequential execution, two intra-op threads that do not spin); `threads` intra-op threads (None:
-    the session settings')."""
+    sequential execution, one intra-op thread, no spinning); `threads` intra-op threads (None: the
+    session settings')."""
     import onnxruntime as ort
 
     s = parse_session(session, _checked(threads))
@@ -150,52 +147,6 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-class StageSession:
-    """One stage's graph in two ONNX Runtime sessions, used as one (`run`, `get_providers`): at batch 1
-    a session whose batch axis is fixed at 1 (add_free_dimension_override_by_name), so ONNX Runtime
-    folds the shape arithmetic of the decoding tail into constants (`facealign bench --stages`:
-    fast 0.87-0.95x the dynamic session's time per stage); any other batch goes to the dynamic
-    session, built on first need. A graph without a named batch axis gets the dynamic session alone."""
-
-    def __init__(self, model_bytes: bytes, batch_axis: str | None, providers: list, threads=None, session=None):
-        self._make = lambda opts: _session(model_bytes, opts, providers)
-        self._threads, self._session = threads, session
-        self._any = None
-        self._one = None
-        if batch_axis:
-            opts = session_options(threads, session)
-            opts.add_free_dimension_override_by_name(batch_axis, 1)
-            self._one = self._make(opts)
-        else:
-            self._any = self._make(session_options(threads, session))
-
-    def dynamic(self):
-        if self._any is None:
-            self._any = self._make(session_options(self._threads, self._session))
-        return self._any
-
-    def run(self, names, feed: dict):
-        batch = len(next(iter(feed.values())))
-        return (self._one if batch == 1 and self._one is not None else self.dynamic()).run(names, feed)
-
-    def get_providers(self) -> list[str]:
-        return (self._one or self._any).get_providers()
-
-
-def _session(model_bytes: bytes, opts, providers: list):
-    import onnxruntime as ort
-
-    return ort.InferenceSession(model_bytes, sess_options=opts, providers=providers)
-
-
-def batch_axis(model, name: str) -> str | None:
-    """The name of input `name`'s first axis (the batch) in an onnx.ModelProto; None when it is fixed."""
-    for v in model.graph.input:
-        if v.name == name and v.type.tensor_type.shape.dim:
-            return v.type.tensor_type.shape.dim[0].dim_param or None
-    return None
-
-
 def _runner(session, name_in: str, name_out: str):
     def run(x: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised."""
@@ -214,15 +165,16 @@ def load(path, device: str = "auto", threads: int | None = None, providers: list
     session: session settings, a dict or "key=value,..." (parse_session: threads, spinning,
              optimization, execution).
     """
+    import onnxruntime as ort
+
     from . import CascadeModel
 
     casc = read_onnx(path)
-    settings = parse_session(session, _checked(threads))
+    opts = session_options(threads, session)
     providers = providers_for(device, providers)
     runners = []
     for i in range(len(casc.stages)):
-        axis = batch_axis(casc.model, io_names(i)[0]) if settings["batch1"] else None
-        session = StageSession(casc.stage_bytes(i), axis, providers, session=settings)
+        session = ort.InferenceSession(casc.stage_bytes(i), sess_options=opts, providers=providers)
         got = check_session(session, providers, device)
         runners.append(_runner(session, *io_names(i)))
     log.info("loaded %s: %d stage(s), providers %s", path, len(runners), got)

@@ -17,7 +17,7 @@ def add_arguments(p) -> None:
     p.add_argument("--runs", type=int, default=3, help="timed passes; the ratios to the peers are their median")
     p.add_argument("--session", default=None, metavar="KEY=VALUE,...",
                    help="onnxruntime session settings: threads=N, spinning=1|0, optimization=disabled|basic|"
-                        "extended|layout|all, execution=sequential|parallel, batch1=1|0 (default: the backend's)")
+                        "extended|layout|all, execution=sequential|parallel (default: the backend's)")
     p.add_argument("--stages", action="store_true",
                    help="time each landmark stage alone (batch 1, real crops from the clip) for the weights "
                         "(onnx, default session) and each --variant in turn, as ratios to it")

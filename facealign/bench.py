@@ -25,7 +25,14 @@ median, per run; --runs N repeats the whole pass and reports the median ratio.
   decode        per frame, decoding the clip once
   peers         {"mediapipe_facemesh", "dlib_hog_68"}; peers_skipped: {name: reason}
   ratios        {peer: {"runs": [our landmarks median / the peer's median, one per run], "median"}}
-  preset, backend, frames (timed per run), runs, source, clip_frames, frame_size [w, h], machine
+  variants      {label: {median, mean, p95, count, "ratio_runs": [its median / our landmarks median, per run],
+                "ratio"}}: `--variant weights=FILE,key=value`, our pipeline again with another weights
+                file or onnxruntime session settings, timed in turn with ours and the peers
+  preset, backend, weights (the file), frames (timed per run), runs, source, clip_frames, frame_size [w, h],
+  machine; session (onnxruntime settings) when `--session` was given
+
+`facealign bench --stages` times each landmark stage alone for variants of one model instead
+(facealign/stagebench.py).
 """
 from __future__ import annotations
 
@@ -153,11 +160,31 @@ def resolved_backend(aligner, requested: str) -> str:
     return requested
 
 
+class VariantAligner:
+    """Our pipeline with another weights file or other session settings (a stagebench.Variant), timed in
+    turn with ours and the peers like a peer, on its own tracks."""
+
+    def __init__(self, variant, preset: str, backend: str):
+        from . import FaceAligner
+
+        options = {"session": variant.session} if variant.session else {}
+        self.name = f"variant {variant.label}"
+        self.aligner = FaceAligner(weights=variant.weights, preset=preset, backend=backend, video=True, max_faces=1,
+                                   **options)
+
+    def __call__(self, frame):
+        return self.aligner(frame)
+
+    def close(self) -> None:
+        self.aligner.close()
+
+
 def measure(source=None, preset: str = "accurate", backend: str = "auto", weights=None, frames: int = 300,
-            runs: int = 3, with_peers: bool = True, **backend_options) -> dict:
+            runs: int = 3, with_peers: bool = True, variants=(), **backend_options) -> dict:
     """Decode `source` (default_source()), time the pipeline and (with_peers) the peers in turn on
     `frames` frames, `runs` times -> the report dict (module docstring). backend_options: passed to
-    the backend (e.g. session="threads=1" for onnxruntime)."""
+    the backend (e.g. session="threads=1" for onnxruntime); variants: stagebench.Variant's, each our
+    pipeline again with its weights / session, timed in turn too (report["variants"])."""
     from . import FaceAligner
 
     source = Path(source) if source else default_source()
@@ -165,9 +192,10 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
     order = pingpong(len(clip), max(1, frames))
     aligner = FaceAligner(weights=weights, preset=preset, backend=backend, video=True, max_faces=1, **backend_options)
     peers, skipped = load_peers() if with_peers else ([], {})
-    timed = [time_pipeline(aligner, clip, order, peers) for _ in range(max(1, runs))]
+    others = [VariantAligner(v, preset, backend) for v in variants]
+    timed = [time_pipeline(aligner, clip, order, peers + others) for _ in range(max(1, runs))]
     aligner.close()
-    for peer in peers:
+    for peer in peers + others:
         peer.close()
     t = {k: [ms for run in timed for ms in run.get(k, [])] for k in {k for run in timed for k in run}}
     e2e = stats(t.pop("end_to_end"))
@@ -180,6 +208,7 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
         "fps": round(1000.0 / e2e["median"], 2) if e2e["median"] > 0 else 0.0,
         "landmarks": stats(t.pop("landmarks")),
         "peers": {p.name: stats(t.pop(p.name)) for p in peers}, "peers_skipped": skipped, "ratios": ratios,
+        "variants": {v.label: {**stats(t.pop(o.name)), **_ratio_to_ours(timed, o.name)} for v, o in zip(variants, others)},
         "stages": {name: stats(t[name], len(order) * len(timed)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
         "preset": preset, "backend": resolved_backend(aligner, backend), "frames": len(order),
@@ -187,6 +216,12 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
     return report
+
+
+def _ratio_to_ours(timed: list[dict], name: str) -> dict:
+    """{"ratio_runs": [its median / our landmarks median, per run], "ratio": their median}."""
+    per_run = [float(np.median(r[name]) / np.median(r["landmarks"])) for r in timed]
+    return {"ratio_runs": [round(x, 3) for x in per_run], "ratio": round(float(np.median(per_run)), 3)}
 
 
 def print_report(r: dict) -> None:
@@ -208,3 +243,7 @@ def print_report(r: dict) -> None:
               f"facealign (no draw) takes {ratio['median']:.2f}x its time (median of runs: {runs})")
     for name, why in r["peers_skipped"].items():
         print(f"peer {name}: skipped ({why})")
+    for label, s in r.get("variants", {}).items():
+        runs = ", ".join(f"{x:.2f}" for x in s["ratio_runs"])
+        print(f"variant {label}: median {s['median']:.2f} ms, {s['ratio']:.2f}x the time of {Path(r['weights']).name} "
+              f"(median of runs: {runs})")

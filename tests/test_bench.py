@@ -121,4 +121,18 @@ def test_stages_mode_times_each_variant_in_turn(tmp_path):
     assert "ratio per run" in proc.stdout
     dup = bench("--stages", "--weights", weights, "--frames", 3, "--variant", "threads=2", "--variant", "threads=2")
     assert dup.returncode == 2 and "each variant once" in dup.stderr
-    assert bench("--variant", "threads=2", "--no-peers").returncode == 2
+
+
+@pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
+def test_pipeline_variants_are_timed_in_turn_with_ours(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench("--frames", 6, "--runs", 2, "--no-peers", "--preset", "fast", "--variant", "threads=2,spinning=1",
+                 "--json", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    v = r["variants"]["threads=2,spinning=1"]
+    assert v["count"] == 12 and positive(v) and len(v["ratio_runs"]) == 2
+    assert min(v["ratio_runs"]) <= v["ratio"] <= max(v["ratio_runs"])
+    assert "variant threads=2,spinning=1: median" in proc.stdout
+    bad = bench("--frames", 3, "--no-peers", "--variant", "spin=1")
+    assert bad.returncode == 2 and "unknown session setting" in bad.stderr

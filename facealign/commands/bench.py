@@ -22,7 +22,8 @@ def add_arguments(p) -> None:
                    help="time each landmark stage alone (batch 1, real crops from the clip) for the weights "
                         "(onnx, default session) and each --variant in turn, as ratios to it")
     p.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE,...",
-                   help="with --stages: weights=FILE and/or session settings (as --session); repeat for more")
+                   help="weights=FILE and/or session settings (as --session): our pipeline (with --stages: each "
+                        "stage) again with them, timed in turn, as a ratio to the base; repeat for more")
 
 
 def run_stages(args) -> dict:
@@ -38,10 +39,16 @@ def run_stages(args) -> dict:
 
 def run_pipeline(args) -> dict:
     from facealign.bench import measure, print_report
+    from facealign.stagebench import parse_variant
+    from facealign.weights import resolve
 
     options = {"session": args.session} if args.session else {}
+    base = resolve(args.weights, args.preset, args.backend)
+    variants = [parse_variant(v, base) for v in args.variant]
+    if len(set(args.variant)) < len(args.variant):
+        raise ValueError(f"each variant once, please (got {', '.join(args.variant)})")
     report = measure(args.source, args.preset, args.backend, args.weights, args.frames, args.runs,
-                     with_peers=not args.no_peers, **options)
+                     with_peers=not args.no_peers, variants=variants, **options)
     print_report(report)
     return report
 
@@ -49,9 +56,6 @@ def run_pipeline(args) -> dict:
 def run(args) -> int:
     from facealign.formats.atomic import write_json
 
-    if args.variant and not args.stages:
-        print("facealign bench: --variant needs --stages", file=sys.stderr)
-        return 2
     if args.session and args.stages:
         print("facealign bench: with --stages the base runs the default session; give settings as --variant",
               file=sys.stderr)

@@ -25,9 +25,10 @@ median, per run; --runs N repeats the whole pass and reports the median ratio.
   decode        per frame, decoding the clip once
   peers         {"mediapipe_facemesh", "dlib_hog_68"}; peers_skipped: {name: reason}
   ratios        {peer: {"runs": [our landmarks median / the peer's median, one per run], "median"}}
-  variants      {label: {median, mean, p95, count, "ratio_runs": [its median / our landmarks median, per run],
-                "ratio"}}: `--variant weights=FILE,key=value`, our pipeline again with another weights
-                file or onnxruntime session settings, timed in turn with ours and the peers
+  variants      {label: {median, mean, p95, count, "ratio_runs": [its median / the base's, per run], "ratio"}}:
+                `--variant weights=FILE,key=value`, our pipeline again with another weights file or
+                onnxruntime session settings, run after the peers on every frame; "base" is a copy of
+                ours run among them (the variants' order rotates frame by frame), their reference
   preset, backend, weights (the file), frames (timed per run), runs, source, clip_frames, frame_size [w, h],
   machine; session (onnxruntime settings) when `--session` was given
 
@@ -44,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .stagebench import Variant
 from .video import VideoReader
 from .wording import plural
 
@@ -103,18 +105,20 @@ def pingpong(n_clip: int, n: int) -> list[int]:
     return [cycle[i % len(cycle)] for i in range(n)]
 
 
-def time_pipeline(aligner, frames, order, peers=()) -> dict[str, list[float]]:
-    """Run the pipeline + drawing on frames[order], each peer right after it on the same frame
-    -> {"end_to_end", "landmarks", "draw", stage..., peer name...: ms list}."""
+def time_pipeline(aligner, frames, order, peers=(), variants=()) -> dict[str, list[float]]:
+    """Run the pipeline + drawing on frames[order], each peer right after it on the same frame, then
+    each variant (their order rotating from frame to frame: whoever runs right after the peers finds
+    the caches cold) -> {"end_to_end", "landmarks", "draw", stage..., peer / variant name...: ms list}."""
     from . import draw_landmarks
 
     for i in order[:WARMUP]:
         draw_landmarks(frames[i], aligner(frames[i]))
-        for peer in peers:
+        for peer in [*peers, *variants]:
             peer(frames[i])
     aligner.reset()
-    out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": [], **{p.name: [] for p in peers}}
-    for i in order:
+    out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": [],
+                                   **{p.name: [] for p in [*peers, *variants]}}
+    for f, i in enumerate(order):
         t0 = time.perf_counter()
         faces = aligner(frames[i])
         t1 = time.perf_counter()
@@ -126,7 +130,8 @@ def time_pipeline(aligner, frames, order, peers=()) -> dict[str, list[float]]:
         for name, ms in aligner.last_stats.timings().items():
             if name != "total" and ms > 0.0:  # a stage that did not run this frame (detect) is not a 0
                 out.setdefault(name, []).append(float(ms))
-        for peer in peers:
+        turn = f % len(variants) if variants else 0
+        for peer in [*peers, *variants[turn:], *variants[:turn]]:
             t0 = time.perf_counter()
             peer(frames[i])
             out[peer.name].append((time.perf_counter() - t0) * 1e3)
@@ -192,8 +197,10 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
     order = pingpong(len(clip), max(1, frames))
     aligner = FaceAligner(weights=weights, preset=preset, backend=backend, video=True, max_faces=1, **backend_options)
     peers, skipped = load_peers() if with_peers else ([], {})
-    others = [VariantAligner(v, preset, backend) for v in variants]
-    timed = [time_pipeline(aligner, clip, order, peers + others) for _ in range(max(1, runs))]
+    # the variants run after the peers, so they are compared with a copy of ours that runs among them
+    base = [Variant("base", aligner.weights, backend_options.get("session") or {})] if variants else []
+    others = [VariantAligner(v, preset, backend) for v in [*base, *variants]]
+    timed = [time_pipeline(aligner, clip, order, peers, others) for _ in range(max(1, runs))]
     aligner.close()
     for peer in peers + others:
         peer.close()
@@ -208,7 +215,8 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
         "fps": round(1000.0 / e2e["median"], 2) if e2e["median"] > 0 else 0.0,
         "landmarks": stats(t.pop("landmarks")),
         "peers": {p.name: stats(t.pop(p.name)) for p in peers}, "peers_skipped": skipped, "ratios": ratios,
-        "variants": {v.label: {**stats(t.pop(o.name)), **_ratio_to_ours(timed, o.name)} for v, o in zip(variants, others)},
+        "variants": {o.name.removeprefix("variant "): {**stats(t.pop(o.name)), **_ratio(timed, o.name, others[0].name)}
+                     for o in others},
         "stages": {name: stats(t[name], len(order) * len(timed)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
         "preset": preset, "backend": resolved_backend(aligner, backend), "frames": len(order),
@@ -218,9 +226,9 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
     return report
 
 
-def _ratio_to_ours(timed: list[dict], name: str) -> dict:
-    """{"ratio_runs": [its median / our landmarks median, per run], "ratio": their median}."""
-    per_run = [float(np.median(r[name]) / np.median(r["landmarks"])) for r in timed]
+def _ratio(timed: list[dict], name: str, base: str) -> dict:
+    """{"ratio_runs": [its median / base's median, per run], "ratio": their median}."""
+    per_run = [float(np.median(r[name]) / np.median(r[base])) for r in timed]
     return {"ratio_runs": [round(x, 3) for x in per_run], "ratio": round(float(np.median(per_run)), 3)}
 
 
@@ -245,5 +253,5 @@ def print_report(r: dict) -> None:
         print(f"peer {name}: skipped ({why})")
     for label, s in r.get("variants", {}).items():
         runs = ", ".join(f"{x:.2f}" for x in s["ratio_runs"])
-        print(f"variant {label}: median {s['median']:.2f} ms, {s['ratio']:.2f}x the time of {Path(r['weights']).name} "
+        print(f"variant {label}: median {s['median']:.2f} ms, {s['ratio']:.2f}x the time of the base "
               f"(median of runs: {runs})")

@@ -130,6 +130,8 @@ def test_pipeline_variants_are_timed_in_turn_with_ours(tmp_path):
                  "--json", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
+    assert list(r["variants"]) == ["base", "threads=2,spinning=1"]  # base: a copy of ours among the variants
+    assert r["variants"]["base"]["ratio_runs"] == [1.0, 1.0]
     v = r["variants"]["threads=2,spinning=1"]
     assert v["count"] == 12 and positive(v) and len(v["ratio_runs"]) == 2
     assert min(v["ratio_runs"]) <= v["ratio"] <= max(v["ratio_runs"])

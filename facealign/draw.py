@@ -6,6 +6,8 @@ points over them, as in MediaPipe. Unless a DrawingSpec fixes them, point radius
 line thickness grow with the picture (2 px and 1 px per REFERENCE_SIDE pixels of its
 long side, so an 8000 px picture shown at screen size still shows its points), capped
 by the face's size (so the points of a small face in a big picture stay apart).
+A point whose confidence (Landmarks.point_scores) is below DrawingSpec.low_score is drawn as a
+ring in low_color instead of a filled dot, so the points not to trust stand out.
 """
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ import cv2
 import numpy as np
 
 from .schemes import MULTIPIE_68
+
+
+LOW_SCORE = 0.45  # the default DrawingSpec.low_score: about the 10th percentile of accurate's point scores on clean faces
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,14 @@ class DrawingSpec:
     box_color: tuple[int, int, int] = (0, 0, 255)  # BGR
     antialias: bool = True  # cv2.LINE_AA; False draws 8-connected, pixel-exact shapes
     axis_length: float = 0.8  # pose axes, in inter-ocular distances
+    # points scoring below this (Landmarks.point_scores) are drawn as rings in low_color; 0 draws every
+    # point alike. LOW_SCORE: see weights/README.md, "Point confidences", for how it was chosen
+    low_score: float = LOW_SCORE
+    low_color: tuple[int, int, int] = (0, 140, 255)  # BGR, orange
+
+    def __post_init__(self):
+        if not 0.0 <= self.low_score <= 1.0:
+            raise ValueError(f"DrawingSpec.low_score is a point score threshold in [0, 1] (0: off), got {self.low_score}")
 
     @property
     def line_type(self) -> int:
@@ -87,9 +100,22 @@ def _contours(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec
         cv2.polylines(img, list(px[seg]), False, spec.line_color, thickness, spec.line_type)
 
 
-def _points(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, radius: int) -> None:
-    for x, y in px[ok].tolist():
-        cv2.circle(img, (x, y), radius, spec.color, -1, spec.line_type)
+def low_points(scores, n: int, threshold: float) -> np.ndarray:
+    """(n,) bool: the points scoring below `threshold` (none when there are no scores or threshold is 0)."""
+    if scores is None or not threshold:
+        return np.zeros(n, bool)
+    return np.asarray(scores, np.float32).reshape(n) < threshold
+
+
+def _points(img: np.ndarray, px: np.ndarray, ok: np.ndarray, spec: DrawingSpec, radius: int,
+            low: np.ndarray) -> None:
+    """Filled dots in spec.color; the `low` ones as rings in spec.low_color."""
+    ring = max(1, radius // 2)
+    for (x, y), weak in zip(px[ok].tolist(), low[ok].tolist()):
+        if weak:
+            cv2.circle(img, (x, y), radius, spec.low_color, ring, spec.line_type)
+        else:
+            cv2.circle(img, (x, y), radius, spec.color, -1, spec.line_type)
 
 
 def _axes(img: np.ndarray, pts: np.ndarray, pose, spec: DrawingSpec, thickness: int, scheme) -> None:
@@ -111,7 +137,8 @@ def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -
     """Copy of the (H, W, 3) uint8 BGR `frame` with each face drawn.
 
     faces: a list of Landmarks (anything with .points (K, 2) frame pixels, .box_xyxy (4,),
-    .pose (yaw, pitch, roll) degrees and, optionally, .scheme: the 68-point one if absent). style: a DrawingSpec
+    .pose (yaw, pitch, roll) degrees and, optionally, .scheme: the 68-point one if absent, and
+    .point_scores (K,): points below style.low_score drawn as rings). style: a DrawingSpec
     (default DrawingSpec()). Contours first, points over them, then the box and
     the pose axes if the style asks for them.
     """
@@ -127,7 +154,7 @@ def draw_landmarks(frame: np.ndarray, faces, style: DrawingSpec | None = None) -
         if spec.contours:
             _contours(out, px, ok, spec, thickness, scheme.segments)
         if spec.points:
-            _points(out, px, ok, spec, radius)
+            _points(out, px, ok, spec, radius, low_points(getattr(face, "point_scores", None), len(pts), spec.low_score))
         if spec.box and _finite(np.asarray(face.box_xyxy)):
             b = np.asarray(face.box_xyxy)
             cv2.rectangle(out, _pt(b[:2]), _pt(b[2:]), spec.box_color, thickness, spec.line_type)

@@ -152,18 +152,29 @@ def refuse_existing(out: Path, overwrite: bool) -> None:
 
 
 def compare(casc: CascadeFile, path, backend: str = "auto", batch: int = 3, seed: int = 0, **options) -> list[float]:
-    """Max |source - exported| of each stage's normalised outputs on a random (batch, C, S, S) input.
+    """Max |source - exported| of each stage's normalised outputs and point scores on a random
+    (batch, C, S, S) input. ValueError when the exported file has scores where the source has none,
+    or lacks them where it has them.
 
-    The source runs in PyTorch float32 on the CPU; the exported file with `backend`.
+    The source runs in PyTorch float32 on the CPU (its infer()); the exported file with `backend`.
     """
     import torch
+
+    from .models.cascade import split_output
 
     model = load_backend(path, backend, **options)
     rng = np.random.default_rng(seed)
     diffs = []
-    for spec, torch_model, run in zip(casc.stages, casc.models(), model.runners):
+    for i, (spec, torch_model, run) in enumerate(zip(casc.stages, casc.models(), model.runners)):
         x = rng.random((batch, spec.in_channels, spec.input_size, spec.input_size), dtype=np.float32)
         with torch.inference_mode():
-            ref = torch_model(torch.from_numpy(x)).numpy()
-        diffs.append(float(np.abs(np.asarray(run(x), np.float32) - ref).max()))
+            ref, ref_scores = torch_model.infer(torch.from_numpy(x))
+        got, scores = split_output(run(x))
+        if (scores is None) != (ref_scores is None):
+            raise ValueError(f"{path}: stage {i + 1} has {'no ' if scores is None else ''}point scores, "
+                             f"the source has {'none' if ref_scores is None else 'them'}")
+        diff = np.abs(np.asarray(got, np.float32) - ref.numpy()).max()
+        if scores is not None:
+            diff = max(diff, np.abs(np.asarray(scores, np.float32) - ref_scores.numpy()).max())
+        diffs.append(float(diff))
     return diffs

@@ -27,6 +27,7 @@ cascade stage as one batch.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -150,8 +151,9 @@ class FaceAligner:
         if room is not None and len(cands) > room:
             self._left_out += len(cands) - room
             cands = cands[:room]
-        pts, _ = self._cascade(img, cands)
-        return [T.Track(-1, p, c.score) for c, p in zip(cands, pts) if np.isfinite(p).all()]
+        pts, _, scores = self._cascade(img, cands)
+        return [T.Track(-1, p, c.score, s) for c, p, s in zip(cands, pts, _per_face(scores, len(cands)))
+                if np.isfinite(p).all()]
 
     def _video_step(self, img: np.ndarray) -> list[T.Track]:
         """gate -> refine -> split -> admit -> commit (see the module's docstring)."""
@@ -179,9 +181,11 @@ class FaceAligner:
     def _refine_tracks(self, img: np.ndarray, cands: list[T.Candidate]) -> tuple[list[T.Track], list[T.Track]]:
         """The last stage on every candidate from its last points -> (alive, lost) tracks."""
         prev = self.tracker.previous_points()
-        pts = self._refine(img, [prev[c.track_id] for c in cands])
+        pts, scores = self._refine(img, [prev[c.track_id] for c in cands])
         with self._prof.stage("track"):
             alive, lost = T.split_alive_lost(cands, pts, prev, img.shape)
+            by_id = dict(zip([c.track_id for c in cands], _per_face(scores, len(cands))))
+            alive = [replace(tr, point_scores=by_id[tr.track_id]) for tr in alive]
             lost += T.unconfirmed(self.tracker.tracks, cands)
         if lost:
             log.debug("frame %d: lost track(s) %s", self.tracker.frame_index, [t.track_id for t in lost])
@@ -196,7 +200,7 @@ class FaceAligner:
                 self.smoother.keep([tr.track_id for tr in tracks])
             size = (img.shape[1], img.shape[0])  # the pose is solved when a caller reads it
             return [Landmarks(p, tr.score, points_box(p), tr.track_id if self.video else None, frame_size=size,
-                              scheme=self.scheme) for tr, p in zip(tracks, pts_out)]
+                              scheme=self.scheme, point_scores=tr.point_scores) for tr, p in zip(tracks, pts_out)]
 
     def _warn_cap(self) -> None:
         msg = "max_faces=%d left out %d face(s) of this frame; " + CAP_HINT
@@ -231,24 +235,32 @@ class FaceAligner:
             every = T.new_candidates(detections, alive, lost, None)
         cands = every if room is None else every[: max(room, 0)]
         self._left_out += len(every) - len(cands)
-        pts, first = self._cascade(img, cands)
+        pts, first, scores = self._cascade(img, cands)
         out = []
-        for c, p, p1 in zip(cands, pts, first):
+        for c, p, p1, s in zip(cands, pts, first, _per_face(scores, len(cands))):
             if T.plausible(p, img.shape) and T.stages_agree(p1, p):
-                out.append(T.Track(self.tracker.new_id() if c.track_id is None else c.track_id, p, c.score))
+                out.append(T.Track(self.tracker.new_id() if c.track_id is None else c.track_id, p, c.score, s))
         return out
 
-    def _cascade(self, img: np.ndarray, cands: list[T.Candidate]) -> tuple[np.ndarray, np.ndarray]:
-        """One batch through the cascade -> (final (N, 68, 2), stage-1 (N, 68, 2)) frame points."""
+    def _cascade(self, img: np.ndarray, cands: list[T.Candidate]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """One batch through the cascade -> (final (N, K, 2), stage-1 (N, K, 2)) frame points and the
+        last stage's (N, K) point scores (None when the weights have none)."""
         if not cands:
             empty = np.zeros((0, self.scheme.num_points, 2), np.float32)
-            return empty, empty
+            return empty, empty, None
         boxes = np.stack([c.box_xyxy for c in cands])
         stages = self.model([img] * len(cands), boxes, self.flip, observe=self._prof.add)
-        return stages[-1], stages[0]
+        return stages[-1], stages[0], stages.scores
 
-    def _refine(self, img: np.ndarray, last_pts: list[np.ndarray]) -> np.ndarray:
-        """Tracked faces: the last stage alone from their last points -> (N, 68, 2) frame points."""
+    def _refine(self, img: np.ndarray, last_pts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Tracked faces: the last stage alone from their last points -> ((N, K, 2) frame points,
+        (N, K) point scores or None)."""
         if not last_pts:
-            return np.zeros((0, self.scheme.num_points, 2), np.float32)
-        return self.model.refine([img] * len(last_pts), np.stack(last_pts), self.flip, observe=self._prof.add)[-1]
+            return np.zeros((0, self.scheme.num_points, 2), np.float32), None
+        out = self.model.refine([img] * len(last_pts), np.stack(last_pts), self.flip, observe=self._prof.add)
+        return out[-1], out.scores
+
+
+def _per_face(scores: np.ndarray | None, n: int) -> list:
+    """(N, K) point scores -> one (K,) array per face; None (weights without scores) -> N Nones."""
+    return [None] * n if scores is None else list(scores)

@@ -3,14 +3,16 @@
     picture: {"schema", "source", "width", "height", "faces": [FACE, ...], "left_out"}
     video:   {"schema", "source", "width", "height", "fps", "frames": [FRAME, ...]}
     FRAME  = {"index", "faces": [FACE, ...], "left_out"}
-    FACE   = {"face", "points", "score", "box_xyxy", "track_id", "pose"}   (Landmarks.to_dict + "face")
+    FACE   = {"face", "points", "score", "point_scores", "box_xyxy", "track_id", "pose"}   (Landmarks.to_dict + "face")
 
 Coordinates are in the input's pixels (0-based pixel centres), whatever size a front end
 processed the picture at. "left_out": faces found but not returned because of a max_faces cap.
+"point_scores": the landmark network's confidence in each point, in [0, 1] (null when the weights'
+last stage has no scores). Schema versions: 1 had no "point_scores"; 2 adds them.
 """
 from __future__ import annotations
 
-SCHEMA = "facealign/landmarks-1"
+SCHEMA = "facealign/landmarks-2"
 
 
 def face_record(face, index: int, scale: float = 1.0) -> dict:

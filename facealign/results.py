@@ -21,6 +21,11 @@ class Landmarks:
     pose: (yaw, pitch, roll) degrees (facealign.pose for the conventions), NaN if unsolvable.
       Given, or solved from the points on first access when frame_size (width, height) is
       known (the pipeline passes it), so a caller that never reads it never pays for it.
+    point_scores: (K,) float32 in [0, 1], the network's confidence in each point (a PIP head's
+      score at the point's cell, from the cascade's last stage); None when the weights' last stage
+      has no scores (a regression or heatmap head): there is then no confidence, not a made-up one.
+    landmark_score: the face's mean point score (None without point scores); `score` is the
+      detector's, this one the landmark network's.
     """
 
     points: np.ndarray
@@ -30,13 +35,20 @@ class Landmarks:
     given_pose: tuple[float, float, float] | None = field(default=None, repr=False)
     frame_size: tuple[int, int] | None = field(default=None, repr=False)
     scheme: PointScheme = field(default=MULTIPIE_68, repr=False)
+    point_scores: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "points", self.scheme.check(self.points))
+        object.__setattr__(self, "point_scores", check_point_scores(self.point_scores, self.scheme.num_points))
         object.__setattr__(self, "box_xyxy", np.asarray(self.box_xyxy, dtype=np.float32).reshape(4))
         object.__setattr__(self, "score", float(self.score))
         if self.given_pose is not None:
             object.__setattr__(self, "given_pose", tuple(float(v) for v in self.given_pose))
+
+    @property
+    def landmark_score(self) -> float | None:
+        """The mean of point_scores, in [0, 1]; None when there are none."""
+        return None if self.point_scores is None else float(self.point_scores.mean())
 
     @property
     def pose(self) -> tuple[float, float, float]:
@@ -57,11 +69,25 @@ class Landmarks:
 
     def to_dict(self, scale: float = 1.0) -> dict:
         """JSON-ready: plain lists and floats, coordinates rounded to 0.01 pixel, an unsolved pose as
-        nulls. scale: the frame's size over the input's (a downscaled frame): coordinates are divided
-        by it, so they are in the input's pixels. The one face record (README, "JSON schema")."""
+        nulls, point scores rounded to 1e-4 (null without them). scale: the frame's size over the
+        input's (a downscaled frame): coordinates are divided by it, so they are in the input's
+        pixels. The one face record (README, "JSON schema")."""
         pts = np.asarray(self.points, np.float64) / scale  # float64: no float32 digits (187.9499969)
         box = np.asarray(self.box_xyxy, np.float64) / scale
-        return {"points": np.round(pts, 2).tolist(), "score": round(self.score, 4),
+        scores = None if self.point_scores is None else np.round(self.point_scores.astype(np.float64), 4).tolist()
+        return {"points": np.round(pts, 2).tolist(), "score": round(self.score, 4), "point_scores": scores,
                 "box_xyxy": np.round(box, 2).tolist(), "track_id": self.track_id,
                 "pose": {k: (None if np.isnan(v) else round(float(v), 2))
                          for k, v in zip(("yaw", "pitch", "roll"), self.pose)}}
+
+
+def check_point_scores(scores, k: int) -> np.ndarray | None:
+    """None, or (k,) numbers in [0, 1] -> a float32 array; ValueError saying what is wrong otherwise."""
+    if scores is None:
+        return None
+    arr = np.asarray(scores, dtype=np.float32)
+    if arr.shape != (k,):
+        raise ValueError(f"point_scores must have shape ({k},), one per point, got {arr.shape}")
+    if not (np.isfinite(arr).all() and arr.min() >= 0.0 and arr.max() <= 1.0):
+        raise ValueError(f"point_scores must be in [0, 1], got values from {arr.min()} to {arr.max()}")
+    return arr

@@ -36,11 +36,18 @@ MAX_ASPECT = 3.0  # point box longer than this many times its width, or the reve
 
 @dataclass(frozen=True, eq=False)
 class Track:
-    """A face followed across frames: its cascade points (unsmoothed) and its last detection score."""
+    """A face followed across frames: its cascade points (unsmoothed), its last detection score and
+    the last stage's point scores ((K,) in [0, 1], None when the weights have none)."""
 
     track_id: int
     pts: np.ndarray  # (K, 2) float32 frame pixels
     score: float
+    point_scores: np.ndarray | None = None
+
+    @property
+    def landmark_score(self) -> float | None:
+        """The face-level landmark confidence: the mean point score (None without scores)."""
+        return None if self.point_scores is None else float(np.mean(self.point_scores))
 
 
 @dataclass(frozen=True, eq=False)

@@ -76,7 +76,10 @@ def test_single_face(client):
     out = cv2.imread(r["image"])  # PNG: exact pixels
     assert out.shape == frame.shape
     assert np.abs(out.astype(int) - frame.astype(int)).max() > 100  # landmarks were drawn
-    assert len(r["table"]["data"]) == 1 and r["table"]["headers"][:2] == ["face", "score"]
+    assert len(r["table"]["data"]) == 1 and r["table"]["headers"][:4] == ["face", "score", "points mean", "points min"]
+    row, scores = r["table"]["data"][0], face["point_scores"]  # the face's point confidences: mean, minimum
+    assert len(scores) == 68 and row[2] == round(float(np.mean(scores)), 3) and row[3] == round(min(scores), 3)
+    assert 0 <= row[3] < row[2] <= 1
     rows = Path(r["csv"]).read_text().splitlines()
     assert rows[0] == "face,point,x,y" and len(rows) == 1 + 68
 
@@ -86,7 +89,7 @@ def test_multi_face_gives_every_face(client):
     assert r["n"] == 5, r["message"]
     h, w = cv2.imread(str(MEDIA / "multi_face.jpg")).shape[:2]
     data = check_points_inside(r, w, h)
-    assert data["schema"] == "facealign/landmarks-1" and data["left_out"] == 0
+    assert data["schema"] == "facealign/landmarks-2" and data["left_out"] == 0
     assert set(data) == {"schema", "source", "width", "height", "faces", "left_out"}
     capped = picture(client, MEDIA / "multi_face.jpg", max_faces=2)
     assert capped["n"] == 2 and "3 more face(s) were left out" in capped["message"]

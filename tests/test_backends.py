@@ -115,12 +115,53 @@ def test_onnxruntime_matches_torch_on_real_faces(name, onnx_files, faces):
         assert a.shape == b.shape == (len(FACES), 68, 2)
         assert np.abs(a - b).max() < MAX_ERR_PX, f"stage {k + 1} frame points differ"
     for k, x in enumerate(stage_inputs(ref, frames, boxes)):
-        out_ref = ref.runners[k](x)
+        out_ref, scores_ref = ref.runners[k](x)
         assert np.abs(out_ref).max() > 0.1, "outputs too small for the comparison to mean anything"
-        assert np.abs(ort.runners[k](x) - out_ref).max() < MAX_ERR_NORM  # batch of several
-        one = ort.runners[k](x[2:3])  # batch of one
+        out, scores = ort.runners[k](x)  # batch of several
+        assert np.abs(out - out_ref).max() < MAX_ERR_NORM
+        assert (scores is None) == (scores_ref is None)
+        if scores is not None:  # accurate's PIP stages score their points
+            assert scores.shape == (len(FACES), 68) and scores.dtype == np.float32
+            assert np.abs(scores - scores_ref).max() < MAX_ERR_NORM and scores.std() > 0.01
+        one, _ = ort.runners[k](x[2:3])  # batch of one
         assert one.shape == (1, 68, 2) and one.dtype == np.float32
         assert np.abs(one - out_ref[2:3]).max() < MAX_ERR_NORM
+
+
+def test_onnxruntime_and_torch_agree_on_the_point_scores_of_real_faces(onnx_files, faces):
+    """accurate (PIP heads): the last stage's scores, (N, 68) in [0, 1], the same from both backends;
+    the two-stage cascade's last stage (a regression head) has none: None from both, not made up."""
+    frames, boxes, _ = faces
+    pt, onnx_path = onnx_files["accurate"]
+    ref, ort = load_backend(pt, "torch", device="cpu"), load_backend(onnx_path)
+    assert ref.has_scores and ort.has_scores
+    a, b = ref(frames, boxes).scores, ort(frames, boxes).scores
+    assert a.shape == b.shape == (len(FACES), 68) and 0 <= b.min() and b.max() <= 1
+    assert np.abs(a - b).max() < 0.01  # stage 2's crop follows stage 1's points (6e-5 px apart)
+    pt, onnx_path = onnx_files["two_stage"]
+    for model in (load_backend(pt, "torch", device="cpu"), load_backend(onnx_path)):
+        assert not model.has_scores and model(frames, boxes).scores is None
+    assert read_onnx(onnx_path).score_outputs == ["stage1_scores", None]
+
+
+def test_a_version_1_onnx_file_still_loads_without_scores(tmp_path, faces):
+    """An ONNX file from before point scores (format version 1: points outputs only) loads and gives
+    the same points as today's file, and None for the scores."""
+    import onnx
+
+    from facealign.formats.onnx_cascade import to_onnx, write_onnx
+
+    old = write_onnx(to_onnx(load_cascade(ACCURATE), preset="accurate", scores=False), tmp_path / "v1.onnx")
+    props = {p.key: p.value for p in onnx.load(str(old)).metadata_props}
+    assert props["facealign_format_version"] == "1" and "scores" not in props
+    assert [o.name for o in onnx.load(str(old)).graph.output] == ["stage1_output", "stage2_output"]
+    frames, boxes, _ = faces
+    v1, v2 = load_backend(old), load_backend(ROOT / "weights" / "accurate.onnx")
+    assert not v1.has_scores and v2.has_scores
+    a, b = v1(frames, boxes), v2(frames, boxes)
+    assert a.scores is None and b.scores.shape == (len(FACES), 68)
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p, q)
 
 
 def test_onnx_metadata_round_trip(onnx_files):
@@ -143,7 +184,7 @@ def test_each_stage_subgraph_stands_alone(onnx_files):
     for k, spec in enumerate(casc.stages):
         sub = casc.stage_model(k)
         assert [i.name for i in sub.graph.input] == [f"stage{k + 1}_input"]
-        assert [o.name for o in sub.graph.output] == [f"stage{k + 1}_output"]
+        assert [o.name for o in sub.graph.output] == [f"stage{k + 1}_output"] + ([f"stage{k + 1}_scores"] if k == 0 else [])
         dims = sub.graph.input[0].type.tensor_type.shape.dim
         assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [3, spec.input_size, spec.input_size]
 
@@ -214,7 +255,7 @@ def test_onnxruntime_on_cuda_that_falls_back_to_the_cpu_is_an_error(onnx_files, 
     with caplog.at_level("WARNING", logger="facealign.backends.onnxruntime_backend"):
         model = load_backend(path, "onnxruntime", providers=asked)  # device auto: a warning, and the CPU
     assert "dropped the provider(s) CUDAExecutionProvider" in caplog.text
-    assert model.runners[0](np.zeros((1, 3, 128, 128), np.float32)).shape == (1, 68, 2)
+    assert model.runners[0](np.zeros((1, 3, 128, 128), np.float32))[0].shape == (1, 68, 2)
 
 
 @pytest.mark.gpu
@@ -229,9 +270,12 @@ def test_tensorrt_matches_torch_and_caches_engines(tmp_path, two_stage_pt, faces
     assert not list(cache.glob("*.tmp"))
     ref = load_backend(two_stage_pt, "torch", device="cpu")
     for k, x in enumerate(stage_inputs(ref, frames, boxes)):
-        assert np.abs(trt_model.runners[k](x) - ref.runners[k](x)).max() < MAX_ERR_FP16
+        (got, scores), (want, want_scores) = trt_model.runners[k](x), ref.runners[k](x)
+        assert np.abs(got - want).max() < MAX_ERR_FP16 and (scores is None) == (want_scores is None)
+        if scores is not None:
+            assert np.abs(scores - want_scores).max() < MAX_ERR_FP16
         big = np.concatenate([x] * 4)  # 24 > the profile's 16: runs in chunks
-        assert np.abs(trt_model.runners[k](big)[-len(x):] - ref.runners[k](x)).max() < MAX_ERR_FP16
+        assert np.abs(trt_model.runners[k](big)[0][-len(x):] - want).max() < MAX_ERR_FP16
     again = load_backend(two_stage_pt, "tensorrt", cache_dir=cache)  # from the cache this time
     assert len(list(cache.glob("*.engine"))) == 2 and len(again.runners) == 2
 
@@ -243,11 +287,14 @@ def test_torch_cuda_graphs_match_cpu(two_stage_pt, faces):
     frames, boxes, _ = faces
     cpu, gpu = load_backend(two_stage_pt, "torch", device="cpu"), load_backend(two_stage_pt, "torch", device="cuda")
     for k, x in enumerate(stage_inputs(cpu, frames, boxes)):
-        ref = cpu.runners[k](x)
+        ref, ref_scores = cpu.runners[k](x)
         for n in (1, 3, len(x)):  # padded up to buckets 1, 4, 8
-            assert np.abs(gpu.runners[k](x[:n]) - ref[:n]).max() < MAX_ERR_FP16
+            got, scores = gpu.runners[k](x[:n])
+            assert np.abs(got - ref[:n]).max() < MAX_ERR_FP16 and (scores is None) == (ref_scores is None)
+            if scores is not None:
+                assert np.abs(scores - ref_scores[:n]).max() < MAX_ERR_FP16
         big = np.concatenate([x] * 3)  # 18 > 16: chunked
-        assert np.abs(gpu.runners[k](big)[-len(x):] - ref).max() < MAX_ERR_FP16
+        assert np.abs(gpu.runners[k](big)[0][-len(x):] - ref).max() < MAX_ERR_FP16
     for a, b in zip(cpu(frames, boxes), gpu(frames, boxes)):
         assert np.abs(a - b).max() < 1.0  # frame pixels of 384 px pictures
 

@@ -67,3 +67,21 @@ def test_flip_averaging_stays_close_and_tracking_from_the_cascade_does_not_drift
     frames = [faces.image(i) for i in range(len(faces))]
     again = np.concatenate([model.refine(frames[s:s + 32], plain[s:s + 32])[-1] for s in range(0, len(faces), 32)])
     assert abs(nme(again, gt).mean() - nme(plain, gt).mean()) < 0.001  # within 0.1 % of the eye distance
+
+
+def test_flip_averages_the_point_scores_with_the_mirror_permutation(common):
+    """With flip, each point's score is the mean of its own and its mirror partner's in the mirrored
+    crop (the scheme's flip permutation), exactly; without the permutation the two halves disagree
+    (a left eye corner scored as the right one), with it they nearly agree."""
+    from facealign.models.cascade import to_input
+
+    model = load_backend(WEIGHTS_DIR / "fast.onnx")
+    faces = common.subset(range(0, 554, 50))  # 12 faces
+    frames, gt = [faces.image(i) for i in range(len(faces))], faces.points()
+    plain, flipped = model.refine(frames, gt), model.refine(frames, gt, flip=True)  # the last stage from the true points
+    spec, perm = model.stages[-1], model.scheme.flip_permutation
+    crops = np.stack([spec.transform(pts_frame=p).warp(f) for p, f in zip(gt, frames)])
+    _, mirrored = model.runners[-1](to_input(crops[:, :, ::-1]))
+    np.testing.assert_allclose(flipped.scores, (plain.scores + mirrored[:, perm]) / 2, rtol=0, atol=1e-6)
+    with_perm, without = np.abs(plain.scores - mirrored[:, perm]).mean(), np.abs(plain.scores - mirrored).mean()
+    assert with_perm < 0.6 * without, (with_perm, without)

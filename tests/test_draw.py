@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from facealign import DrawingSpec, Landmarks, draw_landmarks
 from facealign.draw import AXIS_COLORS
@@ -92,3 +93,28 @@ def test_drawing_scales_with_the_picture_and_the_face(read_media, aligner):
     assert seen.sum() >= 68 * 4, "points vanish at screen size"
     fixed = draw_landmarks(big, [big_face], DrawingSpec(radius=2, contours=False, antialias=False))
     assert (cv2.resize(fixed, (1000, 1000), interpolation=cv2.INTER_AREA)[..., 1] > 100).sum() < seen.sum() / 4
+
+
+def test_low_confidence_points_are_drawn_as_rings_in_another_colour():
+    """A point scoring below DrawingSpec.low_score: a ring in low_color around an untouched centre,
+    where a confident point is a filled dot in color; low_score=0 draws both alike."""
+    pts = np.full((68, 2), (20.0, 20.0), np.float32)
+    pts[30] = (40.0, 20.0)  # the nose tip on its own
+    scores = np.full(68, 0.9, np.float32)
+    scores[30] = 0.1
+    face = Landmarks(pts, 0.9, points_box(pts), None, (0.0, 0.0, 0.0), point_scores=scores)
+    frame = np.zeros((40, 60, 3), np.uint8)
+    spec = DrawingSpec(radius=3, contours=False, antialias=False, low_score=0.5)
+    out = draw_landmarks(frame, [face], spec)
+    assert tuple(out[20, 20]) == spec.color and tuple(out[20, 23]) == spec.color  # a filled dot
+    assert tuple(out[20, 40]) == (0, 0, 0) and tuple(out[20, 43]) == spec.low_color  # a ring, hollow
+    assert not (out == spec.color).all(axis=2)[15:26, 35:46].any()  # nothing of the dot's colour there
+    same = draw_landmarks(frame, [face], DrawingSpec(radius=3, contours=False, antialias=False, low_score=0.0))
+    assert tuple(same[20, 40]) == spec.color and tuple(same[20, 43]) == spec.color
+    unscored = Landmarks(pts, 0.9, points_box(pts), None, (0.0, 0.0, 0.0))  # no scores: every point a dot
+    np.testing.assert_array_equal(draw_landmarks(frame, [unscored], spec), same)
+    from facealign.draw import LOW_SCORE
+
+    assert DrawingSpec().low_score == LOW_SCORE and 0 < LOW_SCORE < 1
+    with pytest.raises(ValueError, match=r"low_score is a point score threshold in \[0, 1\]"):
+        DrawingSpec(low_score=1.5)

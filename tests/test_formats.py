@@ -168,6 +168,54 @@ def test_float16_keeps_the_decoding_tail_in_float32(tmp_path):
     x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
     got = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"stage1_input": x})
     assert got[0].dtype == np.float32 and got[0].shape == (2, 68, 2)
+    # the point scores too: read from the float16 score map cast back, max and clip in float32, a float32 output
+    assert [o.name for o in half.graph.output] == ["stage1_output", "stage1_scores"]
+    assert types[ops["ReduceMax"].input[0]] == onnx.TensorProto.FLOAT
+    assert got[1].dtype == np.float32 and got[1].shape == (2, 68) and 0 <= got[1].min() and got[1].max() <= 1
+
+
+def test_onnx_format_version_says_whether_stages_have_scores(tiny, tmp_path):
+    """A cascade whose heads score their points is written as format 2, with a stage{i}_scores output
+    and the "scores" metadata; one without scores is a plain version 1 file (older readers take it);
+    a version newer than the reader is refused, saying to upgrade."""
+    from facealign.formats.cascade_pt import load_cascade, save_cascade
+
+    casc, _ = tiny
+    plain = to_onnx(casc)
+    props = {p.key: p.value for p in plain.metadata_props}
+    assert props["facealign_format_version"] == "1" and "scores" not in props
+    assert OnnxCascade.from_model(plain).score_outputs == [None]
+    spec = StageSpec(model="resnet18", width=0.25, input_size=64, head="pip", head_args={"stride": 32, "neighbours": 4})
+    torch.manual_seed(0)
+    save_cascade(tmp_path / "pip.pt", [spec, spec], [spec.build().eval(), spec.build().eval()], half=False)
+    scored = to_onnx(load_cascade(tmp_path / "pip.pt"))
+    props = {p.key: p.value for p in scored.metadata_props}
+    assert props["facealign_format_version"] == "2" and props["scores"] == '["stage1_scores", "stage2_scores"]'
+    assert [o.name for o in scored.graph.output] == ["stage1_output", "stage1_scores", "stage2_output", "stage2_scores"]
+    read = read_onnx(write_onnx(scored, tmp_path / "pip.onnx"))
+    assert read.score_outputs == ["stage1_scores", "stage2_scores"]
+    assert read.stage_outputs(1) == ["stage2_output", "stage2_scores"]
+    for entry in scored.metadata_props:
+        if entry.key == "facealign_format_version":
+            entry.value = "3"
+    with pytest.raises(ValueError, match="format version 3 is newer than this reader .2.; upgrade facealign"):
+        OnnxCascade.from_model(scored)
+
+
+def test_tensorrt_runners_bind_the_scores_output_where_the_engine_has_one():
+    """Read here, run on a GPU (test_backends): which outputs an engine runner binds, and the scores
+    names an engine file's header gives (a version 1 header has none)."""
+    from facealign.backends.tensorrt_backend import bound_outputs, header_scores
+
+    names = ["stage2_input", "stage2_output", "stage2_scores"]
+    assert bound_outputs(names, "stage2_input", "stage2_output", "stage2_scores") == ["stage2_output", "stage2_scores"]
+    assert bound_outputs(names[:2], "stage2_input", "stage2_output") == ["stage2_output"]
+    with pytest.raises(ValueError, match=r"engine has tensors .*expected \['stage2_input', 'stage2_output'\]; rebuild"):
+        bound_outputs(names, "stage2_input", "stage2_output")  # an unbound output would fail at execution
+    with pytest.raises(ValueError, match="expected .*'stage2_scores'"):
+        bound_outputs(names[:2], "stage2_input", "stage2_output", "stage2_scores")
+    assert header_scores({"inputs": ["stage1_input", "stage2_input"]}) == [None, None]
+    assert header_scores({"inputs": ["a", "b"], "scores": ["stage1_scores", None]}) == ["stage1_scores", None]
 
 
 def test_engine_container_round_trip(tmp_path):
@@ -176,7 +224,7 @@ def test_engine_container_round_trip(tmp_path):
     engines = [b"\x01engine-one" * 7, b"\x02two" * 3]
     write_engine_file(tmp_path / "m.engine", header, engines)
     read_header, read_engines = read_engine_file(tmp_path / "m.engine")
-    assert read_engines == engines
+    assert read_engines == engines and read_header["version"] == 2
     assert read_header["meta"] == {"preset": "x"} and read_header["engine_sizes"] == [77, 12]
     data = (tmp_path / "m.engine").read_bytes()
     with pytest.raises(ValueError, match="truncated"):

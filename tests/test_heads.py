@@ -215,9 +215,30 @@ def test_pip_exports_to_onnx_with_parity(tmp_path, w300, capsys):
     assert "stage 1: " in capsys.readouterr().out
     x, _ = _real_batch(w300, 128)
     with torch.no_grad():
-        want = model(x).numpy()
-    got = load_backend(tmp_path / "pip.onnx", "onnxruntime").runners[0](x.numpy())
-    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-5)
+        want, want_scores = model.infer(x)
+    got, scores = load_backend(tmp_path / "pip.onnx", "onnxruntime").runners[0](x.numpy())
+    np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(scores, want_scores.numpy(), rtol=0, atol=1e-5)
+
+
+def test_pip_scores_each_point_by_its_cells_score_and_other_heads_say_they_have_none(w300):
+    """PIP: a point's confidence is the score map's value at the cell decoding picks (its argmax),
+    clipped to [0, 1]; infer() gives the same points as forward(). A head without scores gives None."""
+    x, _ = _real_batch(w300, 64, n=4)
+    for name, head_args in HEAD_CASES.values():
+        model = filled(StageSpec(width=0.25, head=name, input_size=64, head_args=head_args).build()).eval()
+        with torch.no_grad():
+            points, scores = model.infer(x)
+            torch.testing.assert_close(points, model(x), rtol=0, atol=0)
+            if name != "pip":
+                assert scores is None and not model.scores
+                continue
+            score_map = model.head.maps([model.features(x)[i] for i in model.head.features])[0]
+        assert model.scores and scores.shape == (4, 68) and scores.dtype == torch.float32
+        at_argmax = score_map.gather(-1, score_map.argmax(-1, keepdim=True))[..., 0]
+        torch.testing.assert_close(scores, at_argmax.clamp(0, 1), rtol=0, atol=0)
+        assert (at_argmax > 1).any() and (at_argmax < 0).any()  # random weights: both clips are exercised
+        assert ((scores > 0) & (scores < 1)).any()
 
 
 def test_pip_config_keys_are_validated_and_its_stage1_config_matches_the_flatten_one():
@@ -267,6 +288,7 @@ def test_no_head_makes_host_tensors_or_syncs(name):
     target = torch.rand(2, 68, 2, generator=torch.Generator().manual_seed(1)) * 1.8 - 0.9
     with torch.no_grad(), Recorder() as rec:
         model.eval()(x)
+        model.infer(x)  # points and point scores, as the backends run it
     assert rec.host == [], f"{name} eval forward: {rec.host}"
     with Recorder() as rec:
         out = model.train()(x)

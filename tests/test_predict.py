@@ -32,6 +32,8 @@ def check_faces(faces, width: int, height: int) -> None:
         assert 0.0 <= face["score"] <= 1.0
         assert len(face["box_xyxy"]) == 4
         assert set(face["pose"]) == {"yaw", "pitch", "roll"}
+        scores = np.asarray(face["point_scores"], dtype=np.float64)  # the shipped PIP heads score every point
+        assert scores.shape == (68,) and (scores >= 0).all() and (scores <= 1).all() and scores.std() > 0
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -148,7 +150,8 @@ def test_every_face_upright_exif_and_readable_outputs(tmp_path, aligner):
     assert proc.returncode == 0, proc.stderr[-2000:]
     multi = json.loads((out / "multi_face.json").read_text())
     assert len(multi["faces"]) == 5 and multi["left_out"] == 0
-    assert multi["schema"] == "facealign/landmarks-1"
+    assert multi["schema"] == "facealign/landmarks-2"
+    check_faces(multi["faces"], multi["width"], multi["height"])
     assert [f["face"] for f in multi["faces"]] == list(range(5))
 
     upright = cv2.imread(str(MEDIA / "single_face.jpg"))
@@ -157,6 +160,7 @@ def test_every_face_upright_exif_and_readable_outputs(tmp_path, aligner):
     api = aligner(read_image(photo))
     assert len(via_cli["faces"]) == len(api) == 1
     np.testing.assert_allclose(via_cli["faces"][0]["points"], api[0].points, atol=0.01)
+    np.testing.assert_allclose(via_cli["faces"][0]["point_scores"], api[0].point_scores, atol=1e-4)  # rounded to 1e-4
     reference = aligner(upright)[0].points  # the same face in the upright original (JPEG re-encoded)
     assert np.median(np.linalg.norm(api[0].points - reference, axis=1)) < 0.02 * np.ptp(reference[:, 0])
 

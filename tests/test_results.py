@@ -28,3 +28,22 @@ def test_to_dict_is_json_ready():
     d = json.loads(json.dumps(f.to_dict()))
     assert len(d["points"]) == 68 and d["points"][1] == [pytest.approx(0.67), 1.0]
     assert d["pose"] == {"yaw": None, "pitch": 2.0, "roll": -3.0} and d["track_id"] is None
+
+
+def test_point_scores_are_checked_and_give_the_face_level_score():
+    pts = np.zeros((68, 2), np.float32)
+    scores = np.linspace(0.2, 1.0, 68)
+    f = Landmarks(pts, 0.9, [0, 0, 1, 1], point_scores=scores)
+    assert f.point_scores.dtype == np.float32 and f.point_scores.shape == (68,)
+    assert f.landmark_score == pytest.approx(0.6, abs=1e-6)
+    d = json.loads(json.dumps(f.to_dict()))
+    assert len(d["point_scores"]) == 68 and d["point_scores"][0] == 0.2 and d["point_scores"][-1] == 1.0
+    assert d["point_scores"][1] == round(0.2 + 0.8 / 67, 4)  # rounded to 1e-4
+    none = Landmarks(pts, 0.9, [0, 0, 1, 1])  # weights without scores: None, never made up
+    assert none.point_scores is None and none.landmark_score is None and none.to_dict()["point_scores"] is None
+    with pytest.raises(ValueError, match=r"point_scores must have shape \(68,\), one per point, got \(5,\)"):
+        Landmarks(pts, 0.9, [0, 0, 1, 1], point_scores=np.ones(5))
+    with pytest.raises(ValueError, match=r"point_scores must be in \[0, 1\]"):
+        Landmarks(pts, 0.9, [0, 0, 1, 1], point_scores=np.full(68, 1.5))
+    with pytest.raises(ValueError, match=r"point_scores must be in \[0, 1\]"):
+        Landmarks(pts, 0.9, [0, 0, 1, 1], point_scores=np.full(68, np.nan))

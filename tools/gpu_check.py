@@ -166,7 +166,7 @@ def graph_parity(preset: str, data: Path | None) -> str:
     spec = cpu.stages[0]
     x = to_input([spec.transform(box_xyxy=b).warp(f) for b, f in zip(boxes, frames)])
     x = np.concatenate([x, x])[:20]
-    buckets = max(float(np.abs(gpu.runners[0](x[:n]) - cpu.runners[0](x[:n])).max()) for n in (1, 3, 16, 20))
+    buckets = max(float(np.abs(gpu.runners[0](x[:n])[0] - cpu.runners[0](x[:n])[0]).max()) for n in (1, 3, 16, 20))
     return f"{where}: {text}; stage 1 outputs at batches 1/3/16/20: max |fp16 - fp32| {buckets:.1e}"
 
 

@@ -24,6 +24,10 @@ main() {
   evaluate_run accurate_Stage1_PIP_Aug_Wing
   train_run accurate_Stage2_PIP_Aug_Wing accurate_Stage2_PIP_Aug_Wing amp="${AMP:-auto}" threads=1 epochs=40
   evaluate_run accurate_Stage2_PIP_Aug_Wing
+  # 3b. issue 20's levers at equal epochs (docs/study.md's ablation table): stage 2 at 192 px (a 12 x 12 grid)
+  #     against the shipped 160 px stage 2, same stage 1, recipe and 40 epochs
+  train_run abl_acc_s2_pip192 accurate_Stage2_PIP_Aug_Wing input_size=192 amp="${AMP:-auto}" threads=1 epochs=40
+  evaluate_run abl_acc_s2_pip192
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session
   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh

@@ -85,7 +85,8 @@ def new_workdir(root: Path, max_age_s: float = 3600.0) -> Path:
 
 # ---------------------------------------------------------------- pictures
 
-TABLE_HEADERS = ["face", "score", "yaw", "pitch", "roll", "x1", "y1", "x2", "y2"]
+# score: the detector's; points mean / min: the face's point confidences (blank without them)
+TABLE_HEADERS = ["face", "score", "points mean", "points min", "yaw", "pitch", "roll", "x1", "y1", "x2", "y2"]
 
 
 @dataclass
@@ -127,9 +128,11 @@ def analyse_picture(path, settings: Settings, cache: AlignerCache, out_root: Pat
 
 
 def table_row(rec: dict) -> list:
-    pose = rec["pose"]
-    return [rec["face"], rec["score"], _r(pose["yaw"]), _r(pose["pitch"]), _r(pose["roll"]),
-            *[round(v) for v in rec["box_xyxy"]]]
+    """A face record -> its row under TABLE_HEADERS."""
+    pose, scores = rec["pose"], rec["point_scores"]
+    mean, least = (None, None) if scores is None else (float(np.mean(scores)), float(np.min(scores)))
+    return [rec["face"], rec["score"], _r(mean, 3), _r(least, 3), _r(pose["yaw"]), _r(pose["pitch"]),
+            _r(pose["roll"]), *[round(v) for v in rec["box_xyxy"]]]
 
 
 def _r(v, nd: int = 1):

@@ -156,7 +156,7 @@ def build_app(weights=None, concurrency: int = 2,
                     n_faces = gr.Number(None, label="Faces found", precision=0, interactive=False,
                                         placeholder=NOTHING_YET, elem_id="picture-count")
                     pic_msg = gr.Textbox(label="Message", interactive=False, elem_id="picture-message")
-            faces_table = gr.Dataframe(headers=H.TABLE_HEADERS, label="Faces (score, head pose in degrees, box)",
+            faces_table = gr.Dataframe(headers=H.TABLE_HEADERS, label="Faces (detector score, point confidences' mean and minimum, head pose in degrees, box)",
                                        interactive=False)
             with gr.Row():
                 pic_json = gr.File(label="Points (JSON)", interactive=False)

@@ -2,8 +2,9 @@
 
 A backend turns a weights file into a `CascadeModel`: the cascade's stage specs
 (crop geometry, shared with training) and one runner per stage, a callable
-(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised outputs, K the
-points of the cascade's scheme (stored in its metadata: `CascadeModel.scheme`).
+(N, 3, S, S) float32 RGB in [0, 1] -> ((N, K, 2) float32 normalised outputs, (N, K) float32
+point scores in [0, 1] or None when the stage's head has none), K the points of the
+cascade's scheme (stored in its metadata: `CascadeModel.scheme`).
 The FORMATS table is read by both the exporter and the loader; each backend
 module is imported only when it loads something, so the onnxruntime path never
 imports PyTorch.
@@ -19,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..install import TENSORRT_INDEX
-from ..models.cascade import StageSpec, run_cascade
+from ..models.cascade import CascadeOutput, StageSpec, run_cascade
 from ..schemes import PointScheme
 from .devices import check_device, installed, torch_cuda, wants_gpu
 
@@ -48,9 +49,10 @@ FORMATS: dict[str, Format] = {
 @dataclass
 class CascadeModel:
     stages: list[StageSpec]
-    runners: list[Callable[[np.ndarray], np.ndarray]]
+    runners: list[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]]
     backend: str
     meta: dict = field(default_factory=dict)
+    has_scores: bool = False  # the last stage's runner gives point scores (its head has them)
 
     @cached_property
     def scheme(self) -> PointScheme:
@@ -58,26 +60,36 @@ class CascadeModel:
         read once: every call passes it on."""
         return PointScheme.from_dict(self.meta.get("scheme"))
 
-    def _none(self, stages: int) -> list[np.ndarray]:
-        return [np.zeros((0, self.scheme.num_points, 2), np.float32) for _ in range(stages)]
+    def _none(self, stages: int) -> CascadeOutput:
+        k = self.scheme.num_points
+        return CascadeOutput([np.zeros((0, k, 2), np.float32) for _ in range(stages)],
+                             np.zeros((0, k), np.float32) if self.has_scores else None)
 
-    def __call__(self, frames, boxes_xyxy, flip: bool = False, observe=None) -> list[np.ndarray]:
-        """Frame points (N, K, 2) after each stage; observe(event, ms) is told the time of
-        each crop and stage (stage1, stage2, ...); see models.cascade.run_cascade."""
+    def __call__(self, frames, boxes_xyxy, flip: bool = False, observe=None) -> CascadeOutput:
+        """Frame points (N, K, 2) after each stage, and `.scores`: the last stage's (N, K) point
+        scores (None without them); observe(event, ms) is told the time of each crop and stage
+        (stage1, stage2, ...); see models.cascade.run_cascade."""
         if len(boxes_xyxy) == 0:
             return self._none(len(self.stages))
         return run_cascade(self.stages, self.runners, frames, boxes_xyxy, flip=flip, observe=observe,
                            scheme=self.scheme)
 
-    def refine(self, frames, pts, flip: bool = False, observe=None) -> list[np.ndarray]:
+    def refine(self, frames, pts, flip: bool = False, observe=None) -> CascadeOutput:
         """Tracking: the last stage alone, its crop placed by `pts` (N, K, 2), the last
-        frame's points -> [(N, K, 2) frame points]. The first stage only has to find a
+        frame's points -> [(N, K, 2) frame points] with its `.scores`. The first stage only has to find a
         face in a loose box; a face that moved a little since its last points is what
         the last stage is trained on (stage 1's errors are larger than a frame's motion)."""
         if len(pts) == 0:
             return self._none(1)
         return run_cascade(self.stages[-1:], self.runners[-1:], frames, pts=np.asarray(pts, np.float32), flip=flip,
                            names=[f"stage{len(self.stages)}"], observe=observe, scheme=self.scheme)
+
+
+def join_chunks(chunks: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+    """A batch a runner ran in chunks: [(outputs, scores or None)] -> (outputs, scores or None), each
+    concatenated in order."""
+    outputs = np.concatenate([o for o, _ in chunks])
+    return outputs, None if chunks[0][1] is None else np.concatenate([s for _, s in chunks])
 
 
 def backend_for(path, backend: str = "auto", device: str = "auto") -> str:

@@ -147,11 +147,13 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def _runner(session, name_in: str, name_out: str):
-    def run(x: np.ndarray) -> np.ndarray:
-        """(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised."""
+def _runner(session, name_in: str, names_out: list[str]):
+    def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, 3, S, S) float32 RGB in [0, 1] -> ((N, K, 2) float32 normalised, (N, K) float32 point
+        scores, or None when the stage has no scores output)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
-        return session.run([name_out], {name_in: x})[0]
+        outs = session.run(names_out, {name_in: x})
+        return outs[0], (outs[1] if len(outs) > 1 else None)
     return run
 
 
@@ -176,6 +178,6 @@ def load(path, device: str = "auto", threads: int | None = None, providers: list
     for i in range(len(casc.stages)):
         session = ort.InferenceSession(casc.stage_bytes(i), sess_options=opts, providers=providers)
         got = check_session(session, providers, device)
-        runners.append(_runner(session, *io_names(i)))
+        runners.append(_runner(session, io_names(i)[0], casc.stage_outputs(i)))
     log.info("loaded %s: %d stage(s), providers %s", path, len(runners), got)
-    return CascadeModel(casc.stages, runners, "onnxruntime", casc.meta)
+    return CascadeModel(casc.stages, runners, "onnxruntime", casc.meta, has_scores=bool(casc.score_outputs[-1]))

@@ -14,7 +14,8 @@ inputs and outputs stay float32. Which one is used is the recipe's precision.
 
 Runners take (N, 3, S, S) float32 RGB in [0, 1] numpy arrays, copy them to torch
 CUDA tensors and run `execute_async_v3` on a private torch CUDA stream; they
-return (N, K, 2) float32 normalised outputs. Batches above the profile's max run in chunks.
+return (N, K, 2) float32 normalised outputs and the (N, K) point scores of a stage that has
+them (its `stage{i}_scores` output; None otherwise). Batches above the profile's max run in chunks.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import numpy as np
 from ..formats.engine_file import read_engine_file, write_engine_file
 from ..install import TENSORRT_INDEX, pip_hint
 from ..formats.onnx_cascade import OnnxCascade, io_names, read_onnx
+from . import join_chunks
 from .devices import check_device
 from .engine_cache import BuildRecipe, EngineCache, engine_key
 
@@ -131,6 +133,7 @@ def engine_header(casc: OnnxCascade, recipe: BuildRecipe, device: str = "cuda") 
     n = len(casc.stages)
     return {"stages": [asdict(s) for s in casc.stages], "meta": casc.meta,
             "inputs": [io_names(i)[0] for i in range(n)], "outputs": [io_names(i)[1] for i in range(n)],
+            "scores": casc.score_outputs,
             "tensorrt": trt.__version__, "gpu": torch.cuda.get_device_name(dev), "recipe": recipe.as_dict()}
 
 
@@ -141,10 +144,24 @@ def save_engine(path, onnx_model, cache_dir=None, device: str = "cuda") -> Path:
     return write_engine_file(path, engine_header(casc, recipe, device), engines)
 
 
-class EngineRunner:
-    """(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised, on one TensorRT engine."""
+def bound_outputs(tensor_names, input_name: str, output_name: str, scores_name: str | None = None) -> list[str]:
+    """The output tensors a runner binds: its points, then its scores where the stage has them.
+    ValueError when the engine lacks one of these tensors or has another (TensorRT runs only with
+    every IO tensor's address set, so an output nobody binds would fail at execution)."""
+    want = [input_name, output_name] + ([scores_name] if scores_name else [])
+    missing, extra = [n for n in want if n not in tensor_names], sorted(set(tensor_names) - set(want))
+    if missing or extra:
+        raise ValueError(f"engine has tensors {sorted(tensor_names)}, expected {want}; rebuild it with "
+                         "`facealign export WEIGHTS --format engine`")
+    return want[1:]
 
-    def __init__(self, runtime, engine_bytes: bytes, input_name: str, output_name: str, device: str = "cuda"):
+
+class EngineRunner:
+    """(N, 3, S, S) float32 RGB in [0, 1] -> ((N, K, 2) float32 normalised, (N, K) float32 point scores
+    or None), on one TensorRT engine. scores_name: the engine's scores output, None when it has none."""
+
+    def __init__(self, runtime, engine_bytes: bytes, input_name: str, output_name: str, device: str = "cuda",
+                 scores_name: str | None = None):
         trt = import_tensorrt()
         torch, self.device = cuda_device(device)
         self.torch = torch
@@ -158,32 +175,34 @@ class EngineRunner:
             self.stream = torch.cuda.Stream(self.device)
         self.runtime = runtime  # the engine must not outlive its runtime
         self.lock = threading.Lock()  # one execution context: one call at a time
-        names = {self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)}
-        if {input_name, output_name} - names:
-            raise ValueError(f"engine has tensors {sorted(names)}, expected {input_name} and {output_name}")
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        self.out_names = bound_outputs(names, input_name, output_name, scores_name)
         if self.engine.get_tensor_mode(input_name) != trt.TensorIOMode.INPUT:
             raise ValueError(f"engine tensor {input_name} is not an input")
         dtypes = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
-        self.in_name, self.out_name = input_name, output_name
+        self.in_name = input_name
         self.in_dtype = dtypes[self.engine.get_tensor_dtype(input_name)]
-        self.out_dtype = dtypes[self.engine.get_tensor_dtype(output_name)]
+        self.out_dtypes = [dtypes[self.engine.get_tensor_dtype(n)] for n in self.out_names]
         self.max_batch = int(self.engine.get_tensor_profile_shape(input_name, 0)[2][0])
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         torch, ctx = self.torch, self.context
         with self.lock, torch.cuda.device(self.device), torch.cuda.stream(self.stream), torch.inference_mode():
             inp = torch.from_numpy(x).to(self.device, self.in_dtype).contiguous()
             ctx.set_input_shape(self.in_name, tuple(inp.shape))
-            out = torch.empty(tuple(ctx.get_tensor_shape(self.out_name)), dtype=self.out_dtype, device=self.device)
             ctx.set_tensor_address(self.in_name, inp.data_ptr())
-            ctx.set_tensor_address(self.out_name, out.data_ptr())
+            outs = []
+            for name, dtype in zip(self.out_names, self.out_dtypes):
+                outs.append(torch.empty(tuple(ctx.get_tensor_shape(name)), dtype=dtype, device=self.device))
+                ctx.set_tensor_address(name, outs[-1].data_ptr())
             if not ctx.execute_async_v3(self.stream.cuda_stream):
                 raise RuntimeError("TensorRT execute_async_v3 failed")
-            return out.float().cpu().numpy()  # .cpu() waits for the stream
+            got = [o.float().cpu().numpy() for o in outs]  # .cpu() waits for the stream
+            return got[0], (got[1] if len(got) > 1 else None)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         x = np.ascontiguousarray(x, np.float32)
-        return np.concatenate([self._run(x[i:i + self.max_batch]) for i in range(0, len(x), self.max_batch)])
+        return join_chunks([self._run(x[i:i + self.max_batch]) for i in range(0, len(x), self.max_batch)])
 
 
 def _onnx_cascade(path) -> OnnxCascade:
@@ -220,14 +239,20 @@ def load(path, device: str = "cuda", cache_dir=None):
             log.warning("%s was built with TensorRT %s, this is %s: it may not load",
                         path, header.get("tensorrt"), trt.__version__)
         stages, meta = [StageSpec(**s) for s in header["stages"]], header.get("meta", {})
-        runners = [EngineRunner(runtime, e, i, o, device)
-                   for e, i, o in zip(engines, header["inputs"], header["outputs"])]
+        scores = header_scores(header)
+        runners = [EngineRunner(runtime, e, i, o, device, sc)
+                   for e, i, o, sc in zip(engines, header["inputs"], header["outputs"], scores)]
     else:
         casc = _onnx_cascade(path)
-        stages, meta = casc.stages, casc.meta
+        stages, meta, scores = casc.stages, casc.meta, casc.score_outputs
         runners = _cached_runners(runtime, casc, cache_dir, device)
     log.info("loaded %s with TensorRT %s: %d stage(s)", path, trt.__version__, len(runners))
-    return CascadeModel(stages, runners, "tensorrt", meta)
+    return CascadeModel(stages, runners, "tensorrt", meta, has_scores=bool(scores[-1]))
+
+
+def header_scores(header: dict) -> list[str | None]:
+    """An engine file header's scores output per stage (None: none; version 1 files have no "scores")."""
+    return list(header.get("scores") or [None] * len(header["inputs"]))
 
 
 def _cached_runners(runtime, casc: OnnxCascade, cache_dir, device) -> list[EngineRunner]:
@@ -236,10 +261,10 @@ def _cached_runners(runtime, casc: OnnxCascade, cache_dir, device) -> list[Engin
     runners = []
     for i, (engine, key) in enumerate(zip(engines, keys)):
         try:
-            runners.append(EngineRunner(runtime, engine, *io_names(i), device))
+            runners.append(EngineRunner(runtime, engine, *io_names(i), device, casc.score_outputs[i]))
         except RuntimeError as e:
             log.warning("cached engine %s did not load (%s); rebuilding it", key, e)
             EngineCache(cache_dir).invalidate(key)
             fresh, _, _ = cached_engines(casc, cache_dir, device, recipe)
-            runners.append(EngineRunner(runtime, fresh[i], *io_names(i), device))
+            runners.append(EngineRunner(runtime, fresh[i], *io_names(i), device, casc.score_outputs[i]))
     return runners

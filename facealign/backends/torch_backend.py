@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..formats.cascade_pt import load_cascade
+from . import join_chunks
 from .devices import check_device
 
 log = logging.getLogger(__name__)
@@ -44,20 +45,27 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.float().cpu().numpy()
+
+
 class EagerRunner:
-    """(N, 3, S, S) float32 RGB in [0, 1] -> (N, K, 2) float32 normalised, float32 eager."""
+    """(N, 3, S, S) float32 RGB in [0, 1] -> ((N, K, 2) float32 normalised, (N, K) float32 point scores
+    or None without them: the model's infer()), float32 eager."""
 
     def __init__(self, model: torch.nn.Module, device: str = "cpu"):
         self.model, self.device = model.to(device).float().eval(), device
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         with torch.inference_mode():
-            return self.model(torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(self.device)).float().cpu().numpy()
+            points, scores = self.model.infer(torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(self.device))
+            return _numpy(points), _numpy(scores)
 
 
 class GraphedRunner:
     """Same contract as EagerRunner, on a CUDA device in float16 channels_last, one CUDA graph per bucket.
-    Heads decode in float32 inside the graph (e.g. PIP's argmax), so outputs may be float16 or float32."""
+    Heads decode in float32 inside the graph (e.g. PIP's argmax), so outputs may be float16 or float32;
+    the runner returns float32."""
 
     def __init__(self, model: torch.nn.Module, input_size: int, device: str = "cuda:0", buckets=BUCKETS,
                  in_channels: int = 3):
@@ -76,30 +84,30 @@ class GraphedRunner:
             side.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(side):  # warm-up off the default stream, as capture requires
                 for _ in range(3):
-                    self.model(static_in)
+                    self.model.infer(static_in)
             torch.cuda.current_stream(self.device).wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, stream=torch.cuda.Stream(self.device), capture_error_mode=CAPTURE_MODE):
-                static_out = self.model(static_in)
+                static_out = self.model.infer(static_in)  # (points, scores or None)
             torch.cuda.synchronize(self.device)
         log.debug("captured a CUDA graph for batch %d at %dpx on %s", n, self.size, self.device)
         return graph, static_in, static_out
 
-    def _run(self, x: torch.Tensor) -> np.ndarray:
+    def _run(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
         n = len(x)
         bucket = next(b for b in self.buckets if b >= n)
-        graph, static_in, static_out = self.graphs[bucket]
+        graph, static_in, (points, scores) = self.graphs[bucket]
         with self.lock, torch.cuda.device(self.device), torch.inference_mode():
             static_in[:n].copy_(x)
             if n < bucket:
                 static_in[n:].zero_()
             graph.replay()
-            return static_out[:n].float().cpu().numpy()
+            return _numpy(points[:n]), None if scores is None else _numpy(scores[:n])
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
         top = self.buckets[-1]
-        return np.concatenate([self._run(t[i:i + top]) for i in range(0, len(t), top)])
+        return join_chunks([self._run(t[i:i + top]) for i in range(0, len(t), top)])
 
 
 def load(path, device: str = "auto"):
@@ -111,9 +119,10 @@ def load(path, device: str = "auto"):
 
     device = resolve_device(device)
     casc = load_cascade(path)
+    models = casc.models()
     if device.startswith("cuda"):
-        runners = [GraphedRunner(m, s.input_size, device, in_channels=s.in_channels) for m, s in zip(casc.models(), casc.stages)]
+        runners = [GraphedRunner(m, s.input_size, device, in_channels=s.in_channels) for m, s in zip(models, casc.stages)]
     else:
-        runners = [EagerRunner(m, device) for m in casc.models()]
+        runners = [EagerRunner(m, device) for m in models]
     log.info("loaded %s on %s: %d stage(s)", path, device, len(runners))
-    return CascadeModel(casc.stages, runners, "torch", casc.meta)
+    return CascadeModel(casc.stages, runners, "torch", casc.meta, has_scores=models[-1].scores)

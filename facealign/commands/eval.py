@@ -1,5 +1,6 @@
 """`facealign eval [WEIGHTS]`: NME / failure rate / AUC / CED on 300-W subsets or any folder of
-picture + .pts pairs (facealign.evaluate)."""
+picture + .pts pairs (facealign.evaluate); with --confidence, what the point confidences are worth
+there instead (facealign.confidence)."""
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,12 @@ def add_arguments(p) -> None:
                    help="crop from the ground-truth point box (the study's protocol) or from MediaPipe's box "
                         "(missed faces reported)")
     p.add_argument("--flip", action="store_true", help="test-time flip averaging: every stage also runs on its mirrored crops")
-    shared.json_out(p, "write {subset: EvalResult.to_json()} here (nme and fr in percent)")
+    p.add_argument("--confidence", action="store_true",
+                   help="instead of NME: how the point confidences rank the points' errors (Spearman), the error "
+                        "of the 10%% least confident points against the rest, and how a grey rectangle over the "
+                        "mouth or an eye lowers the covered points' confidence (ground-truth boxes only)")
+    shared.json_out(p, "write {subset: EvalResult.to_json()} here (nme and fr in percent; "
+                       "with --confidence, ConfidenceResult.to_json())")
     p.add_argument("--plot", help="draw the CED curves to this PNG")
 
 
@@ -71,6 +77,9 @@ def run(args) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("facealign.data.dataset").setLevel(logging.ERROR)  # skipped pairs: reported below
+    if args.confidence and args.boxes != "gt":
+        print("facealign eval: --confidence crops from the ground-truth boxes; drop --boxes detector", file=sys.stderr)
+        return 2
     try:
         path = resolve(args.weights, args.preset, args.backend)
         model = load_backend(path, args.backend)
@@ -78,6 +87,8 @@ def run(args) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"facealign eval: {e}", file=sys.stderr)
         return 2
+    if args.confidence:
+        return run_confidence(args, path, model, found)
     detector = None
     if args.boxes == "detector":
         from facealign.detectors import create_detector
@@ -95,4 +106,26 @@ def run(args) -> int:
         write_json(args.json, report, indent=2)
     if args.plot:
         plot_ced(curves, args.plot)
+    return 0
+
+
+def run_confidence(args, path, model, found: dict) -> int:
+    """--confidence: the point-confidence figures of each subset (facealign.confidence)."""
+    from facealign.confidence import evaluate_confidence, report_lines
+    from facealign.formats.atomic import write_json
+
+    print(f"weights: {path}  backend: {model.backend}  boxes: gt{'  flip' if args.flip else ''}  point confidences")
+    report = {}
+    for name, (faces, skipped) in found.items():
+        try:
+            res = evaluate_confidence(model, faces, args.flip)
+        except ValueError as e:
+            print(f"facealign eval: {e}", file=sys.stderr)
+            return 2
+        print("\n".join(report_lines(name, res)))
+        if skipped:
+            print(f"{name}: skipped {len(skipped)} malformed pair(s)")
+        report[name] = res.to_json()
+    if args.json:
+        write_json(args.json, report, indent=2)
     return 0

@@ -57,7 +57,7 @@ def export_and_check(args) -> None:
         backend = EXPORTERS[args.format].backend
         options = {"cache_dir": args.cache_dir, "device": args.device} if backend == "tensorrt" else {}
         diffs = compare(load_cascade(args.weights), out, backend, **options)
-        print("max |torch - " + backend + "| per stage (normalised outputs, random batch): "
+        print("max |torch - " + backend + "| per stage (normalised outputs and point scores, random batch): "
               + ", ".join(f"stage {i + 1}: {d:.2e}" for i, d in enumerate(diffs)))
 
 

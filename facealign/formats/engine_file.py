@@ -4,8 +4,9 @@ Layout (all integers little-endian):
 
     8 bytes   magic b"FAENGINE"
     4 bytes   uint32 H: length of the header
-    H bytes   header, UTF-8 JSON: {"format": "facealign-tensorrt-cascade", "version": 1,
+    H bytes   header, UTF-8 JSON: {"format": "facealign-tensorrt-cascade", "version": 2,
               "stages": [StageSpec dicts], "meta": {...}, "inputs": [...], "outputs": [...],
+              "scores": [per stage, its scores output's name or null] (version 2 on),
               "engine_sizes": [bytes per stage], "tensorrt": "10.x", "gpu": "NVIDIA H100 ...",
               "recipe": {build recipe}}
     then      the serialized engines of stage 1, 2, ... back to back (sizes from the header)
@@ -23,7 +24,7 @@ from .atomic import atomic_write_bytes
 
 MAGIC = b"FAENGINE"
 FORMAT = "facealign-tensorrt-cascade"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: "scores" (engines with a stage{i}_scores output); version 1 files still read
 SUFFIX = ".engine"
 
 

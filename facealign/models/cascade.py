@@ -93,32 +93,57 @@ def to_input(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) * (1.0 / 255.0)
 
 
+class CascadeOutput(list):
+    """run_cascade's answer: one (N, K, 2) float32 frame-point array per stage (it is that list), and
+    `scores`: the last stage's (N, K) float32 point confidences in [0, 1], None when its head has none."""
+
+    scores: np.ndarray | None = None
+
+    def __init__(self, per_stage=(), scores: np.ndarray | None = None):
+        super().__init__(per_stage)
+        self.scores = scores
+
+
+def split_output(out) -> tuple[np.ndarray, np.ndarray | None]:
+    """A runner's answer -> (outputs, scores or None). The backends' runners return (outputs, scores
+    or None); a runner that returns the outputs alone (an array) has no scores."""
+    if isinstance(out, tuple):
+        raw, scores = out
+        return raw, scores
+    return out, None
+
+
 def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=None, flip: bool = False,
-                names: list[str] | None = None, observe=None, scheme: PointScheme = MULTIPIE_68) -> list[np.ndarray]:
+                names: list[str] | None = None, observe=None, scheme: PointScheme = MULTIPIE_68) -> CascadeOutput:
     """Run the cascade on N faces.
 
     frames: N BGR uint8 pictures (the same array may repeat for several faces);
     boxes_xyxy: (N, 4) point-box-like boxes in frame pixels; runners[i]: a
-    callable (N, C, S, S) float32 -> (N, 68, 2) normalised outputs (C = spec.in_channels:
-    RGB, and for a heatmap stage the previous points rendered by heatmap.render).
+    callable (N, C, S, S) float32 -> ((N, K, 2) normalised outputs, (N, K) point scores in
+    [0, 1] or None) (C = spec.in_channels: RGB, and for a heatmap stage the previous points
+    rendered by heatmap.render); a runner may return the outputs alone (no scores).
     pts instead of boxes: (N, 68, 2) frame points from which a box stage crops
     around their box and a points stage aligns them (tracking: last frame's points).
     flip: test-time flip averaging: each stage also sees its crops mirrored (in the
-    same batch) and averages the two answers before the next stage crops from them.
+    same batch) and averages the two answers (points and scores, the mirrored ones put back
+    in the scheme's order) before the next stage crops from them.
     names: each stage's name in the events (default stage1, stage2, ...); observe: an
     optional callable(event, ms) told the time of each "crop" (warping and input
     preparation) and of each stage by name (its network and putting its points back
     into the frame), as they happen. scheme: the points' scheme (its mirror partners, for flip).
-    Returns one (N, 68, 2) float32 array of frame points per stage.
+    Returns a CascadeOutput: one (N, K, 2) float32 array of frame points per stage, and the
+    last stage's point scores (N, K) or None.
     """
     names = names or [f"stage{i + 1}" for i in range(len(stages))]
-    out = []
+    out = CascadeOutput()
     for spec, run, name in zip(stages, runners, names):
         with _timed(observe, "crop"):
             tfs, x, previous = stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
         with _timed(observe, name):
-            raw = np.asarray(run(x), dtype=np.float32).reshape(len(x), -1, 2)
+            raw, scores = split_output(run(x))
+            raw = np.asarray(raw, dtype=np.float32).reshape(len(x), -1, 2)
             pts = _stage_points(spec, raw, tfs, previous, flip, scheme)
+            out.scores = None if scores is None else _stage_scores(scores, len(tfs), flip, scheme)
         out.append(pts)
     return out
 
@@ -154,6 +179,15 @@ def _stage_points(spec: StageSpec, raw: np.ndarray, tfs, previous, flip: bool, s
         n = len(tfs)
         pts_crop = (pts_crop[:n] + scheme.flip(pts_crop[n:], spec.input_size)) / 2
     return np.stack([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
+
+
+def _stage_scores(scores, n: int, flip: bool, scheme: PointScheme) -> np.ndarray:
+    """Point scores (M, K) -> (N, K) float32 (flip: the mirrored crops' scores put back in the
+    scheme's order, point i's from its mirror partner, and averaged with the plain ones)."""
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1, scheme.num_points)
+    if flip:
+        scores = (scores[:n] + scores[n:][:, scheme.flip_permutation]) / 2
+    return scores
 
 
 @contextmanager

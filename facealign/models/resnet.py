@@ -94,6 +94,18 @@ class ResNetRegressor(nn.Module):
         head = self.head
         return head([feats[i] for i in head.features])
 
+    def infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Inference (every backend, the ONNX export): ((B, K, 2) points as forward() gives them in
+        eval mode, (B, K) float32 point confidences in [0, 1], or None when the head has no scores)."""
+        feats = self.features(x)
+        head = self.head
+        return head.infer([feats[i] for i in head.features])
+
+    @property
+    def scores(self) -> bool:
+        """Whether infer() gives point confidences (the head's `scores`)."""
+        return bool(self.head.scores)
+
 
 def _factory(name):
     block, layers = _SPECS[name]

@@ -28,11 +28,28 @@ def check_finite(loss_sum: float, lr: float, where: str = "") -> None:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    """SGD (Nesterov) or AdamW over the trainable weights, fused (one kernel over all of them) where this
+    torch has a fused version for the weights' device: on this CPU the step of a ResNet-18 takes 14 ms
+    fused against 39 ms (SGD) and 17 against 94 ms (AdamW) one tensor at a time (docs/training.md), as
+    much as the whole forward and backward pass at batch 2."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                               nesterov=True)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        make, kw = torch.optim.SGD, dict(momentum=cfg.momentum, nesterov=True)
+    else:
+        make, kw = torch.optim.AdamW, {}
+    try:
+        return make(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True, **kw)
+    except (RuntimeError, ValueError, TypeError):  # no fused version here (torch < 2.4 on a CPU, ...)
+        return make(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+
+
+def keep_implementation(opt: torch.optim.Optimizer, groups: list[dict]) -> None:
+    """After load_state_dict: the saved param groups replaced ours, implementation flags included (a
+    checkpoint from before the fused optimisers says fused=None); put back the ones it was built with."""
+    for group, built in zip(opt.param_groups, groups):
+        for key in ("fused", "foreach"):
+            if key in built:
+                group[key] = built[key]
 
 
 def lr_factor(cfg: Config, steps_per_epoch: int):
@@ -116,7 +133,9 @@ class Step:
 
     def load_state_dict(self, state: dict, model: dict, ema: dict | None) -> None:
         self.model.load_state_dict(model)
+        built = [dict(g) for g in self.opt.param_groups]
         self.opt.load_state_dict(state["optimizer"])
+        keep_implementation(self.opt, built)
         self.sched.load_state_dict(state["scheduler"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])

@@ -13,7 +13,7 @@ from facealign.transform import CropTransform, points_box
 
 
 def runners(models: list[torch.nn.Module], device: torch.device) -> list[EagerRunner]:
-    """numpy (N, 3, S, S) -> numpy (N, K, 2) callables for run_cascade, each model on `device`:
+    """numpy (N, 3, S, S) -> numpy ((N, K, 2), scores or None) callables for run_cascade, each model on `device`:
     the torch backend's own runner, so validation sees exactly what inference does."""
     return [EagerRunner(m, str(device)) for m in models]
 

@@ -9,6 +9,9 @@ Encoding (targets from points, GridCodec.encode): u = (p + 1) / 2 * (W, H), the 
 Decoding (GridCodec.decode, inside the network in eval mode, so ONNX files carry it): c = argmax of the
   score map; k's own estimate c + offset(c); each landmark i that lists k among its neighbours
   votes c_i + its neighbour offset for k at c_i; k = the mean of its own estimate and the votes.
+Confidence (`point_scores`, GridCodec.confidence): each point's score at the cell decoding picks
+  (the score map's maximum), clipped to [0, 1]: the maps are trained towards 1 at the true cell and
+  0 elsewhere, so a point the network is sure of scores near 1, an occluded or blurred one lower.
 Training (`loss`, named terms score / offset / neighbours): MSE of the score maps against a one-hot map of the true cell (weight
   `pip_score_weight`, PIPNet: 10), L1 of the offsets and of the neighbour offsets read at the true
   cell (weight `pip_offset_weight`, PIPNet: 1). The config's point loss does not apply.
@@ -53,6 +56,7 @@ class PIPHead(Head):
     key = "pip"
     absolute = True
     point_loss = False
+    scores = True
     arch_keys = {"neighbours": "neighbours", "stride": "stride"}
     loss_keys = {"score_weight": "score_weight", "offset_weight": "offset_weight"}
 
@@ -104,6 +108,10 @@ class PIPHead(Head):
         maps = self.maps(feats)
         return self.codec.decode(*maps, self.neighbours), maps
 
+    def point_scores(self, maps: tuple) -> torch.Tensor:
+        """-> (B, K) float32 in [0, 1]: each point's score at its decoded cell (GridCodec.confidence)."""
+        return self.codec.confidence(maps[0])
+
     def loss(self, out, target_norm: torch.Tensor, score_weight: float = 10.0,
              offset_weight: float = 1.0) -> dict[str, torch.Tensor]:
         """{"score": MSE of the score maps against the true cells' one-hot maps, "offset": L1 of the
@@ -153,6 +161,13 @@ class GridCodec:
         summed = own + torch.einsum("jm,bcm->bjc", voters, votes.reshape(b, 2, k * n))
         pts_cells = summed / (1 + voters.sum(1)).view(1, k, 1)
         return pts_cells * (2.0 / w) - 1
+
+    @staticmethod
+    def confidence(score) -> torch.Tensor:
+        """(B, K, HW) score maps (any float dtype) -> (B, K) float32: the score of the cell `decode`
+        picks (its argmax, so the map's maximum), clipped to [0, 1]. In float32, as decode, and with
+        no host sync (a CUDA graph captures it, the ONNX export carries it: ReduceMax, Clip)."""
+        return score.float().amax(-1).clamp(0.0, 1.0)
 
     def encode(self, target_norm: torch.Tensor, neighbours: torch.Tensor) -> tuple:
         """(B, K, 2) points in [-1, 1] -> their cells' flat index (B, K), offsets in the cell (B, K, 2)

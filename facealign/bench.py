@@ -25,7 +25,15 @@ median, per run; --runs N repeats the whole pass and reports the median ratio.
   decode        per frame, decoding the clip once
   peers         {"mediapipe_facemesh", "dlib_hog_68"}; peers_skipped: {name: reason}
   ratios        {peer: {"runs": [our landmarks median / the peer's median, one per run], "median"}}
-  preset, backend, frames (timed per run), runs, source, clip_frames, frame_size [w, h], machine
+  variants      {label: {median, mean, p95, count, "ratio_runs": [its median / the base's, per run], "ratio"}}:
+                `--variant weights=FILE,key=value`, our pipeline again with another weights file or
+                onnxruntime session settings, run after the peers on every frame; "base" is a copy of
+                ours run among them (the variants' order rotates frame by frame), their reference
+  preset, backend, weights (the file), frames (timed per run), runs, source, clip_frames, frame_size [w, h],
+  machine; session (onnxruntime settings) when `--session` was given
+
+`facealign bench --stages` times each landmark stage alone for variants of one model instead
+(facealign/stagebench.py).
 """
 from __future__ import annotations
 
@@ -37,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .stagebench import Variant
 from .video import VideoReader
 from .wording import plural
 
@@ -96,18 +105,20 @@ def pingpong(n_clip: int, n: int) -> list[int]:
     return [cycle[i % len(cycle)] for i in range(n)]
 
 
-def time_pipeline(aligner, frames, order, peers=()) -> dict[str, list[float]]:
-    """Run the pipeline + drawing on frames[order], each peer right after it on the same frame
-    -> {"end_to_end", "landmarks", "draw", stage..., peer name...: ms list}."""
+def time_pipeline(aligner, frames, order, peers=(), variants=()) -> dict[str, list[float]]:
+    """Run the pipeline + drawing on frames[order], each peer right after it on the same frame, then
+    each variant (their order rotating from frame to frame: whoever runs right after the peers finds
+    the caches cold) -> {"end_to_end", "landmarks", "draw", stage..., peer / variant name...: ms list}."""
     from . import draw_landmarks
 
     for i in order[:WARMUP]:
         draw_landmarks(frames[i], aligner(frames[i]))
-        for peer in peers:
+        for peer in [*peers, *variants]:
             peer(frames[i])
     aligner.reset()
-    out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": [], **{p.name: [] for p in peers}}
-    for i in order:
+    out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": [],
+                                   **{p.name: [] for p in [*peers, *variants]}}
+    for f, i in enumerate(order):
         t0 = time.perf_counter()
         faces = aligner(frames[i])
         t1 = time.perf_counter()
@@ -119,7 +130,8 @@ def time_pipeline(aligner, frames, order, peers=()) -> dict[str, list[float]]:
         for name, ms in aligner.last_stats.timings().items():
             if name != "total" and ms > 0.0:  # a stage that did not run this frame (detect) is not a 0
                 out.setdefault(name, []).append(float(ms))
-        for peer in peers:
+        turn = f % len(variants) if variants else 0
+        for peer in [*peers, *variants[turn:], *variants[:turn]]:
             t0 = time.perf_counter()
             peer(frames[i])
             out[peer.name].append((time.perf_counter() - t0) * 1e3)
@@ -153,20 +165,44 @@ def resolved_backend(aligner, requested: str) -> str:
     return requested
 
 
+class VariantAligner:
+    """Our pipeline with another weights file or other session settings (a stagebench.Variant), timed in
+    turn with ours and the peers like a peer, on its own tracks."""
+
+    def __init__(self, variant, preset: str, backend: str):
+        from . import FaceAligner
+
+        options = {"session": variant.session} if variant.session else {}
+        self.name = f"variant {variant.label}"
+        self.aligner = FaceAligner(weights=variant.weights, preset=preset, backend=backend, video=True, max_faces=1,
+                                   **options)
+
+    def __call__(self, frame):
+        return self.aligner(frame)
+
+    def close(self) -> None:
+        self.aligner.close()
+
+
 def measure(source=None, preset: str = "accurate", backend: str = "auto", weights=None, frames: int = 300,
-            runs: int = 3, with_peers: bool = True) -> dict:
+            runs: int = 3, with_peers: bool = True, variants=(), **backend_options) -> dict:
     """Decode `source` (default_source()), time the pipeline and (with_peers) the peers in turn on
-    `frames` frames, `runs` times -> the report dict (module docstring)."""
+    `frames` frames, `runs` times -> the report dict (module docstring). backend_options: passed to
+    the backend (e.g. session="threads=1" for onnxruntime); variants: stagebench.Variant's, each our
+    pipeline again with its weights / session, timed in turn too (report["variants"])."""
     from . import FaceAligner
 
     source = Path(source) if source else default_source()
     clip, decode_ms = decode(source)
     order = pingpong(len(clip), max(1, frames))
-    aligner = FaceAligner(weights=weights, preset=preset, backend=backend, video=True, max_faces=1)
+    aligner = FaceAligner(weights=weights, preset=preset, backend=backend, video=True, max_faces=1, **backend_options)
     peers, skipped = load_peers() if with_peers else ([], {})
-    timed = [time_pipeline(aligner, clip, order, peers) for _ in range(max(1, runs))]
+    # the variants run after the peers, so they are compared with a copy of ours that runs among them
+    base = [Variant("base", aligner.weights, backend_options.get("session") or {})] if variants else []
+    others = [VariantAligner(v, preset, backend) for v in [*base, *variants]]
+    timed = [time_pipeline(aligner, clip, order, peers, others) for _ in range(max(1, runs))]
     aligner.close()
-    for peer in peers:
+    for peer in peers + others:
         peer.close()
     t = {k: [ms for run in timed for ms in run.get(k, [])] for k in {k for run in timed for k in run}}
     e2e = stats(t.pop("end_to_end"))
@@ -179,13 +215,21 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
         "fps": round(1000.0 / e2e["median"], 2) if e2e["median"] > 0 else 0.0,
         "landmarks": stats(t.pop("landmarks")),
         "peers": {p.name: stats(t.pop(p.name)) for p in peers}, "peers_skipped": skipped, "ratios": ratios,
+        "variants": {o.name.removeprefix("variant "): {**stats(t.pop(o.name)), **_ratio(timed, o.name, others[0].name)}
+                     for o in others},
         "stages": {name: stats(t[name], len(order) * len(timed)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
         "preset": preset, "backend": resolved_backend(aligner, backend), "frames": len(order),
-        "runs": len(timed), "source": str(source), "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
+        "runs": len(timed), "source": str(source), "weights": str(aligner.weights), **backend_options, "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
     return report
+
+
+def _ratio(timed: list[dict], name: str, base: str) -> dict:
+    """{"ratio_runs": [its median / base's median, per run], "ratio": their median}."""
+    per_run = [float(np.median(r[name]) / np.median(r[base])) for r in timed]
+    return {"ratio_runs": [round(x, 3) for x in per_run], "ratio": round(float(np.median(per_run)), 3)}
 
 
 def print_report(r: dict) -> None:
@@ -207,3 +251,7 @@ def print_report(r: dict) -> None:
               f"facealign (no draw) takes {ratio['median']:.2f}x its time (median of runs: {runs})")
     for name, why in r["peers_skipped"].items():
         print(f"peer {name}: skipped ({why})")
+    for label, s in r.get("variants", {}).items():
+        runs = ", ".join(f"{x:.2f}" for x in s["ratio_runs"])
+        print(f"variant {label}: median {s['median']:.2f} ms, {s['ratio']:.2f}x the time of the base "
+              f"(median of runs: {runs})")

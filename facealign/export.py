@@ -6,7 +6,10 @@ WEIGHTS is a cascade file (weights/accurate.pt) or a training checkpoint
 
     onnx    one ONNX file, one independent subgraph per stage, metadata inside (onnx_cascade.py);
             --fp16: the FP16-typed copy TensorRT 11 builds (formats/onnx_fp16.py: body in float16,
-            decoding tail and inputs/outputs float32), to inspect or to run on onnxruntime
+            decoding tail and inputs/outputs float32), to inspect or to run on onnxruntime;
+            --int8: the INT8 copy for onnxruntime on the CPU (formats/onnx_int8.py, QDQ, per-channel,
+            calibrated on 300-W training faces by facealign/quantize.py; WEIGHTS may be a float .onnx
+            file, which needs no PyTorch)
     engine  TensorRT FP16 engines, one per stage, in one .engine file (engine_file.py; needs an
             NVIDIA GPU and `pip install ".[tensorrt]"`); engines come from the engine cache
     torch   a half-precision cascade file: how a checkpoint becomes weights/<preset>.pt (cascade_pt.py)
@@ -27,7 +30,7 @@ import numpy as np
 from .backends import FORMATS, load_backend
 from .formats.cascade_pt import CascadeFile, load_cascade, save_cascade
 from .formats.hashing import sha256_file
-from .formats.onnx_cascade import DEFAULT_OPSET, to_onnx, write_onnx
+from .formats.onnx_cascade import DEFAULT_OPSET, OnnxCascade, read_onnx, to_onnx, write_onnx
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +43,21 @@ class Options:
     cache_dir: str | None = None  # engine: the TensorRT engine cache
     device: str = "cuda"  # engine: the GPU to build on
     fp16: bool = False  # onnx: the FP16-typed graph
+    int8: bool = False  # onnx: the INT8 copy, calibrated on training faces
+    data: str | None = None  # int8: the 300-W root (default: data_root())
+    calibration_faces: int = 256  # int8: training faces to calibrate on
 
 
 # --- one function per format: (source cascade, output path, options) -> None ---------------------
 
-def export_onnx(casc: CascadeFile, out: Path, opts: Options) -> None:
-    model = to_onnx(casc, opts.opset, opts.preset, opts.weights_sha256)
+def export_onnx(casc, out: Path, opts: Options) -> None:
+    """casc: a CascadeFile, or (int8) an OnnxCascade read from a float .onnx file."""
+    model = casc.model if isinstance(casc, OnnxCascade) else to_onnx(casc, opts.opset, opts.preset, opts.weights_sha256)
+    if opts.int8:
+        from .data import load_split
+        from .quantize import quantize
+
+        model = quantize(model, load_split("train", opts.data), opts.calibration_faces)
     if opts.fp16:
         from .formats.onnx_fp16 import to_float16
 
@@ -84,19 +96,28 @@ EXPORTERS: dict[str, Exporter] = {
 
 
 def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = DEFAULT_OPSET,
-           cache_dir=None, device: str = "cuda", fp16: bool = False, overwrite: bool = False) -> Path:
-    """Export `weights` (cascade file or checkpoint) to `fmt`; returns the written path.
+           cache_dir=None, device: str = "cuda", fp16: bool = False, overwrite: bool = False, int8: bool = False,
+           data=None, calibration_faces: int = 256) -> Path:
+    """Export `weights` (cascade file or checkpoint; with int8 also a float .onnx file) to `fmt`; returns
+    the written path.
 
     out defaults to the weights path with the format's suffix (onnx, engine; WEIGHTS.fp16.onnx for
-    fp16) or to weights/<preset>.pt (torch, which needs out or preset). Never overwrites the source;
-    an existing `out` (a shipped weights file, an earlier export) only with overwrite=True.
+    fp16, WEIGHTS.int8.onnx for int8) or to weights/<preset>.pt (torch, which needs out or preset).
+    int8: calibrated on `calibration_faces` 300-W training faces under `data` (default data_root()).
+    Never overwrites the source; an existing `out` (a shipped weights file, an earlier export) only
+    with overwrite=True.
     """
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORTERS)}")
-    if fp16 and fmt != "onnx":
-        raise ValueError("--fp16 applies to --format onnx only (engines are FP16 already, torch files half)")
+    if (fp16 or int8) and fmt != "onnx":
+        raise ValueError(f"--{'fp16' if fp16 else 'int8'} applies to --format onnx only")
+    if fp16 and int8:
+        raise ValueError("--fp16 and --int8 are two different copies; ask for one")
     src = Path(weights)
-    casc = load_cascade(src)
+    if src.suffix.lower() == ".onnx" and not int8:
+        raise ValueError(f"{src}: an .onnx file can only be quantised here (--int8); export the .pt cascade "
+                         "for the other formats")
+    casc = read_onnx(src) if src.suffix.lower() == ".onnx" else load_cascade(src)
     exporter = EXPORTERS[fmt]
     if out is None:
         if fmt == "torch":
@@ -106,12 +127,14 @@ def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = 
 
             out = WEIGHTS_DIR / f"{preset}.pt"
         else:
-            out = src.with_suffix((".fp16" if fp16 else "") + FORMATS[exporter.backend].suffix)
+            variant = ".fp16" if fp16 else ".int8" if int8 else ""
+            out = src.with_suffix(variant + FORMATS[exporter.backend].suffix)
     out = Path(out)
     if out.resolve() == src.resolve():
         raise ValueError(f"{out}: refusing to overwrite the source weights; pass another -o")
     refuse_existing(out, overwrite)
-    opts = Options(opset, preset, sha256_file(src), None if cache_dir is None else str(cache_dir), device, fp16)
+    opts = Options(opset, preset, sha256_file(src), None if cache_dir is None else str(cache_dir), device, fp16,
+                   int8, None if data is None else str(data), calibration_faces)
     exporter.write(casc, out, opts)
     log.info("exported %s -> %s (%s)", src, out, fmt)
     return out

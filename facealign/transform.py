@@ -90,14 +90,13 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     dst = np.asarray(dst, dtype=np.float64)
     mu_s, mu_d = src.mean(0), dst.mean(0)
     s, d = src - mu_s, dst - mu_d
-    # complex-number form: d ~ a * s with a = (sum conj(s) d) / sum |s|^2
-    sc = s[:, 0] + 1j * s[:, 1]
-    dc = d[:, 0] + 1j * d[:, 1]
-    denom = float((np.abs(sc) ** 2).sum())
+    # complex-number form: d ~ a * s with a = (sum conj(s) d) / sum |s|^2, in real arithmetic
+    denom = float(s.ravel() @ s.ravel())
     if denom <= 1e-12:
         raise ValueError("points are degenerate (all in one place): cannot fit a similarity")
-    a = (np.conj(sc) * dc).sum() / denom
-    rot = np.array([[a.real, -a.imag], [a.imag, a.real]])
+    re = float(s.ravel() @ d.ravel()) / denom  # sum(sx dx + sy dy)
+    im = float(s[:, 0] @ d[:, 1] - s[:, 1] @ d[:, 0]) / denom  # sum(sx dy - sy dx)
+    rot = np.array([[re, -im], [im, re]])
     t = mu_d - rot @ mu_s
     return np.hstack([rot, t[:, None]])
 

@@ -6,6 +6,11 @@ a machine without a CUDA GPU (or device="cpu") gets the .onnx file, one with a
 GPU and CUDA PyTorch the .pt file (TensorRT builds its engines from it, or torch
 runs it on CUDA).
 
+weights/<preset>.int8.onnx, where present, is its INT8 copy (`facealign export weights/<preset>.onnx
+--format onnx --int8`); onnxruntime on the CPU takes it before the float file, since it is shipped
+only when it costs at most 0.05 of common-subset NME (weights/README.md, "Speed"). To run the float
+file anyway, pass it: weights="weights/<preset>.onnx" (command line: --weights).
+
 In a checkout (or an editable install) the files are the repository's weights/
 folder; a wheel carries the same files as package data in facealign/_weights/.
 """
@@ -41,6 +46,12 @@ def preferred_suffixes(backend: str = "auto", device: str = "auto") -> tuple[str
     return (".pt", ".onnx") if wants_gpu(device) and torch_cuda() else (".onnx", ".pt")
 
 
+def variants(suffix: str, device: str = "auto") -> tuple[str, ...]:
+    """The copies of a `suffix` file to look for, best first: the INT8 one (".int8") before the float
+    one ("") for onnxruntime on the CPU (device auto or cpu: onnxruntime's CPU provider)."""
+    return (".int8", "") if suffix == ".onnx" and not device.startswith("cuda") else ("",)
+
+
 def resolve(weights=None, preset: str = "accurate", backend: str = "auto", device: str = "auto") -> Path:
     """An explicit weights path, else the shipped file of `preset` that suits `backend` and `device`."""
     if weights:
@@ -50,9 +61,9 @@ def resolve(weights=None, preset: str = "accurate", backend: str = "auto", devic
         return path
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    candidates = [WEIGHTS_DIR / f"{preset}{s}" for s in preferred_suffixes(backend, device)]
-    for path in candidates:
+    suffixes = preferred_suffixes(backend, device)
+    for path in (WEIGHTS_DIR / f"{preset}{v}{s}" for s in suffixes for v in variants(s, device)):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"{candidates[0]}: the {preset!r} weights for the {backend} backend are not installed; "
+    raise FileNotFoundError(f"{WEIGHTS_DIR / (preset + suffixes[0])}: the {preset!r} weights for the {backend} backend are not installed; "
                             "pass weights=PATH (command line: --weights PATH)")

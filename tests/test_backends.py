@@ -203,7 +203,7 @@ def test_backend_chosen_by_suffix(onnx_files):
 def test_unknown_backend_options_are_errors_listing_the_valid_ones(onnx_files):
     onnx_path = onnx_files["accurate"][1]
     with pytest.raises(ValueError, match="unknown option 'thread' for the onnxruntime backend; "
-                                         "valid options: device, threads, providers"):
+                                         "valid options: device, threads, providers, session"):
         load_backend(onnx_path, "onnxruntime", thread=2)
     with pytest.raises(ValueError, match="unknown options 'cache', 'threads' for the torch backend; "
                                          "valid options: device"):

@@ -89,3 +89,52 @@ def test_pingpong_and_stats():
     s = stats([1.0, 2.0, 3.0, 4.0, 100.0])
     assert s["median"] == 3.0 and s["count"] == 5 and 4.0 < s["p95"] < 100.0 and s["mean"] == 22.0
     assert "per_frame" not in s and stats([8.0, 8.0], frames=10)["per_frame"] == 1.6
+
+
+def test_parse_variant_takes_a_weights_file_and_checked_session_settings(tmp_path):
+    from facealign.stagebench import parse_variant
+
+    base = tmp_path / "fast.onnx"
+    v = parse_variant("weights=other.int8.onnx,threads=2", base)
+    assert v.label == "weights=other.int8.onnx,threads=2" and str(v.weights) == "other.int8.onnx"
+    assert v.session == {"threads": "2"}
+    assert parse_variant("spinning=1", base).weights == base
+    with pytest.raises(ValueError, match="unknown session setting"):
+        parse_variant("thread=2", base)
+
+
+@pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
+def test_stages_mode_times_each_variant_in_turn(tmp_path):
+    out = tmp_path / "stages.json"
+    weights = REPO / "weights" / "fast.onnx"
+    proc = bench("--stages", "--weights", weights, "--frames", 17, "--runs", 2, "--variant", "threads=2",
+                 "--variant", "spinning=1,execution=parallel", "--json", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert [v["label"] for v in r["variants"]] == ["base", "threads=2", "spinning=1,execution=parallel"]
+    assert r["frames"] == 17 and r["runs"] == 2 and set(r["stages"]) == {"stage1", "stage2"}
+    for row in r["stages"].values():
+        assert row["base"]["ratio_runs"] == [1.0, 1.0]
+        for s in row.values():
+            assert s["median_ms"] > 0 and len(s["ratio_runs"]) == 2
+            assert min(s["ratio_runs"]) <= s["ratio"] <= max(s["ratio_runs"])
+    assert "ratio per run" in proc.stdout
+    dup = bench("--stages", "--weights", weights, "--frames", 3, "--variant", "threads=2", "--variant", "threads=2")
+    assert dup.returncode == 2 and "each variant once" in dup.stderr
+
+
+@pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
+def test_pipeline_variants_are_timed_in_turn_with_ours(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = bench("--frames", 6, "--runs", 2, "--no-peers", "--preset", "fast", "--variant", "threads=2,spinning=1",
+                 "--json", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert list(r["variants"]) == ["base", "threads=2,spinning=1"]  # base: a copy of ours among the variants
+    assert r["variants"]["base"]["ratio_runs"] == [1.0, 1.0]
+    v = r["variants"]["threads=2,spinning=1"]
+    assert v["count"] == 12 and positive(v) and len(v["ratio_runs"]) == 2
+    assert min(v["ratio_runs"]) <= v["ratio"] <= max(v["ratio_runs"])
+    assert "variant threads=2,spinning=1: median" in proc.stdout
+    bad = bench("--frames", 3, "--no-peers", "--variant", "spin=1")
+    assert bad.returncode == 2 and "unknown session setting" in bad.stderr

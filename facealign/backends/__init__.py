@@ -40,7 +40,7 @@ class Format:
 FORMATS: dict[str, Format] = {
     "torch": Format("torch", ".pt", "torch_backend", False, ("device",), ("torch", "torchvision"), "torch"),
     "onnxruntime": Format("onnxruntime", ".onnx", "onnxruntime_backend", False,
-                          ("device", "threads", "providers"), ("onnxruntime", "onnx"), ""),
+                          ("device", "threads", "providers", "session"), ("onnxruntime", "onnx"), ""),
     "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True, ("device", "cache_dir"),
                        ("tensorrt", "torch"), "tensorrt", TENSORRT_INDEX),
 }

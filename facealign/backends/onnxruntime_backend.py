@@ -16,19 +16,91 @@ from .devices import check_device, cuda_index
 log = logging.getLogger(__name__)
 
 
-def session_options(threads: int | None = None):
-    """CPU session options for low latency: all graph optimisations, sequential execution,
-    `threads` intra-op threads (None: ONNX Runtime's default, one per physical core)."""
+# the session settings a user may set (`session=` of load(), CLI `--session key=value,...`) and their defaults
+OPTIMIZATION = ("disabled", "basic", "extended", "layout", "all")
+EXECUTION = ("sequential", "parallel")
+# chosen by `facealign bench --stages` (docs/speed.md): one intra-op thread per session (with the INT8
+# files the presets ship, 0.77-0.86x the time of two threads for fast, 0.86-0.90x for accurate), and idle
+# threads that never spin (spinning pools took 1.3-14x the time on 2 busy cores: they keep a core busy
+# that the rest of the frame needs, should a user raise `threads`)
+SESSION_DEFAULTS = {"threads": 1, "spinning": False, "optimization": "all", "execution": "sequential"}
+
+
+def parse_session(spec=None, threads: int | None = None) -> dict:
+    """Session settings from a dict or a "key=value,key=value" string, checked, over SESSION_DEFAULTS:
+
+    threads       intra-op threads per session (default 1); 0: ONNX Runtime's own default (one per physical core)
+    spinning      1/0: whether idle intra-op threads spin waiting for work (session.intra_op.allow_spinning)
+    optimization  graph optimisation level: disabled, basic, extended, layout or all
+    execution     sequential or parallel (operators of independent branches at once)
+    `threads` (the backend's older option) is the same as session threads=N. ValueError names a bad key or value."""
+    if isinstance(spec, str):
+        items = [kv.partition("=") for kv in spec.split(",") if kv.strip()]
+        bad = [k for k, eq, _ in items if not eq]
+        if bad:
+            raise ValueError(f"session settings are key=value pairs separated by commas; got {bad[0]!r}")
+        spec = {k.strip(): v.strip() for k, _, v in items}
+    spec = dict(spec or {})
+    unknown = sorted(set(spec) - set(SESSION_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown session setting(s) {', '.join(map(repr, unknown))}; valid: {', '.join(SESSION_DEFAULTS)}")
+    if threads is not None:
+        if "threads" in spec and _count(spec["threads"]) != threads:
+            raise ValueError(f"threads={threads!r} and session threads={spec['threads']!r} disagree; give one")
+        spec["threads"] = threads
+    out = {**SESSION_DEFAULTS, **spec}
+    out["threads"] = _count(out["threads"])
+    out["spinning"] = _flag(out["spinning"], "spinning")
+    for key, choices in (("optimization", OPTIMIZATION), ("execution", EXECUTION)):
+        if out[key] not in choices:
+            raise ValueError(f"session {key} must be one of {', '.join(choices)}, got {out[key]!r}")
+    return out
+
+
+def _checked(threads):
+    """The backend's `threads` option: a positive integer or None (ValueError otherwise)."""
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    return threads
+
+
+def _count(value) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = -1
+    if n < 0 or isinstance(value, (bool, float)):
+        raise ValueError(f"session threads must be a whole number >= 0 (0: ONNX Runtime's own default), got {value!r}")
+    return n
+
+
+def _flag(value, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"session {key} must be 1/0 (true/false), got {value!r}")
+
+
+def session_options(threads: int | None = None, session=None):
+    """CPU session options for low latency (parse_session: by default all graph optimisations,
+    sequential execution, one intra-op thread, no spinning); `threads` intra-op threads (None: the
+    session settings')."""
     import onnxruntime as ort
 
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    s = parse_session(session, _checked(threads))
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    level = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+             "layout": "ORT_ENABLE_LAYOUT", "all": "ORT_ENABLE_ALL"}[s["optimization"]]
+    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    opts.execution_mode = getattr(ort.ExecutionMode, f"ORT_{s['execution'].upper()}")
     opts.inter_op_num_threads = 1
-    if threads:
-        opts.intra_op_num_threads = int(threads)
+    if s["threads"]:
+        opts.intra_op_num_threads = s["threads"]
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if s["spinning"] else "0")
     opts.log_severity_level = 3  # errors only
     return opts
 
@@ -85,20 +157,22 @@ def _runner(session, name_in: str, names_out: list[str]):
     return run
 
 
-def load(path, device: str = "auto", threads: int | None = None, providers: list | None = None):
+def load(path, device: str = "auto", threads: int | None = None, providers: list | None = None, session=None):
     """Load a facealign ONNX cascade into one ONNX Runtime session per stage -> CascadeModel.
 
     device: "auto"/"cpu" (CPU provider) or "cuda[:N]" (CUDA provider, needs onnxruntime-gpu; a session
             that ONNX Runtime puts on the CPU instead is a RuntimeError, see check_session);
     threads: intra-op threads per session (None: the library default);
-    providers: ONNX Runtime execution providers, overriding `device`.
+    providers: ONNX Runtime execution providers, overriding `device`;
+    session: session settings, a dict or "key=value,..." (parse_session: threads, spinning,
+             optimization, execution).
     """
     import onnxruntime as ort
 
     from . import CascadeModel
 
     casc = read_onnx(path)
-    opts = session_options(threads)
+    opts = session_options(threads, session)
     providers = providers_for(device, providers)
     runners = []
     for i in range(len(casc.stages)):

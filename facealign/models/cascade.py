@@ -50,8 +50,13 @@ class StageSpec:
         if self.heatmap_sigma:
             return CorrectionCodec(self.input_size)
         if self.residual:
-            return OffsetCodec(self.input_size, np.asarray(self.template, np.float32))
+            return OffsetCodec(self.input_size, self.template_crop)
         return PointCodec(self.input_size)
+
+    @cached_property
+    def template_crop(self) -> np.ndarray | None:
+        """`template` as a (K, 2) float32 array (crop pixels), made once; None for a box stage."""
+        return None if self.template is None else np.asarray(self.template, np.float32)
 
     @property
     def in_channels(self) -> int:
@@ -68,7 +73,7 @@ class StageSpec:
             if box_xyxy is None:
                 box_xyxy = points_box(pts_frame)
             return CropTransform.from_box(box_xyxy, self.input_size, self.crop_scale)
-        return CropTransform.from_points(pts_frame, np.asarray(self.template, np.float32), self.input_size)
+        return CropTransform.from_points(pts_frame, self.template_crop, self.input_size)
 
     def decode(self, out, previous=None):
         """(N, K, 2) network outputs (numpy or torch) -> crop pixels, by this stage's codec. previous:
@@ -133,7 +138,7 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     out = CascadeOutput()
     for spec, run, name in zip(stages, runners, names):
         with _timed(observe, "crop"):
-            tfs, x, previous = _stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
+            tfs, x, previous = stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
         with _timed(observe, name):
             raw, scores = split_output(run(x))
             raw = np.asarray(raw, dtype=np.float32).reshape(len(x), -1, 2)
@@ -143,7 +148,8 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     return out
 
 
-def _stage_input(spec: StageSpec, frames, boxes_xyxy, pts, flip: bool, scheme: PointScheme):
+def stage_input(spec: StageSpec, frames, boxes_xyxy=None, pts=None, flip: bool = False,
+                scheme: PointScheme = MULTIPIE_68):
     """One stage's crops -> (CropTransforms, network input (M, C, S, S), previous points in
     the crops or None); M = 2N with flip (the mirrored crops follow the plain ones)."""
     if pts is None:

@@ -18,7 +18,11 @@ counted in `last_stats.left_out` and a warning says how to get them all).
 
 Video mode (as MediaPipe does) runs the whole cascade on new detections only; a
 tracked face goes through the last stage alone, its crop placed by the last
-frame's points. The tracking steps (the gate that decides when the detector
+frame's points. With PIP weights the same network says whether the face is still
+there (its landmark_score, facealign/presence.py), so the detector runs only to find
+new faces (every `redetect_every` frames, and on a frame where a track was lost);
+weights without point scores fall back to the detector's per-track checks. The
+tracking steps (the gate that decides when the detector
 runs, association of detections with tracks, presence, plausibility, ids) live
 in facealign.tracking, each testable alone; this class only orchestrates them,
 the detector, the cascade and the smoother. All faces of a frame go through each
@@ -27,7 +31,6 @@ cascade stage as one batch.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,8 +63,12 @@ class FaceAligner:
     smoothing: None (on in video mode only), True/False, or a dict of
     smoothing.TrackSmoother settings (space "aligned" or "frame", min_cutoff, beta,
     d_cutoff); redetect_every: frames between detector runs in video mode;
-    confirm_every: frames between the cheap per-track presence checks in between
-    (1: every frame); flip: test-time flip averaging;
+    confirm_every: frames between the detector's cheap per-track presence checks in
+    between (1: every frame), for weights without point scores; presence: with point
+    scores (PIP weights), the least landmark_score of a tracked face (below it the face
+    has left: tracking.PRESENCE_MIN), checked every frame by the landmark network
+    itself, so no detector call confirms a track (None: the detector's checks instead);
+    flip: test-time flip averaging;
     min_score: detector confidence threshold for a detector built by name (None:
     that detector's default); fps: the frame rate assumed for timestamps when a
     call passes none.
@@ -70,7 +77,8 @@ class FaceAligner:
     def __init__(self, weights=None, preset: str = "accurate", backend: str = "auto",
                  detector: str | Detector = "mediapipe", max_faces: int | None = None, video: bool = False,
                  smoothing: bool | dict | None = None, redetect_every: int = 10, confirm_every: int = 3,
-                 min_score: float | None = None, fps: float = 30.0, flip: bool = False, **backend_kwargs):
+                 min_score: float | None = None, fps: float = 30.0, flip: bool = False,
+                 presence: float | None = T.PRESENCE_MIN, **backend_kwargs):
         if fps <= 0:
             raise ValueError(f"need fps > 0, got {fps}")
         if smoothing and not video:
@@ -86,6 +94,9 @@ class FaceAligner:
             detector = create_detector(detector, **({} if min_score is None else {"min_score": min_score}))
         self.detector = detector
         self._confirms = isinstance(detector, Confirms)  # (a Protocol check: once, not every frame)
+        if presence is not None and not 0 < presence < 1:
+            raise ValueError(f"presence is a landmark_score in (0, 1), or None; got {presence}")
+        self.presence = presence if self.model.has_scores else None  # the network's own check, or none
         self.video, self.fps, self.flip = video, fps, flip
         use = video if smoothing is None else bool(smoothing)
         self.smoother = TrackSmoother(**(smoothing if isinstance(smoothing, dict) else {})) if use else None
@@ -171,11 +182,13 @@ class FaceAligner:
         cheap confirm (when due) -> (candidates, the detections or None when it did not run)."""
         tr = self.tracker
         cands = tr.candidates()
-        if tr.detection_due(len(cands), self._confirms):
+        if tr.detection_due(len(cands), self._confirms or self.presence is not None):
             detections = self._detect(img)
+            if self.presence is not None:  # the network confirms the tracks: the detector only finds faces
+                return cands, detections
             with self._prof.stage("track"):
                 return T.associate(cands, detections), detections
-        if tr.presence_due():
+        if self.presence is None and tr.presence_due():
             cands = self._presence(img, cands)
         return cands, None
 
@@ -184,9 +197,7 @@ class FaceAligner:
         prev = self.tracker.previous_points()
         pts, scores = self._refine(img, [prev[c.track_id] for c in cands])
         with self._prof.stage("track"):
-            alive, lost = T.split_alive_lost(cands, pts, prev, img.shape)
-            by_id = dict(zip([c.track_id for c in cands], _per_face(scores, len(cands))))
-            alive = [replace(tr, point_scores=by_id[tr.track_id]) for tr in alive]
+            alive, lost = T.split_alive_lost(cands, pts, prev, img.shape, scores, self.presence)
             lost += T.unconfirmed(self.tracker.tracks, cands)
         if lost:
             log.debug("frame %d: lost track(s) %s", self.tracker.frame_index, [t.track_id for t in lost])

@@ -32,6 +32,7 @@ LOST_STAGES = 0.15  # a new face's last stage disagrees with stage 1 by more tha
 MIN_INSIDE = 0.5  # fewer of the points than this fraction inside the frame: not a face
 MIN_FACE_PX = 8.0  # point box smaller than this: not a face
 MAX_ASPECT = 3.0  # point box longer than this many times its width, or the reverse: not a face
+PRESENCE_MIN = 0.45  # a tracked face whose landmark_score falls below this has left (facealign/presence.py)
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,18 +140,28 @@ def stages_agree(first: np.ndarray, final: np.ndarray, max_gap: float = LOST_STA
     return float(np.median(np.linalg.norm(final - first, axis=1))) <= max_gap * face_size(final)
 
 
-def split_alive_lost(cands: list[Candidate], pts: np.ndarray, prev: dict[int, np.ndarray],
-                     frame_shape) -> tuple[list[Track], list[Track]]:
-    """Tracked faces after this frame's cascade -> (alive, lost) by plausible() and near().
+def present(point_scores: np.ndarray | None, min_score: float | None = PRESENCE_MIN) -> bool:
+    """The landmark network still sees a face: its mean point score is >= min_score (always true
+    without scores or without a threshold: then the detector's checks decide)."""
+    return point_scores is None or min_score is None or float(np.mean(point_scores)) >= min_score
 
-    pts: (N, K, 2) this frame's points of `cands`; prev: last frame's points by track id. A
-    lost track keeps its last good points, so that a detection there gets its id back.
+
+def split_alive_lost(cands: list[Candidate], pts: np.ndarray, prev: dict[int, np.ndarray], frame_shape,
+                     scores: np.ndarray | None = None, min_score: float | None = PRESENCE_MIN
+                     ) -> tuple[list[Track], list[Track]]:
+    """Tracked faces after this frame's cascade -> (alive, lost) by plausible(), near() and, with
+    point scores, present().
+
+    pts: (N, K, 2) this frame's points of `cands`; prev: last frame's points by track id; scores:
+    (N, K) their point scores or None. A lost track keeps its last good points, so that a detection
+    there gets its id back.
     """
     alive, lost = [], []
-    for c, p in zip(cands, pts):
+    for i, (c, p) in enumerate(zip(cands, pts)):
         last = prev.get(c.track_id)
-        if plausible(p, frame_shape) and near(last, p):
-            alive.append(Track(c.track_id, p, c.score))
+        s = None if scores is None else scores[i]
+        if plausible(p, frame_shape) and near(last, p) and present(s, min_score):
+            alive.append(Track(c.track_id, p, c.score, s))
         else:
             lost.append(Track(c.track_id, p if last is None else last, c.score))
     return alive, lost

@@ -7,6 +7,7 @@ import pytest
 
 from facealign import FaceAligner, Landmarks
 from facealign.image import ImageError
+from facealign.tracking import PRESENCE_MIN
 from facealign.transform import points_box
 
 # NME (%) bounds on 30 common-subset faces, MediaPipe boxes: the shipped presets measured here
@@ -212,11 +213,37 @@ def test_tracking_skips_the_detector_and_reset_starts_over(video_frames):
         assert fa(frames[0])[0].track_id == 0 and fa.last_stats.ran("detect")
 
 
-def test_with_max_faces_tracked_only_the_presence_check_runs(video_frames):
-    """max_faces faces tracked: no periodic detection (nothing new to find), and the cheap
-    presence check on every `confirm_every`-th frame."""
+def test_with_max_faces_tracked_the_network_confirms_them_and_the_detector_rests(video_frames):
+    """PIP weights: the landmark network's own score confirms a tracked face every frame, so with
+    max_faces faces tracked the detector never runs again, neither to search nor to confirm."""
     frames = video_frames("single_face.mp4", stop=13)
     with FaceAligner(video=True, max_faces=1, redetect_every=5, confirm_every=3) as fa:
+        assert fa.presence == PRESENCE_MIN
+        calls = []
+        confirm = fa.detector.confirm
+        fa.detector.confirm = lambda *a, **k: calls.append(1) or confirm(*a, **k)
+        detected, scores = [], []
+        for f in frames:
+            out = fa(f)
+            assert len(out) == 1 and out[0].track_id == 0
+            detected.append(fa.last_stats.ran("detect"))
+            scores.append(out[0].landmark_score)
+    assert detected == [True] + [False] * 12 and calls == []
+    assert min(scores) > PRESENCE_MIN + 0.15  # a face well inside the threshold (measured 0.71-0.78)
+
+
+def test_nothing_is_tracked_on_a_clip_without_faces(video_frames):
+    frames = video_frames("no_face.mp4")
+    with FaceAligner(video=True, preset="fast") as fa:
+        assert len(frames) == 95 and all(fa(f) == [] for f in frames)
+
+
+def test_with_max_faces_tracked_only_the_presence_check_runs(video_frames):
+    """Without the network's check (presence=None, as for weights without point scores): with
+    max_faces faces tracked no periodic detection (nothing new to find), and the detector's cheap
+    presence check on every `confirm_every`-th frame."""
+    frames = video_frames("single_face.mp4", stop=13)
+    with FaceAligner(video=True, max_faces=1, redetect_every=5, confirm_every=3, presence=None) as fa:
         calls = []
         confirm = fa.detector.confirm
 

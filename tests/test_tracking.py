@@ -135,3 +135,24 @@ def test_bad_tracker_settings_are_refused():
         T.Tracker(max_faces=0)
     with pytest.raises(ValueError, match="redetect_every"):
         T.Tracker(redetect_every=0)
+
+
+def test_presence_is_the_mean_point_score_against_the_threshold():
+    assert T.present(np.full(68, 0.6), 0.45) and not T.present(np.full(68, 0.3), 0.45)
+    assert T.present(np.r_[np.full(34, 0.2), np.full(34, 0.8)], 0.45)  # the mean (0.5), not the minimum
+    assert T.present(None, 0.45) and T.present(np.zeros(68), None)  # no scores / no threshold: not its call
+
+
+def test_a_track_whose_network_no_longer_sees_a_face_is_lost():
+    """split_alive_lost with point scores: the same plausible, nearby points are kept with a face's
+    scores and lost with a background crop's; the lost track keeps its last points, the alive one its scores."""
+    pts = np.stack([np.random.default_rng(0).uniform(100, 200, (68, 2)).astype(np.float32)] * 2)
+    prev = {0: pts[0], 1: pts[1]}
+    cands = [T.Candidate(points_box(pts[0]), 0.9, 0), T.Candidate(points_box(pts[1]), 0.9, 1)]
+    scores = np.stack([np.full(68, 0.75), np.full(68, 0.1)]).astype(np.float32)
+    alive, lost = T.split_alive_lost(cands, pts + 1, prev, (480, 640, 3), scores, 0.45)
+    assert [t.track_id for t in alive] == [0] and [t.track_id for t in lost] == [1]
+    assert np.array_equal(alive[0].point_scores, scores[0]) and alive[0].landmark_score == pytest.approx(0.75)
+    assert np.array_equal(lost[0].pts, pts[1])
+    alive, lost = T.split_alive_lost(cands, pts + 1, prev, (480, 640, 3), scores, None)  # no threshold
+    assert len(alive) == 2 and not lost

@@ -8,9 +8,10 @@ warm-up, each frame is timed end to end (pipeline + drawing) and per stage
 (`FaceAligner.last_stats`). The peers run in the same process on the same
 frames: MediaPipe FaceMesh (468 points, video mode, one face) and, where `dlib`
 is importable, dlib's HOG detector + 68-point shape predictor on every frame
-(dlib has no tracker). They are timed in turn with ours, frame by frame (ours,
-then each peer, on the same frame), so a slow spell of a noisy machine falls on
-all of them alike. Peers are timed without drawing, so the ratios compare them
+(dlib has no tracker). They are timed in turn with ours, in blocks of --block
+frames (BLOCK, one second of video: ours on a block, then each peer on the same
+block), so a slow spell of a noisy machine falls on all of them alike while none
+runs right after another model has filled the caches (--block 1: frame by frame). Peers are timed without drawing, so the ratios compare them
 with our pipeline without drawing ("landmarks"): ratio = our median / the peer's
 median, per run; --runs N repeats the whole pass and reports the median ratio.
 
@@ -27,9 +28,9 @@ median, per run; --runs N repeats the whole pass and reports the median ratio.
   ratios        {peer: {"runs": [our landmarks median / the peer's median, one per run], "median"}}
   variants      {label: {median, mean, p95, count, "ratio_runs": [its median / the base's, per run], "ratio"}}:
                 `--variant weights=FILE,key=value`, our pipeline again with another weights file or
-                onnxruntime session settings, run after the peers on every frame; "base" is a copy of
-                ours run among them (the variants' order rotates frame by frame), their reference
-  preset, backend, weights (the file), frames (timed per run), runs, source, clip_frames, frame_size [w, h],
+                onnxruntime session settings, run after the peers on every block; "base" is a copy of
+                ours run among them (the variants' order rotates block by block), their reference
+  preset, backend, weights (the file), frames (timed per run), runs, block, source, clip_frames, frame_size [w, h],
   machine; session (onnxruntime settings) when `--session` was given
 
 `facealign bench --stages` times each landmark stage alone for variants of one model instead
@@ -53,6 +54,11 @@ log = logging.getLogger(__name__)
 CLIP = "single_face.mp4"
 STAGE_ORDER = ("detect", "track", "crop", "stage1", "stage2", "smooth", "draw")
 WARMUP = 10
+# frames each model runs before the next takes its turn (one second of video): a slow spell of the machine
+# still falls on all of them alike, but none runs right after another model has filled the caches with
+# its own weights, as no user's program does. Frame by frame (block=1) both slow down: FaceMesh took 4.02 ms
+# a frame against 2.79 in blocks of 30, the fast preset 3.41 against 2.00 (0.85x against 0.71x; docs/speed.md)
+BLOCK = 30
 
 
 def default_source(package_dir: Path | None = None) -> Path:
@@ -105,10 +111,11 @@ def pingpong(n_clip: int, n: int) -> list[int]:
     return [cycle[i % len(cycle)] for i in range(n)]
 
 
-def time_pipeline(aligner, frames, order, peers=(), variants=()) -> dict[str, list[float]]:
-    """Run the pipeline + drawing on frames[order], each peer right after it on the same frame, then
-    each variant (their order rotating from frame to frame: whoever runs right after the peers finds
-    the caches cold) -> {"end_to_end", "landmarks", "draw", stage..., peer / variant name...: ms list}."""
+def time_pipeline(aligner, frames, order, peers=(), variants=(), block: int = BLOCK) -> dict[str, list[float]]:
+    """Run the pipeline + drawing on frames[order] in blocks of `block` frames, each peer then on the
+    same block, then each variant (their order rotating from block to block: whoever runs right after
+    the peers finds the caches cold) -> {"end_to_end", "landmarks", "draw", stage..., peer / variant
+    name...: ms list}. block=1 alternates frame by frame."""
     from . import draw_landmarks
 
     for i in order[:WARMUP]:
@@ -118,23 +125,26 @@ def time_pipeline(aligner, frames, order, peers=(), variants=()) -> dict[str, li
     aligner.reset()
     out: dict[str, list[float]] = {"end_to_end": [], "landmarks": [], "draw": [],
                                    **{p.name: [] for p in [*peers, *variants]}}
-    for f, i in enumerate(order):
-        t0 = time.perf_counter()
-        faces = aligner(frames[i])
-        t1 = time.perf_counter()
-        draw_landmarks(frames[i], faces)
-        t2 = time.perf_counter()
-        out["end_to_end"].append((t2 - t0) * 1e3)
-        out["landmarks"].append((t1 - t0) * 1e3)
-        out["draw"].append((t2 - t1) * 1e3)
-        for name, ms in aligner.last_stats.timings().items():
-            if name != "total" and ms > 0.0:  # a stage that did not run this frame (detect) is not a 0
-                out.setdefault(name, []).append(float(ms))
-        turn = f % len(variants) if variants else 0
-        for peer in [*peers, *variants[turn:], *variants[:turn]]:
+    for b, start in enumerate(range(0, len(order), max(1, block))):
+        chunk = order[start:start + max(1, block)]
+        for i in chunk:
             t0 = time.perf_counter()
-            peer(frames[i])
-            out[peer.name].append((time.perf_counter() - t0) * 1e3)
+            faces = aligner(frames[i])
+            t1 = time.perf_counter()
+            draw_landmarks(frames[i], faces)
+            t2 = time.perf_counter()
+            out["end_to_end"].append((t2 - t0) * 1e3)
+            out["landmarks"].append((t1 - t0) * 1e3)
+            out["draw"].append((t2 - t1) * 1e3)
+            for name, ms in aligner.last_stats.timings().items():
+                if name != "total" and ms > 0.0:  # a stage that did not run this frame (detect) is not a 0
+                    out.setdefault(name, []).append(float(ms))
+        turn = b % len(variants) if variants else 0
+        for peer in [*peers, *variants[turn:], *variants[:turn]]:
+            for i in chunk:
+                t0 = time.perf_counter()
+                peer(frames[i])
+                out[peer.name].append((time.perf_counter() - t0) * 1e3)
     return out
 
 
@@ -185,7 +195,7 @@ class VariantAligner:
 
 
 def measure(source=None, preset: str = "accurate", backend: str = "auto", weights=None, frames: int = 300,
-            runs: int = 3, with_peers: bool = True, variants=(), **backend_options) -> dict:
+            runs: int = 3, with_peers: bool = True, variants=(), block: int = BLOCK, **backend_options) -> dict:
     """Decode `source` (default_source()), time the pipeline and (with_peers) the peers in turn on
     `frames` frames, `runs` times -> the report dict (module docstring). backend_options: passed to
     the backend (e.g. session="threads=1" for onnxruntime); variants: stagebench.Variant's, each our
@@ -200,7 +210,7 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
     # the variants run after the peers, so they are compared with a copy of ours that runs among them
     base = [Variant("base", aligner.weights, backend_options.get("session") or {})] if variants else []
     others = [VariantAligner(v, preset, backend) for v in [*base, *variants]]
-    timed = [time_pipeline(aligner, clip, order, peers, others) for _ in range(max(1, runs))]
+    timed = [time_pipeline(aligner, clip, order, peers, others, block) for _ in range(max(1, runs))]
     aligner.close()
     for peer in peers + others:
         peer.close()
@@ -220,7 +230,7 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
         "stages": {name: stats(t[name], len(order) * len(timed)) for name in sorted(t, key=_stage_rank)},
         "decode": stats(decode_ms),
         "preset": preset, "backend": resolved_backend(aligner, backend), "frames": len(order),
-        "runs": len(timed), "source": str(source), "weights": str(aligner.weights), **backend_options, "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
+        "runs": len(timed), "block": block, "source": str(source), "weights": str(aligner.weights), **backend_options, "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }
     return report

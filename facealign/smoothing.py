@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from .transform import apply, similarity
@@ -121,8 +122,8 @@ class AlignedFilter:
             self._shape.reset()
         to_ref = similarity(x, self._ref)
         shape = self._shape(apply(to_ref, x), t)
-        back = np.linalg.inv(np.vstack([to_ref, [0.0, 0.0, 1.0]]))[:2]
-        return apply(back, shape)
+        # (cv2's closed form: numpy's LAPACK inverse took 0.5 ms a call inside the pipeline, against 5 us alone)
+        return apply(cv2.invertAffineTransform(to_ref), shape)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from . import args as shared
 
 
 def add_arguments(p) -> None:
-    from facealign.bench import CLIP
+    from facealign.bench import BLOCK, CLIP
 
     p.add_argument("--source", default=None, help=f"video file (default: ../shared/data/media/{CLIP})")
     shared.model(p)
@@ -15,6 +15,8 @@ def add_arguments(p) -> None:
     shared.json_out(p, "also write the figures as JSON", metavar="OUT")
     p.add_argument("--no-peers", action="store_true", help="skip MediaPipe FaceMesh and dlib")
     p.add_argument("--runs", type=int, default=3, help="timed passes; the ratios to the peers are their median")
+    p.add_argument("--block", type=int, default=BLOCK,
+                   help="frames each model runs before the next takes its turn (1: frame by frame)")
     p.add_argument("--session", default=None, metavar="KEY=VALUE,...",
                    help="onnxruntime session settings: threads=N, spinning=1|0, optimization=disabled|basic|"
                         "extended|layout|all, execution=sequential|parallel (default: the backend's)")
@@ -48,7 +50,7 @@ def run_pipeline(args) -> dict:
     if len(set(args.variant)) < len(args.variant):
         raise ValueError(f"each variant once, please (got {', '.join(args.variant)})")
     report = measure(args.source, args.preset, args.backend, args.weights, args.frames, args.runs,
-                     with_peers=not args.no_peers, variants=variants, **options)
+                     with_peers=not args.no_peers, variants=variants, block=args.block, **options)
     print_report(report)
     return report
 

@@ -73,12 +73,12 @@ def _load(model, tmp: Path):
     return load_backend(path, "onnxruntime", device="cpu")
 
 
-def quantize(model, faces: FaceSet, count: int = CALIBRATION_FACES, method: str = "minmax"):
+def quantize(model, faces: FaceSet, count: int = CALIBRATION_FACES, method: str = "minmax", head_float: bool = False):
     """A float32 facealign cascade (onnx.ModelProto) -> its INT8 copy, calibrated on `count` of `faces`
-    (formats/onnx_int8.to_int8)."""
+    (formats/onnx_int8.to_int8; head_float: the heads' convolutions stay float32)."""
     with tempfile.TemporaryDirectory() as tmp:
         feeds = calibration_feeds(_load(model, Path(tmp)), faces, count)
-    return to_int8(model, feeds, method)
+    return to_int8(model, feeds, method, head_float=head_float)
 
 
 @dataclass(frozen=True)

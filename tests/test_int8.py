@@ -26,9 +26,10 @@ CALIBRATION_FACES = 32  # the shipped files use 256 (weights/README.md); few her
 # INT8 vs float32, last stage, frame pixels (300-W pictures, faces ~190 px wide), 64 common-subset faces.
 # Measured with 32 calibration faces: fast p99 0.98, max 2.30 px, NME +0.005; accurate p99 0.96, max 2.66, +0.008
 BOUND_P99_PX, BOUND_MAX_PX, BOUND_NME = 2.0, 6.0, 0.05  # 0.05: the rule an INT8 file ships by (common subset)
-# point scores in [0, 1], |int8 - float32|; measured on the 554 common faces (256 calibration faces):
-# fast p99 0.025, max 0.074; accurate p99 0.023, max 0.062
-BOUND_SCORE_P99, BOUND_SCORE_MAX = 0.06, 0.2
+# point scores in [0, 1] (the agreement of the PIP estimates), |int8 - float32|; measured on the 554 common
+# faces (256 calibration faces): p99 0.064 fast, 0.061 accurate; on the test's faces p99 0.060 / 0.059, the
+# worst single point 0.32 (accurate: one point whose estimates drift apart)
+BOUND_SCORE_P99, BOUND_SCORE_MAX = 0.1, 0.5
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ def add_arguments(p) -> None:
     p.add_argument("--int8", action="store_true", help="onnx: write the INT8 copy for onnxruntime on the CPU "
                                                        "(QDQ, per-channel, calibrated on 300-W training faces)")
     p.add_argument("--calibration-faces", type=int, default=256, help="int8: training faces to calibrate on")
+    p.add_argument("--int8-head-float", action="store_true",
+                   help="int8: keep the heads' convolutions in float32 (the shipped fast.int8.onnx)")
     shared.data(p)
     p.add_argument("--cache-dir", default=None, help="engine: the TensorRT engine cache "
                                                      "(default ~/.cache/facealign/engines)")
@@ -46,7 +48,7 @@ def export_and_check(args) -> None:
     from facealign.formats.cascade_pt import load_cascade
 
     out = export(args.weights, args.format, args.output, args.preset, args.opset, args.cache_dir, args.device,
-                 args.fp16, args.overwrite, args.int8, args.data, args.calibration_faces)
+                 args.fp16, args.overwrite, args.int8, args.data, args.calibration_faces, args.int8_head_float)
     kind = ", float16" if args.fp16 else f", int8, calibrated on {args.calibration_faces} training faces" if args.int8 else ""
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB{kind})")
     if args.format == "onnx":

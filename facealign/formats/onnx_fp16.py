@@ -27,10 +27,11 @@ def control_flow_nodes(graph) -> list[str]:
             if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in n.attribute)]
 
 
-def body_nodes(graph) -> set[int]:
-    """Indices of the nodes that compute in float16: each heavy node and every node it depends on."""
+def body_nodes(graph, heavy=HEAVY) -> set[int]:
+    """Indices of the nodes that compute in float16 (or int8, formats/onnx_int8.py): each node of a
+    `heavy` type and every node it depends on."""
     producer = {name: i for i, node in enumerate(graph.node) for name in node.output}
-    todo = [i for i, node in enumerate(graph.node) if node.op_type in HEAVY]
+    todo = [i for i, node in enumerate(graph.node) if node.op_type in heavy]
     body: set[int] = set()
     while todo:
         i = todo.pop()

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
-from .onnx_fp16 import control_flow_nodes
+from .onnx_fp16 import body_nodes, control_flow_nodes
 
 PRECISION = "int8"
 HEAVY = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
@@ -35,14 +35,7 @@ METHODS = ("minmax", "entropy", "percentile")
 def body_and_head(graph) -> tuple[set[int], set[int]]:
     """(body, head) node indices: the body is every heavy node and all it depends on; the head the
     heavy nodes whose outputs are read outside the body (by the decoding tail or as graph outputs)."""
-    producer = {name: i for i, node in enumerate(graph.node) for name in node.output}
-    todo = [i for i, node in enumerate(graph.node) if node.op_type in HEAVY]
-    body: set[int] = set()
-    while todo:
-        i = todo.pop()
-        if i not in body:
-            body.add(i)
-            todo.extend(producer[name] for name in graph.node[i].input if name in producer)
+    body = body_nodes(graph, HEAVY)
     outside = {x for j, n in enumerate(graph.node) if j not in body for x in n.input} | {o.name for o in graph.output}
     head = {i for i in body if graph.node[i].op_type in HEAVY and set(graph.node[i].output) & outside}
     return body, head

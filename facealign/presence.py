@@ -137,22 +137,22 @@ def delays(tracked: list[int], reference: list[bool]) -> dict:
 
 def main(argv=None) -> int:
     from .backends import load_backend
+    from .commands import args as args_module
     from .data import load_split
     from .tracking import PRESENCE_MIN
     from .weights import resolve
 
     p = argparse.ArgumentParser(prog="python -m facealign.presence", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="accurate")
-    p.add_argument("--weights", help="a weights file (default: the preset's)")
+    args_module.model(p)
     p.add_argument("--faces", type=int, default=200, help="training faces to calibrate on (default: %(default)s)")
-    p.add_argument("--data", help="300-W root (default: $FACEALIGN_DATA, else ../shared/data/300w)")
+    args_module.data(p)
     p.add_argument("--media", default=str(Path.cwd().parent / "shared/data/media"),
                    help="the media folder: no-face pictures and CLIPS (default: %(default)s)")
     p.add_argument("--clips", nargs="*", default=list(CLIPS), help="clips in --media (default: %(default)s)")
     args = p.parse_args(argv)
-    weights = resolve(args.weights, args.preset, "auto", "auto")
-    model = load_backend(weights)
+    weights = resolve(args.weights, args.preset, args.backend)
+    model = load_backend(weights, args.backend)
     scores = calibrate(model, load_split("train", args.data), args.faces, args.media)
     test = load_split("common", args.data)  # faces the network never saw, crops from their true points
     scores["face, common test subset"] = landmark_scores(model, [test.image(i) for i in range(len(test))],

@@ -76,10 +76,12 @@ def run(args) -> int:
     from facealign.weights import resolve
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("facealign.data.dataset").setLevel(logging.ERROR)  # skipped pairs: reported below
     if args.confidence and args.boxes != "gt":
         print("facealign eval: --confidence crops from the ground-truth boxes; drop --boxes detector", file=sys.stderr)
         return 2
+    data_log = logging.getLogger("facealign.data.dataset")
+    level = data_log.level
+    data_log.setLevel(logging.ERROR)  # skipped pairs: reported below (only while loading: no lasting side effect)
     try:
         path = resolve(args.weights, args.preset, args.backend)
         model = load_backend(path, args.backend)
@@ -87,6 +89,8 @@ def run(args) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"facealign eval: {e}", file=sys.stderr)
         return 2
+    finally:
+        data_log.setLevel(level)
     if args.confidence:
         return run_confidence(args, path, model, found)
     detector = None

@@ -178,8 +178,9 @@ class FaceAligner:
         return self.tracker.commit(alive)
 
     def _gate(self, img: np.ndarray) -> tuple[list[T.Candidate], list | None]:
-        """The tracks to refine, after the detector (when due: associated with its boxes) or its
-        cheap confirm (when due) -> (candidates, the detections or None when it did not run)."""
+        """The tracks to refine -> (candidates, the detections or None when the detector did not run).
+        With the network's presence check every track goes on (the detector, when due, only finds
+        faces); without it the detector's boxes (when due) or its cheap confirm (when due) decide."""
         tr = self.tracker
         cands = tr.candidates()
         if tr.detection_due(len(cands), self._confirms or self.presence is not None):

@@ -64,3 +64,21 @@ def device(p: argparse.ArgumentParser, default: str = "auto", help: str = "auto,
 def json_out(p: argparse.ArgumentParser, help: str, metavar: str = "FILE") -> None:
     """--json FILE: where a command also writes its figures (formats.atomic.write_json)."""
     p.add_argument("--json", default=None, metavar=metavar, help=help)
+
+
+def report(command: str, make, json_path) -> int:
+    """Run a measuring command's `make()` -> its report dict, also written to `json_path` (--json) when
+    given; a missing file or a bad value ends it with its message and exit code 2."""
+    import sys
+
+    from facealign.formats.atomic import write_json
+
+    try:
+        result = make()
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"facealign {command}: {e}", file=sys.stderr)
+        return 2
+    if json_path:
+        write_json(json_path, result, indent=2)
+        print(f"wrote {json_path}")
+    return 0

@@ -56,18 +56,8 @@ def run_pipeline(args) -> dict:
 
 
 def run(args) -> int:
-    from facealign.formats.atomic import write_json
-
     if args.session and args.stages:
         print("facealign bench: with --stages the base runs the default session; give settings as --variant",
               file=sys.stderr)
         return 2
-    try:
-        report = run_stages(args) if args.stages else run_pipeline(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"facealign bench: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        write_json(args.json, report, indent=2)
-        print(f"wrote {args.json}")
-    return 0
+    return shared.report("bench", lambda: run_stages(args) if args.stages else run_pipeline(args), args.json)

@@ -2,8 +2,6 @@
 MediaPipe FaceMesh on the same frames (facealign.stability)."""
 from __future__ import annotations
 
-import sys
-
 from . import args as shared
 
 SWEEP_KEYS = {"space": str, "min_cutoff": float, "beta": float, "d_cutoff": float}
@@ -55,23 +53,18 @@ def smoothing_of(args) -> dict | bool | None:
 
 def run(args) -> int:
     from facealign.bench import default_source
-    from facealign.formats.atomic import write_json
     from facealign.stability import measure, print_report, print_sweep, sweep
 
-    try:
+    def make() -> dict:
         source = args.source or default_source()
         common = dict(preset=args.preset, weights=args.weights, backend=args.backend,
                       max_frames=args.frames or None, flip=args.flip, with_facemesh=not args.no_facemesh)
         if args.sweep:
-            report = sweep(source, parse_grid(args.sweep), **common)
-            print_sweep(report)
+            out = sweep(source, parse_grid(args.sweep), **common)
+            print_sweep(out)
         else:
-            report = measure(source, smoothing=smoothing_of(args), **common)
-            print_report(report)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"facealign stability: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        write_json(args.json, report, indent=2)
-        print(f"wrote {args.json}")
-    return 0
+            out = measure(source, smoothing=smoothing_of(args), **common)
+            print_report(out)
+        return out
+
+    return shared.report("stability", make, args.json)

@@ -105,7 +105,8 @@ def export(weights, fmt: str, out=None, preset: str | None = None, opset: int = 
     out defaults to the weights path with the format's suffix (onnx, engine; WEIGHTS.fp16.onnx for
     fp16, WEIGHTS.int8.onnx for int8) or to weights/<preset>.pt (torch, which needs out or preset).
     int8: calibrated on `calibration_faces` 300-W training faces under `data` (default data_root());
-    head_float: the heads' convolutions left in float32 (the fast preset's file: 3.4495 against 3.4507).
+    head_float: the head's convolutions, and the tensors the decoding reads, left in float32 (the fast
+    preset's file: common-subset NME 3.4500 against 3.4504 all in int8; weights/README.md).
     Never overwrites the source; an existing `out` (a shipped weights file, an earlier export) only
     with overwrite=True.
     """

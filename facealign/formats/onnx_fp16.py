@@ -27,11 +27,24 @@ def control_flow_nodes(graph) -> list[str]:
             if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in n.attribute)]
 
 
+def decoding_tail(graph) -> set[int]:
+    """Indices of the nodes that depend on an ArgMax: the PIP decoding, whose products (the features at
+    each point's cell times its own weights, models/heads/pip.py) belong to the tail, not the body."""
+    tail: set[int] = set()
+    tensors = set()
+    for i, node in enumerate(graph.node):  # ONNX keeps nodes in topological order
+        if node.op_type == "ArgMax" or tensors.intersection(node.input):
+            tail.add(i)
+            tensors.update(node.output)
+    return tail
+
+
 def body_nodes(graph, heavy=HEAVY) -> set[int]:
     """Indices of the nodes that compute in float16 (or int8, formats/onnx_int8.py): each node of a
-    `heavy` type and every node it depends on."""
+    `heavy` type outside the decoding tail and every node it depends on."""
     producer = {name: i for i, node in enumerate(graph.node) for name in node.output}
-    todo = [i for i, node in enumerate(graph.node) if node.op_type in heavy]
+    tail = decoding_tail(graph)
+    todo = [i for i, node in enumerate(graph.node) if node.op_type in heavy and i not in tail]
     body: set[int] = set()
     while todo:
         i = todo.pop()

@@ -34,10 +34,21 @@ METHODS = ("minmax", "entropy", "percentile")
 
 def body_and_head(graph) -> tuple[set[int], set[int]]:
     """(body, head) node indices: the body is every heavy node and all it depends on; the head the
-    heavy nodes whose outputs are read outside the body (by the decoding tail or as graph outputs)."""
+    body nodes whose outputs are read outside the body (by the decoding tail or as graph outputs),
+    and for each such node that is not heavy itself (a Relu after a convolution) the nodes back to the
+    heavy ones it comes from, so that with head_float every tensor the tail reads is computed in float32."""
     body = body_nodes(graph, HEAVY)
+    producer = {name: i for i, node in enumerate(graph.node) for name in node.output}
     outside = {x for j, n in enumerate(graph.node) if j not in body for x in n.input} | {o.name for o in graph.output}
-    head = {i for i in body if graph.node[i].op_type in HEAVY and set(graph.node[i].output) & outside}
+    todo = [i for i in body if set(graph.node[i].output) & outside]
+    head: set[int] = set()
+    while todo:
+        i = todo.pop()
+        if i in head:
+            continue
+        head.add(i)
+        if graph.node[i].op_type not in HEAVY:
+            todo.extend(producer[x] for x in graph.node[i].input if producer.get(x) in body)
     return body, head
 
 

@@ -77,7 +77,7 @@ class PIPHead(Head):
         self.grid = input_size // stride  # H = W cells (fixed, so an exported graph holds plain numbers)
         self.codec = GridCodec(self.grid)
         self.features = (3,) if stride == 32 else (2, 3)
-        dim = chans[3] if stride == 32 else chans[2]
+        self.dim = dim = chans[3] if stride == 32 else chans[2]  # the channels of the grid's features
         if stride == 16:
             self.top = nn.Conv2d(chans[3], dim, 1)
             self.fuse = nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.BatchNorm2d(dim),
@@ -97,11 +97,17 @@ class PIPHead(Head):
     def prepare(self, mean_norm: torch.Tensor) -> None:
         self.neighbours.copy_(nearest_neighbours(mean_norm.detach().cpu(), self.num_nb))
 
-    def maps(self, feats: list[torch.Tensor]) -> tuple:
-        """-> score (B, K, HW), offsets (B, 2, K, HW), neighbour offsets (B, 2, K, N, HW)."""
+    def grid_features(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """The backbone's features -> the (B, D, H, W) map on the head's grid that its 1x1 convs read."""
         x = feats[-1]
         if self.stride == 16:
-            x = self.fuse(feats[0] + F.interpolate(self.top(x), size=feats[0].shape[-2:], mode="nearest"))
+            size = (self.grid, self.grid)  # layer 3's (Python numbers: no shape arithmetic in a graph)
+            x = self.fuse(feats[0] + F.interpolate(self.top(x), size=size, mode="nearest"))
+        return x
+
+    def maps(self, feats: list[torch.Tensor]) -> tuple:
+        """-> score (B, K, HW), offsets (B, 2, K, HW), neighbour offsets (B, 2, K, N, HW)."""
+        x = self.grid_features(feats)
         b, hw = x.shape[0], self.grid * self.grid
         k, n = self.num_points, self.num_nb
         score = self.score(x).reshape(b, k, hw)
@@ -115,8 +121,25 @@ class PIPHead(Head):
         return self.codec.decode(*maps, self.neighbours), maps
 
     def infer(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Points and their confidences, the estimates made once for both (GridCodec.decode_scored)."""
-        return self.codec.decode_scored(*self.maps(feats), self.neighbours, scores=self.scores)
+        """Points and their confidences, as decode_scored() gives them from the full maps, but with the
+        offset and neighbour maps computed at the argmax cells only (GridCodec.decode_at_cells): what
+        the exported graphs and every backend run."""
+        if not self.num_nb:
+            return self.codec.decode_scored(*self.maps(feats), self.neighbours, scores=False)
+        x = self.grid_features(feats)
+        score = self.score(x).reshape(-1, self.num_points, self.grid * self.grid)  # -1: no shape arithmetic in a graph
+        return self.codec.decode_at_cells(x, score, *self.cell_weights(), self.neighbours,
+                                          (self.num_points, self.num_nb, self.dim), scores=self.scores)
+
+    def cell_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The offset and neighbour 1x1 convs as one linear map per point: ((K, D, 2 + 2N) weights, (K, 2 + 2N)
+        biases), point k's outputs in the order x, y of its own offset, then its N neighbours' x, then their y."""
+        k, n, d = self.num_points, self.num_nb, self.dim
+        w_own = self.offset.weight.reshape(2, k, d).permute(1, 2, 0)  # (K, D, 2): channel c * K + k
+        w_nb = self.neighbour.weight.reshape(2, k, n, d).permute(1, 3, 0, 2).reshape(k, d, 2 * n)  # (c * K + k) * N + m
+        b_own = self.offset.bias.reshape(2, k).t()
+        b_nb = self.neighbour.bias.reshape(2, k, n).permute(1, 0, 2).reshape(k, 2 * n)
+        return torch.cat([w_own, w_nb], -1).float(), torch.cat([b_own, b_nb], -1).float()
 
     def point_scores(self, maps: tuple) -> torch.Tensor:
         """-> (B, K) float32 in (0, 1]: how well each point's estimates agree (GridCodec.decode_scored)."""
@@ -187,6 +210,37 @@ class GridCodec:
         vote_dev = votes.transpose(1, 2) - pts_cells[:, neighbours.reshape(-1)]  # (B, K * N, 2)
         squares = ((own - pts_cells) ** 2).sum(-1) + torch.einsum("jm,bm->bj", voters, (vote_dev ** 2).sum(-1))
         spread = (squares / count[..., 0]).sqrt() * (1.0 / w)  # crop sides
+        return points, torch.exp(spread * (-1.0 / AGREEMENT_SCALE))
+
+    def decode_at_cells(self, x, score, weight, bias, neighbours: torch.Tensor, sizes: tuple,
+                        scores: bool = True) -> tuple:
+        """decode_scored() for inference, the same numbers to float rounding: the offset and neighbour
+        maps are needed at each point's argmax cell only, so instead of two 1x1 convs over the whole
+        grid (the neighbour one has 2 K N channels) the grid's features are read at those cells and
+        each point's own linear map applied there (PIPHead.cell_weights). Written for a lean graph:
+        cells picked by one-hot matrix products, constant shapes with a free batch (-1), so an exported
+        graph has no shape arithmetic; float32 throughout. x: (B, D, H, W) features; score: (B, K, HW);
+        weight, bias: PIPHead.cell_weights(); neighbours: the (K, N) table; sizes: (K, N, D) as Python
+        numbers (a traced tensor's shape would be arithmetic in the graph)."""
+        w = self.grid
+        hw, (k, n, d) = w * w, sizes
+        one_hot = (score.argmax(-1).unsqueeze(-1) == torch.arange(hw, device=x.device)).float()  # (B, K, HW)
+        at = one_hot @ x.float().reshape(-1, d, hw).transpose(1, 2)  # (B, K, D): each point's cell's features
+        out = (at.unsqueeze(-2) @ weight).reshape(-1, k, 2 + 2 * n) + bias  # (B, K, 2 + 2N)
+        grid_xy = torch.arange(hw, device=x.device)
+        cells = one_hot @ torch.stack([grid_xy % w, torch.div(grid_xy, w, rounding_mode="floor")], -1).float()
+        own = cells + out[..., :2]  # (B, K, 2)
+        # votes[:, i * N + m]: landmark i's estimate of its neighbour m, in cells
+        votes = (out[..., 2:].reshape(-1, k, 2, n).transpose(2, 3) + cells.unsqueeze(2)).reshape(-1, k * n, 2)
+        voters = (neighbours.reshape(1, -1) == torch.arange(k, device=x.device).view(k, 1)).float()  # (K, K N)
+        count = 1 + voters.sum(1, keepdim=True)  # (K, 1)
+        pts_cells = (own + voters @ votes) / count
+        points = pts_cells * (2.0 / w) - 1
+        if not scores:
+            return points, None
+        vote_dev = votes - pts_cells[:, neighbours.reshape(-1)]  # (B, K N, 2)
+        squares = ((own - pts_cells) ** 2).sum(-1, keepdim=True) + voters @ (vote_dev ** 2).sum(-1, keepdim=True)
+        spread = (squares / count).sqrt().reshape(-1, k) * (1.0 / w)  # crop sides
         return points, torch.exp(spread * (-1.0 / AGREEMENT_SCALE))
 
     def encode(self, target_norm: torch.Tensor, neighbours: torch.Tensor) -> tuple:

@@ -28,6 +28,10 @@ main() {
   #     against the shipped 160 px stage 2, same stage 1, recipe and 40 epochs
   train_run abl_acc_s2_pip192 accurate_Stage2_PIP_Aug_Wing input_size=192 amp="${AMP:-auto}" threads=1 epochs=40
   evaluate_run abl_acc_s2_pip192
+  # 3c. issue 21's lever for the accurate preset's speed: its stage 2 at 128 px (an 8 x 8 grid, fast's stage-2
+  #     input; 0.64x the pixels of the shipped 160 px), same stage 1, recipe and 40 epochs
+  train_run abl_acc_s2_pip128 accurate_Stage2_PIP_Aug_Wing input_size=128 amp="${AMP:-auto}" threads=1 epochs=40
+  evaluate_run abl_acc_s2_pip128
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session
   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh

@@ -9,6 +9,8 @@ Encoding (targets from points, GridCodec.encode): u = (p + 1) / 2 * (W, H), the 
 Decoding (GridCodec.decode, inside the network in eval mode, so ONNX files carry it): c = argmax of the
   score map; k's own estimate c + offset(c); each landmark i that lists k among its neighbours
   votes c_i + its neighbour offset for k at c_i; k = the mean of its own estimate and the votes.
+  Inference (`infer`: exports, every backend) computes the offset and neighbour maps at the argmax
+  cells only, the same numbers to float rounding (GridCodec.decode_at_cells).
 Confidence (`point_scores`, GridCodec.decode_scored): how well the estimates decoding averages agree
   (k's own and its voters'), exp(-their spread / AGREEMENT_SCALE): near 1 when they coincide, lower on
   occluded, blurred or ambiguous points and on crops without a face, where the votes scatter. (The

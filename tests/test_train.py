@@ -223,6 +223,51 @@ def test_sweep_dry_run_states_each_runs_budget_steps_and_time(tmp_path, capsys):
     assert cli(["sweep", "lr", "epochs=1", "seed=3", "--dry-run"]) == 2
 
 
+def _plant_log(out, cfg, seconds):
+    """OUT/logs/<cfg.name>/ as a training writes it: config.json and metrics.csv, epoch i taking seconds[i]."""
+    from facealign.training.config import to_dict
+
+    folder = Path(out) / "logs" / cfg.name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    with open(folder / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "loss", "val_nme", "val_loss", "lr", "images_per_s", "seconds"])
+        w.writerows([e, 0.01, 15.0, 0.01, 0.3, 1813 / s, s] for e, s in enumerate(seconds, 1))
+
+
+def test_sweep_dry_run_estimates_from_the_runs_logged_under_out(tmp_path, capsys):
+    """The batch grid at two seeds over planted logs: batch 2 seed 0 finished (100 s epochs, one paused
+    for 900 s), batch 4 seed 1 five epochs in (60 s). Batches 2 and 4 are measured on their cell, the
+    others fitted through those two; the total counts only the time still to run."""
+    from facealign.training.budget import duration
+    from facealign.training.sweep import plan
+
+    budget = ["epochs=20", "input_size=64", "threads=1", f"out={tmp_path}"]
+    runs = {r.name: r.cfg for r in plan("batch", budget, [0, 1])}
+    _plant_log(tmp_path, runs["sweep_batch_bs2"], [100.0] * 19 + [900.0])
+    _plant_log(tmp_path, runs["sweep_batch_bs4_s1"], [60.0] * 5)
+    assert cli(["sweep", "batch", *budget, "--seeds", "0,1", "--data", str(DATA),
+                "--throughput", str(_throughput(tmp_path / "throughput.json")), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines() if line.startswith("  sweep_")}
+    assert lines["sweep_batch_bs2"].endswith("18120 steps, ~33.3 min (measured: 100.0 s/epoch, the median of 20 "
+                                             "epoch(s) of sweep_batch_bs2); finished (20 of 20 epochs), counted 0")
+    assert lines["sweep_batch_bs2_s1"].endswith("~33.3 min (measured: 100.0 s/epoch, the median of 20 epoch(s) of "
+                                                "sweep_batch_bs2)")
+    assert lines["sweep_batch_bs4_s1"].endswith("~20.0 min (measured: 60.0 s/epoch, the median of 5 epoch(s) of "
+                                                "sweep_batch_bs4_s1); 5 of 20 epochs done, ~15.0 min left")
+    assert "~20.0 min (measured: 60.0 s/epoch" in lines["sweep_batch_bs4"] and "left" not in lines["sweep_batch_bs4"]
+    # through (906 steps, 100 s) and (453 steps, 60 s) at 1,880 images an epoch: 40/453 s a step, 20 s the images
+    fitted = {steps: 40 / 453 * steps + 20 for steps in (227, 114, 57)}  # batch 8, 16, 32
+    for name, steps in (("sweep_batch_bs8", 227), ("sweep_batch_bs16_s1", 114), ("sweep_batch_bs32", 57)):
+        assert f"~{20 * fitted[steps] / 60:.1f} min (fitted on batch 2, 4: 88 ms/step x {steps} steps" in lines[name]
+    left = 0 + 2000 + 1200 + 900 + 2 * 20 * sum(fitted.values())  # batch 2 (finished, then seed 1), 4, 4 s1, the fits
+    assert (f"total: 10 run(s), 70280 optimiser steps; ~{duration(left)} still to run, one run at a time, estimated "
+            f"from: 4 measured (runs of the same cell), 6 fitted") in out
+    assert "0 from the throughput table; 1 finished (counted 0), 1 partly done (their time left)" in out
+
+
 def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, capsys):
     """Two cells of the wing_batch grid x two seeds at a one-epoch budget on 48 faces: real trainings on the
     study's scale, then `facealign report --json --plots`, then the same document rebuilt from the copies."""

@@ -18,8 +18,9 @@ def add_arguments(p) -> None:
                    help="run only this cell (its seed-0 name, as --dry-run lists them); may be given again")
     shared.data(p)
     p.add_argument("--throughput", default=None,
-                   help="the measured throughput table the time estimates come from (default: logs/throughput.json, "
-                        "else the checkout's docs/training/throughput.json)")
+                   help="the measured throughput table the time estimates fall back on when OUT/logs holds no "
+                        "epochs of the run's cell or network (default: logs/throughput.json, else the checkout's "
+                        "docs/training/throughput.json)")
     p.add_argument("--dry-run", action="store_true", help="print each run's resolved budget and estimated time only")
     p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
     p.add_argument("--overwrite", action="store_true", help="start every run afresh over earlier ones of its name")

@@ -1,17 +1,29 @@
-"""What a run costs before it runs: optimiser steps, and time from the measured throughput table.
+"""What a run costs before it runs: optimiser steps, and its time, from the best evidence at hand.
 
-The time is an estimate: images per epoch (training faces, plus the validation faces at a third
-of a training image's cost) over the images/s that `python -m facealign.training.throughput`
-measured for the nearest workload, scaled by the ratio of the two networks' multiply-adds
-(depth, width squared, input side squared). Torch-free, so `facealign sweep --dry-run` is quick.
+A run's time comes, in this order, from:
+1. measured: runs of the same cell logged under OUT/logs (another seed, or this very run partly
+   done): the median seconds of their epochs (`metrics.csv`'s `seconds`; the median, because a
+   paused training leaves a few very long epochs) times the planned epochs;
+2. fitted: runs of the same network and input at two batch sizes or more: their median epoch
+   seconds fitted as a * optimiser steps + b * images of an epoch (least squares, a, b >= 0),
+   so that a step's own cost (optimiser, EMA, Python, a batch's loading) counts, which a
+   throughput figure spreads over the images and so undercounts for small batches;
+3. the throughput table: images per epoch (training faces, plus the validation faces at a third
+   of a training image's cost) over the images/s that `python -m facealign.training.throughput`
+   measured for the nearest workload, scaled by the ratio of the two networks' multiply-adds
+   (depth, width squared, input side squared).
+Torch-free, so `facealign sweep --dry-run` is quick.
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, from_dict, load_config, to_dict
 
 THROUGHPUT = Path("logs/throughput.json")  # a table measured here, else the one measured for the docs:
 MEASURED = Path(__file__).resolve().parents[2] / "docs" / "training" / "throughput.json"  # (in a checkout)
@@ -111,3 +123,163 @@ class Throughput:
 def duration(seconds: float) -> str:
     minutes = seconds / 60
     return f"{minutes:.1f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+# ---- estimates from the runs already logged under OUT/logs ----
+
+SOURCES = ("measured", "fitted", "table")  # in the order they are preferred
+NOT_THE_CELL = ("name", "seed", "epochs", "out", "data", "stage1")  # what a cell's runs may differ in (stage1: the
+# seed's own stage-1 path); `epochs` too, as an epoch's time does not depend on how many follow
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """A run logged under OUT/logs/<name>/: its resolved config (config.json) and {epoch: wall seconds}
+    (metrics.csv)."""
+
+    name: str
+    cfg: Config
+    epochs: dict[int, float]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's time: `seconds` for all its epochs, `left` of them still to run (0 when finished), the
+    `source` (one of SOURCES), a `note` saying what it was worked out from, and the epochs this very
+    run has already logged (`done`)."""
+
+    seconds: float
+    left: float
+    source: str
+    note: str
+    done: int = 0
+
+
+def epoch_seconds(path: Path) -> dict[int, float]:
+    """{epoch: wall seconds} of a metrics.csv; rows without a number there (a file caught while it is
+    rewritten) are left out."""
+    found = {}
+    try:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    found[int(row["epoch"])] = float(row["seconds"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+    except OSError:
+        return {}
+    return found
+
+
+def read_logs(out) -> list[LoggedRun]:
+    """Every run under OUT/logs with a readable config.json and at least one timed epoch."""
+    runs = []
+    for metrics in sorted(Path(out, "logs").glob("*/metrics.csv")):
+        try:
+            cfg = from_dict(json.loads((metrics.parent / "config.json").read_text()))
+        except (OSError, ValueError, TypeError, ConfigError):
+            continue
+        epochs = epoch_seconds(metrics)
+        if epochs:
+            runs.append(LoggedRun(metrics.parent.name, cfg, epochs))
+    return runs
+
+
+def cell_key(cfg: Config) -> dict:
+    """The resolved config without what runs of one cell may differ in (NOT_THE_CELL)."""
+    d = to_dict(cfg)
+    for k in NOT_THE_CELL:
+        d.pop(k, None)
+    return d
+
+
+def network_key(cfg: Config) -> tuple:
+    """What an epoch's time depends on besides the batch: the network and its input, the per-step
+    work (optimiser, EMA), augmentation and the speed settings; the loss and learning rate cost
+    about nothing."""
+    return (cfg.model, cfg.width, cfg.input_size, cfg.stage, cfg.head, cfg.head_options, cfg.optimizer, cfg.ema,
+            cfg.augment.enabled, *_settings(cfg))
+
+
+def epoch_work(cfg: Config, total: int) -> tuple[int, float]:
+    """(optimiser steps, images) of one epoch over a train split of `total` faces; the images count a
+    validation face as VAL_COST of a training one."""
+    n_train, n_val = train_val_counts(cfg, total)
+    return steps_per_epoch(n_train, cfg.batch_size), n_train + VAL_COST * n_val
+
+
+def _median_epoch(runs: list[LoggedRun]) -> float:
+    """The median epoch over all the runs' epochs: robust to the few an outside pause made long."""
+    return statistics.median(s for r in runs for s in r.epochs.values())
+
+
+def _names(runs: list[LoggedRun]) -> str:
+    return ", ".join(r.name for r in runs) if len(runs) <= 3 else f"{len(runs)} runs"
+
+
+def measured(cfg: Config, logged: list[LoggedRun]) -> Estimate | None:
+    """From runs of the same cell: their median epoch x the planned epochs. This very run (same name
+    and epochs, so that --resume continues it) counts its logged epochs as done."""
+    key = cell_key(cfg)
+    same = [r for r in logged if cell_key(r.cfg) == key]
+    if not same:
+        return None
+    per_epoch = _median_epoch(same)
+    own = next((r for r in same if r.name == cfg.name and r.cfg.epochs == cfg.epochs), None)
+    done = min(max(own.epochs), cfg.epochs) if own else 0
+    n = sum(len(r.epochs) for r in same)
+    note = f"measured: {per_epoch:.1f} s/epoch, the median of {n} epoch(s) of {_names(same)}"
+    return Estimate(per_epoch * cfg.epochs, per_epoch * (cfg.epochs - done), "measured", note, done)
+
+
+def fit_epoch_time(points: list[tuple[float, float, float]]) -> tuple[float, float]:
+    """(a, b) >= 0 that minimise the squared error of a * steps + b * images against seconds over
+    `points` (steps, images, seconds): the plain least squares when both come out >= 0, else the
+    better of the two fits with one of them held at 0 (the non-negative least squares of two unknowns)."""
+    ss = sum(s * s for s, _, _ in points)
+    si = sum(s * i for s, i, _ in points)
+    ii = sum(i * i for _, i, _ in points)
+    st = sum(s * t for s, _, t in points)
+    it = sum(i * t for _, i, t in points)
+    det = ss * ii - si * si
+    if det > 1e-9 * ss * ii:
+        a, b = (ii * st - si * it) / det, (ss * it - si * st) / det
+        if a >= 0 and b >= 0:
+            return a, b
+    candidates = [(max(st / ss, 0.0), 0.0), (0.0, max(it / ii, 0.0))]
+    return min(candidates, key=lambda ab: sum((ab[0] * s + ab[1] * i - t) ** 2 for s, i, t in points))
+
+
+def fitted(cfg: Config, logged: list[LoggedRun], total: int | None) -> Estimate | None:
+    """From runs of the same network and input at >= 2 batch sizes: each batch's median epoch, fitted
+    as a * steps + b * images of an epoch (fit_epoch_time), at this run's steps and images."""
+    if total is None:
+        return None
+    key, groups = network_key(cfg), {}
+    for r in logged:
+        if network_key(r.cfg) == key:
+            groups.setdefault((r.cfg.batch_size, *epoch_work(r.cfg, total)), []).append(r)
+    batches = sorted({batch for batch, _, _ in groups})
+    if len(batches) < 2:
+        return None
+    a, b = fit_epoch_time([(steps, images, _median_epoch(runs)) for (_, steps, images), runs in groups.items()])
+    steps, images = epoch_work(cfg, total)
+    per_epoch = a * steps + b * images
+    if per_epoch <= 0:
+        return None
+    note = (f"fitted on batch {', '.join(map(str, batches))}: {1000 * a:.0f} ms/step x {steps} steps "
+            f"+ {1000 * b:.1f} ms/image x {images:.0f} images = {per_epoch:.1f} s/epoch")
+    return Estimate(per_epoch * cfg.epochs, per_epoch * cfg.epochs, "fitted", note)
+
+
+def from_table(cfg: Config, table: Throughput | None, total: int | None) -> Estimate | None:
+    """From the throughput table (Throughput.seconds)."""
+    if table is None or total is None:
+        return None
+    seconds = table.seconds(cfg, *train_val_counts(cfg, total))
+    return Estimate(seconds, seconds, "table", f"throughput table: {table.images_per_s(cfg):.0f} images/s")
+
+
+def estimate(cfg: Config, logged: list[LoggedRun], table: Throughput | None, total: int | None) -> Estimate | None:
+    """The run's time from the best source at hand (SOURCES, in order), or None without any."""
+    return measured(cfg, logged) or fitted(cfg, logged, total) or from_table(cfg, table, total)

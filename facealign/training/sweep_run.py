@@ -5,18 +5,30 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .budget import NO_ESTIMATE, Throughput, duration, split_size, steps_per_epoch, train_val_counts
+from .budget import (NO_ESTIMATE, SOURCES, Throughput, duration, estimate, read_logs, split_size, steps_per_epoch,
+                     train_val_counts)
 
 # keys that may change between a stop and its resume without changing what is trained
 HARDWARE_KEYS = {"device", "amp", "workers", "threads", "channels_last", "compile", "data", "grid_every"}
 
 
-def _describe(cfg, steps: int | None, seconds: float | None) -> str:
+def _time(est, epochs: int) -> str:
+    """A run's estimate as printed: its time, where it comes from, and what is left of a run begun."""
+    if est is None:
+        return "no estimate"
+    text = f"~{duration(est.seconds)} ({est.note})"
+    if est.left <= 0:
+        return f"{text}; finished ({est.done} of {epochs} epochs), counted 0"
+    if est.done:
+        return f"{text}; {est.done} of {epochs} epochs done, ~{duration(est.left)} left"
+    return text
+
+
+def _describe(cfg, steps: int | None, est) -> str:
     width = f" x{cfg.width:g}" if cfg.width != 1 else ""
     return (f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, {cfg.input_size} px, batch {cfg.batch_size}, lr {cfg.lr:g}, {cfg.model}{width}, "
             f"{cfg.optimizer}, loss {cfg.loss}, seed {cfg.seed}, "
-            f"{steps if steps is not None else '?'} steps, "
-            + (f"~{duration(seconds)}" if seconds is not None else "no estimate"))
+            f"{steps if steps is not None else '?'} steps, {_time(est, cfg.epochs)}")
 
 
 def warn_own_budget(runs, overrides: list[str]) -> None:
@@ -34,7 +46,8 @@ def warn_own_budget(runs, overrides: list[str]) -> None:
 
 
 def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str | None = None) -> None:
-    """Each run's resolved budget, its optimiser steps and estimated time, and the totals."""
+    """Each run's resolved budget, its optimiser steps and estimated time (budget.estimate: from the runs
+    logged under OUT/logs, else the throughput table), and the totals."""
     warn_own_budget(runs, overrides)
     table = Throughput.load(throughput)
     total = split_size(data)
@@ -44,24 +57,36 @@ def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str
     budget = " ".join(overrides) or "the configs' own"
     print(f"{grid}: {len(cells)} cell(s) x {len(seeds)} seed(s) ({','.join(map(str, seeds))}) = {len(runs)} run(s), "
           f"out={out}; budget: {budget}")
-    all_steps, all_seconds = 0, 0.0
+    logged = read_logs(out)
+    all_steps, estimates = 0, []
     for r in runs:
-        steps = seconds = None
+        steps = None
         if total is not None:
-            n_train, n_val = train_val_counts(r.cfg, total)
-            steps = r.cfg.epochs * steps_per_epoch(n_train, r.cfg.batch_size)
+            steps = r.cfg.epochs * steps_per_epoch(train_val_counts(r.cfg, total)[0], r.cfg.batch_size)
             all_steps += steps
-            if table:
-                seconds = table.seconds(r.cfg, n_train, n_val)
-                all_seconds += seconds
-        print(f"  {r.name}: {_describe(r.cfg, steps, seconds)}")
+        est = estimate(r.cfg, logged, table, total)
+        estimates.append(est)
+        print(f"  {r.name}: {_describe(r.cfg, steps, est)}")
     steps_text = f"{all_steps} optimiser steps" if total is not None else "steps unknown (no 300-W data found)"
-    if table and total is not None:
-        est = f"~{duration(all_seconds)} in all, one run at a time (estimated from {table.source}: the nearest " \
-              f"measured workload scaled by multiply-adds)"
-    else:
-        est = NO_ESTIMATE
-    print(f"total: {len(runs)} run(s), {steps_text}; {est}", flush=True)
+    print(f"total: {len(runs)} run(s), {steps_text}; {_total_time(estimates, table)}", flush=True)
+
+
+def _total_time(estimates, table) -> str:
+    """The time still to run (finished runs count 0), and how many runs each source estimated."""
+    known = [e for e in estimates if e is not None]
+    if not known:
+        return NO_ESTIMATE
+    counts = {s: sum(e.source == s for e in known) for s in SOURCES}
+    table_text = f" ({table.source}: the nearest measured workload scaled by multiply-adds)" if counts["table"] else ""
+    parts = [f"{counts['measured']} measured (runs of the same cell)",
+             f"{counts['fitted']} fitted (the same network's runs at other batches or in other cells)",
+             f"{counts['table']} from the throughput table{table_text}"]
+    finished = sum(e.left <= 0 for e in known)
+    begun = sum(0 < e.done and e.left > 0 for e in known)
+    text = (f"~{duration(sum(e.left for e in known))} still to run, one run at a time, estimated from: "
+            f"{', '.join(parts)}; {finished} finished (counted 0), {begun} partly done (their time left)")
+    missing = len(estimates) - len(known)
+    return f"{text}; {missing} without an estimate ({NO_ESTIMATE})" if missing else text
 
 
 def _saved(last: Path) -> dict:

@@ -175,7 +175,16 @@ def median_distance(a: np.ndarray, b: np.ndarray) -> float:
 def present(point_scores: np.ndarray | None, min_score: float | None = PRESENCE_MIN) -> bool:
     """The landmark network still sees a face: its mean point score is >= min_score (always true
     without scores or without a threshold: then the detector's checks decide)."""
-    return point_scores is None or min_score is None or float(np.asarray(point_scores).mean()) >= min_score
+    return point_scores is None or min_score is None or mean_score(point_scores) >= min_score
+
+
+def mean_score(point_scores: np.ndarray) -> float:
+    """float(np.mean(point_scores)), the same value, for the (K,) float32 scores of every tracked frame
+    without np.mean's Python layer: np.mean sums in float32, divides in float64 and rounds to float32."""
+    scores = np.asarray(point_scores)
+    if scores.dtype != np.float32 or scores.ndim != 1:
+        return float(np.mean(scores))
+    return float(np.float32(float(np.add.reduce(scores)) / len(scores)))
 
 
 def split_alive_lost(cands: list[Candidate], pts: np.ndarray, prev: dict[int, np.ndarray], frame_shape,

@@ -206,3 +206,13 @@ def test_a_tracks_box_is_its_points_box_made_once_and_its_candidates_carry_it():
     assert tr.candidates()[0].box_xyxy is track.box_xyxy
     alive, lost = T.split_alive_lost(tr.candidates(), track.pts[None] + 1, tr.previous_points(), SHAPE)
     assert np.array_equal(alive[0].box_xyxy, points_box(track.pts + 1))
+
+
+def test_mean_score_is_np_mean():
+    rng = np.random.default_rng(2)
+    for n in (1, 7, 68, 98, 500):
+        for _ in range(200):
+            s = rng.uniform(0, 1, n).astype(np.float32) ** rng.uniform(0.2, 5)
+            assert T.mean_score(s) == float(np.mean(s))
+    for other in (np.full(68, 0.3), np.full((2, 3), 0.5, np.float32), [0.25, 0.5]):  # np.mean itself
+        assert T.mean_score(other) == float(np.mean(other))

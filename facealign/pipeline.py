@@ -270,7 +270,7 @@ class FaceAligner:
         (N, K) point scores or None)."""
         if not last_pts:
             return np.zeros((0, self.scheme.num_points, 2), np.float32), None
-        out = self.model.refine([img] * len(last_pts), np.stack(last_pts), self.flip, observe=self._prof.add)
+        out = self.model.refine([img] * len(last_pts), last_pts, self.flip, observe=self._prof.add)
         return out[-1], out.scores
 
 

@@ -88,6 +88,7 @@ def check_point_scores(scores, k: int) -> np.ndarray | None:
     arr = np.asarray(scores, dtype=np.float32)
     if arr.shape != (k,):
         raise ValueError(f"point_scores must have shape ({k},), one per point, got {arr.shape}")
-    if not (np.isfinite(arr).all() and arr.min() >= 0.0 and arr.max() <= 1.0):
-        raise ValueError(f"point_scores must be in [0, 1], got values from {arr.min()} to {arr.max()}")
+    lo, hi = arr.min(), arr.max()
+    if not (lo >= 0.0 and hi <= 1.0):  # (also refuses NaN, which min and max carry, and inf)
+        raise ValueError(f"point_scores must be in [0, 1], got values from {lo} to {hi}")
     return arr

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .transform import apply, similarity
+from .transform import SimilarityTarget, apply
 
 DEFAULT_MIN_CUTOFF = 1.0  # Hz
 DEFAULT_BETA = 10.0  # Hz per (face size / s)
@@ -36,15 +36,27 @@ SPACES = ("aligned", "frame")  # where TrackSmoother filters: the face's aligned
 
 
 def alpha(dt: float, cutoff) -> np.ndarray | float:
-    """Smoothing factor of an exponential filter with `cutoff` Hz sampled every `dt` s."""
-    tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff, dtype=np.float64))
+    """Smoothing factor of an exponential filter with `cutoff` Hz sampled every `dt` s (a float for
+    a number, an array for an array)."""
+    if isinstance(cutoff, (int, float)):  # a number: plain floats, the same operations as numpy's, cheaper
+        tau = 1.0 / (2.0 * math.pi * cutoff)
+    else:
+        tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff, dtype=np.float64))
     return 1.0 / (1.0 + tau / dt)
 
 
 def face_size(pts: np.ndarray) -> float:
-    """sqrt(width * height) of the point box of (K, 2) points, in their pixels (at least 1)."""
-    span = np.ptp(np.asarray(pts, dtype=np.float64).reshape(-1, 2), axis=0)
-    return max(float(np.sqrt(span[0] * span[1])), 1.0)
+    """sqrt(width * height) of the point box of (K, 2) points, in their pixels (at least 1).
+    The span is taken in float64 (min and max are exact in the points' own type)."""
+    pts = np.asarray(pts).reshape(-1, 2)
+    (x0, y0), (x1, y1) = pts.min(0).tolist(), pts.max(0).tolist()
+    return max(math.sqrt((x1 - x0) * (y1 - y0)), 1.0)
+
+
+def box_size(box_xyxy: np.ndarray) -> float:
+    """face_size of the points whose (4,) point box this is (float32 points: the same value)."""
+    x0, y0, x1, y1 = np.asarray(box_xyxy).tolist()
+    return max(math.sqrt((x1 - x0) * (y1 - y0)), 1.0)
 
 
 @dataclass
@@ -82,7 +94,7 @@ class OneEuroFilter:
         s = scale if scale is not None else face_size(x)
         dx = (x - self._x) / (dt * s)
         self._dx = self._dx + alpha(dt, self.d_cutoff) * (dx - self._dx)
-        speed = np.linalg.norm(self._dx, axis=-1, keepdims=True)
+        speed = np.sqrt(np.add.reduce(self._dx * self._dx, axis=-1, keepdims=True))  # np.linalg.norm's own sum
         a = alpha(dt, self.min_cutoff + self.beta * speed)
         self._x = self._x + a * (x - self._x)
         self._t = float(t)
@@ -103,7 +115,7 @@ class AlignedFilter:
     beta: float = ALIGNED_BETA
     d_cutoff: float = ALIGNED_D_CUTOFF
     _shape: OneEuroFilter | None = field(default=None, repr=False)
-    _ref: np.ndarray | None = field(default=None, repr=False)
+    _ref: SimilarityTarget | None = field(default=None, repr=False)  # the reference face, centred for the fit
 
     def __post_init__(self):
         self._shape = OneEuroFilter(self.min_cutoff, self.beta, self.d_cutoff)  # (checks them)
@@ -116,11 +128,11 @@ class AlignedFilter:
         """(K, 2) points (any pixel space) at time `t` s -> filtered (K, 2) float32. `scale` is
         ignored (the aligned frame has its own); the first call passes the points through."""
         x = np.asarray(pts, dtype=np.float64)
-        if self._ref is None or self._ref.shape != x.shape:
+        if self._ref is None or self._ref.points.shape != x.shape:
             c = x - x.mean(0)
-            self._ref = c / max(float(np.sqrt((c ** 2).sum(1).mean())), 1e-9)
+            self._ref = SimilarityTarget(c / max(float(np.sqrt((c ** 2).sum(1).mean())), 1e-9))
             self._shape.reset()
-        to_ref = similarity(x, self._ref)
+        to_ref = self._ref.fit(x)
         shape = self._shape(apply(to_ref, x), t)
         # (cv2's closed form: numpy's LAPACK inverse took 0.5 ms a call inside the pipeline, against 5 us alone)
         return apply(cv2.invertAffineTransform(to_ref), shape)

@@ -18,12 +18,14 @@ Every box is (4,) xyxy float32 frame pixels; every point set (K, 2) float32 fram
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .detectors.base import iou
-from .smoothing import face_size
+from .smoothing import box_size, face_size
 from .transform import points_box
 
 MATCH_IOU = 0.3  # least overlap for a detection to confirm (or to re-identify) a track
@@ -49,6 +51,12 @@ class Track:
     def landmark_score(self) -> float | None:
         """The face-level landmark confidence: the mean point score (None without scores)."""
         return None if self.point_scores is None else float(np.mean(self.point_scores))
+
+    @cached_property
+    def box_xyxy(self) -> np.ndarray:
+        """points_box(pts), made on first use and kept (a track's points never change): this frame's
+        checks, the next frame's candidate and the new-face overlaps all read the same box."""
+        return points_box(self.pts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,11 +96,11 @@ def new_candidates(detections: list[tuple[np.ndarray, float]], alive: list[Track
     A detection that lands on a lost track (overlap >= match_iou) takes that track's id back,
     each lost id at most once; the others get track_id None (a new id once admitted).
     """
-    taken = [points_box(tr.pts) for tr in alive]
+    taken = [tr.box_xyxy for tr in alive]
     free = [(b, s) for b, s in detections if not taken or iou([b], taken).max() < match_iou]
     if room is not None:
         free = free[: max(room, 0)]
-    lost_boxes = [points_box(tr.pts) for tr in lost]
+    lost_boxes = [tr.box_xyxy for tr in lost]
     out = []
     for b, s in free:
         tid = None
@@ -114,36 +122,69 @@ def unconfirmed(tracks: list[Track], cands: list[Candidate]) -> list[Track]:
 
 # -- checks ------------------------------------------------------------------------------------
 
-def plausible(pts: np.ndarray, frame_shape) -> bool:
+def plausible(pts: np.ndarray, frame_shape, box: np.ndarray | None = None) -> bool:
     """Finite points with a non-degenerate box (>= MIN_FACE_PX, aspect <= MAX_ASPECT), at least
-    MIN_INSIDE of them inside a frame of shape (H, W, ...)."""
+    MIN_INSIDE of them inside a frame of shape (H, W, ...). box: their points_box when the caller
+    has it (for float32 points the very min and max this would take)."""
     pts = np.asarray(pts)
-    if not np.isfinite(pts).all():
+    lo, hi = (pts.min(0), pts.max(0)) if box is None else (box[:2], box[2:])
+    (x0, y0), (x1, y1) = lo.tolist(), hi.tolist()
+    if not all(map(math.isfinite, (x0, y0, x1, y1))):  # min and max carry any NaN or inf
         return False
-    w, h = np.ptp(pts, axis=0)
+    w, h = hi - lo  # in the points' own precision
     if min(w, h) < MIN_FACE_PX or max(w / h, h / w) > MAX_ASPECT:
         return False
     hgt, wid = frame_shape[:2]
+    if x0 >= 0 and y0 >= 0 and x1 <= wid - 1 and y1 <= hgt - 1:
+        return True  # the box is inside the frame: every point is
     inside = (pts[:, 0] >= 0) & (pts[:, 0] <= wid - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= hgt - 1)
     return float(inside.mean()) >= MIN_INSIDE
 
 
-def near(prev: np.ndarray | None, pts: np.ndarray, max_drift: float = LOST_DRIFT) -> bool:
-    """The points stayed within max_drift face sizes (median point motion) of the last frame's."""
+def near(prev: np.ndarray | None, pts: np.ndarray, max_drift: float = LOST_DRIFT, size: float | None = None) -> bool:
+    """The points stayed within max_drift face sizes (median point motion) of the last frame's.
+    size: face_size(pts) when the caller has it."""
     if prev is None:
         return True
-    return float(np.median(np.linalg.norm(pts - prev, axis=1))) <= max_drift * face_size(pts)
+    return median_distance(pts, prev) <= max_drift * (face_size(pts) if size is None else size)
 
 
 def stages_agree(first: np.ndarray, final: np.ndarray, max_gap: float = LOST_STAGES) -> bool:
     """A new face: the last stage stayed within max_gap face sizes (median) of stage 1."""
-    return float(np.median(np.linalg.norm(final - first, axis=1))) <= max_gap * face_size(final)
+    return median_distance(final, first) <= max_gap * face_size(final)
+
+
+def median_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The median distance between matching points of two (K, 2) sets: the value of
+    np.median(np.linalg.norm(a - b, axis=1)) (the same float operations), without their overhead
+    (this runs on every tracked frame)."""
+    d = a - b
+    dist = np.sqrt(np.add.reduce(d * d, axis=1))  # norm's own sum of squares
+    n = len(dist)
+    if n == 0:
+        return float("nan")
+    half = n // 2
+    part = np.partition(dist, (half - 1, half, n - 1) if n % 2 == 0 else (half, n - 1))
+    if np.isnan(part[-1]):  # as np.median: NaN sorts last, and any NaN makes the median NaN
+        return float("nan")
+    if n % 2:
+        return float(part[half])
+    return float((part[half - 1] + part[half]) / 2)
 
 
 def present(point_scores: np.ndarray | None, min_score: float | None = PRESENCE_MIN) -> bool:
     """The landmark network still sees a face: its mean point score is >= min_score (always true
     without scores or without a threshold: then the detector's checks decide)."""
-    return point_scores is None or min_score is None or float(np.mean(point_scores)) >= min_score
+    return point_scores is None or min_score is None or mean_score(point_scores) >= min_score
+
+
+def mean_score(point_scores: np.ndarray) -> float:
+    """float(np.mean(point_scores)), the same value, for the (K,) float32 scores of every tracked frame
+    without np.mean's Python layer: np.mean sums in float32, divides in float64 and rounds to float32."""
+    scores = np.asarray(point_scores)
+    if scores.dtype != np.float32 or scores.ndim != 1:
+        return float(np.mean(scores))
+    return float(np.float32(float(np.add.reduce(scores)) / len(scores)))
 
 
 def split_alive_lost(cands: list[Candidate], pts: np.ndarray, prev: dict[int, np.ndarray], frame_shape,
@@ -160,8 +201,10 @@ def split_alive_lost(cands: list[Candidate], pts: np.ndarray, prev: dict[int, np
     for i, (c, p) in enumerate(zip(cands, pts)):
         last = prev.get(c.track_id)
         s = None if scores is None else scores[i]
-        if plausible(p, frame_shape) and near(last, p) and present(s, min_score):
-            alive.append(Track(c.track_id, p, c.score, s))
+        track = Track(c.track_id, p, c.score, s)
+        box = track.box_xyxy  # one box for both checks and for the next frame's candidate
+        if plausible(p, frame_shape, box) and near(last, p, size=box_size(box)) and present(s, min_score):
+            alive.append(track)
         else:
             lost.append(Track(c.track_id, p if last is None else last, c.score))
     return alive, lost
@@ -198,7 +241,7 @@ class Tracker:
 
     def candidates(self) -> list[Candidate]:
         """This frame's crops for the tracked faces: the box of each track's last points."""
-        return [Candidate(points_box(tr.pts), tr.score, tr.track_id) for tr in self.tracks]
+        return [Candidate(tr.box_xyxy, tr.score, tr.track_id) for tr in self.tracks]
 
     def previous_points(self) -> dict[int, np.ndarray]:
         return {tr.track_id: tr.pts for tr in self.tracks}
@@ -233,6 +276,6 @@ class Tracker:
 
     def commit(self, tracks: list[Track]) -> list[Track]:
         """The tracks that go on to the next frame: best score first, at most max_faces."""
-        ordered = sorted(tracks, key=lambda tr: -tr.score)
+        ordered = sorted(tracks, key=lambda tr: -tr.score) if len(tracks) > 1 else list(tracks)
         self.tracks = ordered if self.max_faces is None else ordered[: self.max_faces]
         return self.tracks

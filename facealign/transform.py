@@ -45,10 +45,12 @@ class CropTransform:
         return CropTransform(np.hstack([rot, offset[:, None]]), int(size))
 
     @staticmethod
-    def from_points(pts_frame: np.ndarray, template_crop: np.ndarray, size: int) -> "CropTransform":
+    def from_points(pts_frame: np.ndarray, template_crop, size: int) -> "CropTransform":
         """Similarity (rotation, uniform scale, shift; no reflection) that best maps
-        `pts_frame` (K, 2) onto `template_crop` (K, 2) in the least-squares sense."""
-        return CropTransform(similarity(pts_frame, template_crop), int(size))
+        `pts_frame` (K, 2) onto `template_crop` (K, 2 points, or their SimilarityTarget) in the
+        least-squares sense."""
+        target = template_crop if isinstance(template_crop, SimilarityTarget) else SimilarityTarget(template_crop)
+        return CropTransform(target.fit(pts_frame), int(size))
 
     @property
     def inverse(self) -> np.ndarray:
@@ -80,28 +82,46 @@ class CropTransform:
 
 def apply(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine matrix to (..., 2) points; float32 out."""
-    pts = np.asarray(pts, dtype=np.float64)
-    return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+    out = np.asarray(pts, dtype=np.float64) @ matrix[:, :2].T
+    out += matrix[:, 2]
+    return out.astype(np.float32)
+
+
+class SimilarityTarget:
+    """Fixed destination points of a least-squares similarity fit (a crop's template, a track's
+    reference face), centred once: `fit(src)` is similarity(src, dst), bit for bit, without
+    redoing dst's half of the work on every frame."""
+
+    def __init__(self, dst: np.ndarray):
+        dst = np.asarray(dst, dtype=np.float64)
+        self.points = dst
+        self.mean = dst.mean(0)
+        self.centred = dst - self.mean
+        self._flat, self._x, self._y = self.centred.ravel(), self.centred[:, 0], self.centred[:, 1]
+
+    def fit(self, src: np.ndarray) -> np.ndarray:
+        """Least-squares similarity (Umeyama, no reflection) mapping src (K, 2) -> these points, as 2x3."""
+        src = np.asarray(src, dtype=np.float64)
+        mu_s = np.add.reduce(src, 0) / len(src)  # src.mean(0), without its dispatch
+        s = src - mu_s
+        # complex-number form: d ~ a * s with a = (sum conj(s) d) / sum |s|^2, in real arithmetic
+        flat = s.ravel()
+        denom = float(flat @ flat)
+        if denom <= 1e-12:
+            raise ValueError("points are degenerate (all in one place): cannot fit a similarity")
+        re = float(flat @ self._flat) / denom  # sum(sx dx + sy dy)
+        im = float(s[:, 0] @ self._y - s[:, 1] @ self._x) / denom  # sum(sx dy - sy dx)
+        rot = np.array([[re, -im], [im, re]])
+        t = self.mean - rot @ mu_s
+        return np.array([[re, -im, t[0]], [im, re, t[1]]])
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (Umeyama, no reflection) mapping src (K,2) -> dst (K,2) as 2x3."""
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    # complex-number form: d ~ a * s with a = (sum conj(s) d) / sum |s|^2, in real arithmetic
-    denom = float(s.ravel() @ s.ravel())
-    if denom <= 1e-12:
-        raise ValueError("points are degenerate (all in one place): cannot fit a similarity")
-    re = float(s.ravel() @ d.ravel()) / denom  # sum(sx dx + sy dy)
-    im = float(s[:, 0] @ d[:, 1] - s[:, 1] @ d[:, 0]) / denom  # sum(sx dy - sy dx)
-    rot = np.array([[re, -im], [im, re]])
-    t = mu_d - rot @ mu_s
-    return np.hstack([rot, t[:, None]])
+    return SimilarityTarget(dst).fit(src)
 
 
 def points_box(pts: np.ndarray) -> np.ndarray:
     """Tight (x0, y0, x1, y1) box around (K, 2) points."""
     pts = np.asarray(pts)
-    return np.array([*pts.min(0), *pts.max(0)], dtype=np.float32)
+    return np.concatenate((pts.min(0), pts.max(0))).astype(np.float32, copy=False)

@@ -10,7 +10,7 @@ from facealign.evaluate import predict_faceset
 from facealign.metrics import nme
 from facealign.formats.cascade_pt import load_cascade
 from facealign.models import mean_template
-from facealign.models.cascade import StageSpec
+from facealign.models.cascade import StageSpec, stack_faces, to_input
 from facealign.weights import WEIGHTS_DIR
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "300w"
@@ -84,3 +84,18 @@ def test_flip_averages_the_point_scores_with_the_mirror_permutation(common):
     np.testing.assert_allclose(flipped.scores, (plain.scores + mirrored[:, perm]) / 2, rtol=0, atol=1e-6)
     # (the check can fail: the permutation moves the mirrored scores by more than the tolerance)
     assert np.abs(mirrored[:, perm] - mirrored).max() > 0.05
+
+
+def test_to_input_is_the_rgb_float_tensor_it_always_was():
+    crops = np.random.default_rng(0).integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
+    x = to_input(crops)
+    old = np.ascontiguousarray(crops[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) * (1.0 / 255.0)
+    assert np.array_equal(x, old) and x.dtype == np.float32 and x.flags.c_contiguous
+    assert np.array_equal(to_input(list(crops)), old)
+
+
+def test_stack_faces_stacks_and_one_face_is_a_view():
+    a, b = np.ones((3, 2), np.float32), np.zeros((3, 2), np.float32)
+    assert np.array_equal(stack_faces([a, b]), np.stack([a, b]))
+    one = stack_faces([a])
+    assert one.shape == (1, 3, 2) and np.shares_memory(one, a)

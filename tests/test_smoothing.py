@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from facealign.jitter import jitter_of
-from facealign.smoothing import AlignedFilter, OneEuroFilter, TrackSmoother, face_size
+from facealign.smoothing import AlignedFilter, OneEuroFilter, TrackSmoother, alpha, box_size, face_size
 from facealign.stability import canonical, lag_frames, reference
+from facealign.transform import points_box
 
 FPS = 30.0
 
@@ -162,3 +163,18 @@ def test_track_smoother_spaces():
         TrackSmoother(space="pixels")
     with pytest.raises(ValueError):
         TrackSmoother(min_cutoff=-1.0)
+
+
+def test_face_size_box_size_and_alpha_give_what_their_numpy_forms_gave():
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        pts = rng.uniform(-20, 900, (68, 2)) * rng.uniform(0.01, 1)
+        for p in (pts, pts.astype(np.float32)):
+            span = np.ptp(np.asarray(p, dtype=np.float64), axis=0)  # face_size as it was written before
+            assert face_size(p) == max(float(np.sqrt(span[0] * span[1])), 1.0)
+        p = pts.astype(np.float32)
+        assert box_size(points_box(p)) == face_size(p)  # float32 points: the box says the same
+        dt, cutoff = rng.uniform(0.001, 0.1), rng.uniform(0.01, 50)
+        old = 1.0 / (1.0 + (1.0 / (2.0 * np.pi * np.asarray(cutoff, dtype=np.float64))) / dt)
+        assert alpha(dt, cutoff) == old and np.array_equal(alpha(dt, np.full((3, 1), cutoff)), np.full((3, 1), old))
+    assert face_size(np.array([[3, 4], [3, 4]])) == 1.0  # at least 1

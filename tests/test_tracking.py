@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from facealign import tracking as T
+from facealign.smoothing import face_size
 from facealign.transform import points_box
 
 
@@ -156,3 +157,62 @@ def test_a_track_whose_network_no_longer_sees_a_face_is_lost():
     assert np.array_equal(lost[0].pts, pts[1])
     alive, lost = T.split_alive_lost(cands, pts + 1, prev, (480, 640, 3), scores, None)  # no threshold
     assert len(alive) == 2 and not lost
+
+
+def _old_plausible(pts, frame_shape):
+    """plausible() as it was written before it took the box (np.ptp, every point tested), the reference."""
+    if not np.isfinite(pts).all():
+        return False
+    w, h = np.ptp(pts, axis=0)
+    if min(w, h) < T.MIN_FACE_PX or max(w / h, h / w) > T.MAX_ASPECT:
+        return False
+    hgt, wid = frame_shape[:2]
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] <= wid - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= hgt - 1)
+    return float(inside.mean()) >= T.MIN_INSIDE
+
+
+def test_plausible_with_or_without_the_box_decides_as_before():
+    rng = np.random.default_rng(1)
+    sets = [face(rng.uniform(-120, 660), rng.uniform(-120, 500), rng.uniform(4, 200)) for _ in range(300)]
+    sets += [face(100, 100) * [1, 0.2], face(100, 100) * [0.3, 1], face(600, 100), face(-60, 400)]
+    sets.append(np.where(np.arange(68)[:, None] == 5, np.inf, face(100, 100)).astype(np.float32))
+    decided = [_old_plausible(p, SHAPE) for p in sets]
+    assert 20 < sum(decided) < len(sets) - 20  # both answers, many times
+    assert [T.plausible(p, SHAPE) for p in sets] == decided
+    assert [T.plausible(p, SHAPE, points_box(p)) for p in sets] == decided
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 68, 69])
+def test_median_distance_is_np_median_of_the_distances(n):
+    rng = np.random.default_rng(n)
+    for dtype in (np.float32, np.float64):
+        for _ in range(50):
+            a, b = rng.normal(100, 30, (n, 2)).astype(dtype), rng.normal(100, 30, (n, 2)).astype(dtype)
+            assert T.median_distance(a, b) == float(np.median(np.linalg.norm(a - b, axis=1)))
+    a[n // 2, 0] = np.nan
+    assert np.isnan(T.median_distance(a, b)) and not T.near(b, a)  # any NaN: NaN, as np.median
+
+
+def test_near_takes_the_face_size_when_given():
+    a = face(100, 100)
+    assert T.near(a, a + 10, size=face_size(a + 10)) and not T.near(a, a + 10, size=20.0)  # 14 px > 0.35 * 20
+
+
+def test_a_tracks_box_is_its_points_box_made_once_and_its_candidates_carry_it():
+    tr = T.Tracker()
+    track = T.Track(0, face(50, 60), 0.9)
+    assert np.array_equal(track.box_xyxy, points_box(track.pts)) and track.box_xyxy is track.box_xyxy
+    tr.commit([track])
+    assert tr.candidates()[0].box_xyxy is track.box_xyxy
+    alive, lost = T.split_alive_lost(tr.candidates(), track.pts[None] + 1, tr.previous_points(), SHAPE)
+    assert np.array_equal(alive[0].box_xyxy, points_box(track.pts + 1))
+
+
+def test_mean_score_is_np_mean():
+    rng = np.random.default_rng(2)
+    for n in (1, 7, 68, 98, 500):
+        for _ in range(200):
+            s = rng.uniform(0, 1, n).astype(np.float32) ** rng.uniform(0.2, 5)
+            assert T.mean_score(s) == float(np.mean(s))
+    for other in (np.full(68, 0.3), np.full((2, 3), 0.5, np.float32), [0.25, 0.5]):  # np.mean itself
+        assert T.mean_score(other) == float(np.mean(other))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facealign.transform import CropTransform, apply, points_box, similarity
+from facealign.transform import CropTransform, SimilarityTarget, apply, points_box, similarity
 
 
 def _points(n=68, seed=0):
@@ -99,3 +99,41 @@ def test_points_box_and_empty_box():
     np.testing.assert_array_equal(points_box(pts), np.array([3.0, -1.0, 10.0, 8.0], np.float32))
     with pytest.raises(ValueError, match="no area"):
         CropTransform.from_box([5, 5, 5, 5], 64)
+
+
+def _similarity_numpy(src, dst):
+    """The fit as it was written before SimilarityTarget (np.mean, np.hstack), kept as the reference."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    denom = float(s.ravel() @ s.ravel())
+    re = float(s.ravel() @ d.ravel()) / denom
+    im = float(s[:, 0] @ d[:, 1] - s[:, 1] @ d[:, 0]) / denom
+    rot = np.array([[re, -im], [im, re]])
+    return np.hstack([rot, (mu_d - rot @ mu_s)[:, None]])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_similarity_target_fits_bit_for_bit_as_before_and_can_be_reused(seed):
+    rng = np.random.default_rng(seed)
+    dst = _points(seed=seed + 10)
+    target = SimilarityTarget(dst)
+    for _ in range(3):  # one target, many fits (a crop's template, a track's reference face)
+        src = rng.uniform(-50, 700, size=(68, 2)).astype(np.float32)
+        old = _similarity_numpy(src, dst)
+        assert np.array_equal(target.fit(src), old) and np.array_equal(similarity(src, dst), old)
+    from_target, from_points = CropTransform.from_points(src, target, 96), CropTransform.from_points(src, dst, 96)
+    assert np.array_equal(from_target.matrix, from_points.matrix)
+    with pytest.raises(ValueError, match="degenerate"):
+        target.fit(np.ones((68, 2)))
+
+
+def test_apply_and_points_box_give_what_they_gave_before():
+    rng = np.random.default_rng(4)
+    m = rng.normal(size=(2, 3))
+    for pts in (_points(seed=5), _points(seed=6).astype(np.float64), rng.normal(size=(3, 68, 2))):
+        old = (np.asarray(pts, np.float64) @ m[:, :2].T + m[:, 2]).astype(np.float32)
+        assert np.array_equal(apply(m, pts), old) and apply(m, pts).dtype == np.float32
+    for pts in (_points(seed=7), _points(seed=8).astype(np.float64) / 3, np.array([[1, 2], [3, 0]])):
+        box = points_box(pts)
+        assert box.dtype == np.float32 and np.array_equal(box, np.array([*pts.min(0), *pts.max(0)], np.float32))

@@ -75,10 +75,10 @@ class CascadeModel:
                            scheme=self.scheme)
 
     def refine(self, frames, pts, flip: bool = False, observe=None) -> CascadeOutput:
-        """Tracking: the last stage alone, its crop placed by `pts` (N, K, 2), the last
-        frame's points -> [(N, K, 2) frame points] with its `.scores`. The first stage only has to find a
-        face in a loose box; a face that moved a little since its last points is what
-        the last stage is trained on (stage 1's errors are larger than a frame's motion)."""
+        """Tracking: the last stage alone, its crop placed by `pts` (N, K, 2; or a list of N (K, 2)
+        arrays), the last frame's points -> [(N, K, 2) frame points] with its `.scores`. The first
+        stage only has to find a face in a loose box; a face that moved a little since its last
+        points is what the last stage is trained on (stage 1's errors are larger than a frame's motion)."""
         if len(pts) == 0:
             return self._none(1)
         return run_cascade(self.stages[-1:], self.runners[-1:], frames, pts=np.asarray(pts, np.float32), flip=flip,

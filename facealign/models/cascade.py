@@ -12,14 +12,13 @@ the network cannot know what to add to them.)
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from ..schemes import MULTIPIE_68, PointScheme
-from ..transform import CropTransform, points_box
+from ..transform import CropTransform, SimilarityTarget, points_box
 from . import heatmap
 from .codec import CorrectionCodec, OffsetCodec, PointCodec
 from .registry import create_model
@@ -58,6 +57,11 @@ class StageSpec:
         """`template` as a (K, 2) float32 array (crop pixels), made once; None for a box stage."""
         return None if self.template is None else np.asarray(self.template, np.float32)
 
+    @cached_property
+    def template_target(self) -> SimilarityTarget | None:
+        """`template` as the fixed end of the crop's similarity fit (centred once); None for a box stage."""
+        return None if self.template is None else SimilarityTarget(self.template_crop)
+
     @property
     def in_channels(self) -> int:
         return 4 if self.heatmap_sigma else 3
@@ -73,7 +77,7 @@ class StageSpec:
             if box_xyxy is None:
                 box_xyxy = points_box(pts_frame)
             return CropTransform.from_box(box_xyxy, self.input_size, self.crop_scale)
-        return CropTransform.from_points(pts_frame, self.template_crop, self.input_size)
+        return CropTransform.from_points(pts_frame, self.template_target, self.input_size)
 
     def decode(self, out, previous=None):
         """(N, K, 2) network outputs (numpy or torch) -> crop pixels, by this stage's codec. previous:
@@ -90,7 +94,9 @@ def mean_template(pts_frames: np.ndarray, size: int, crop_scale: float) -> np.nd
 def to_input(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
     """BGR uint8 crops (N, S, S, 3) -> float32 (N, 3, S, S) RGB in [0, 1]: the input of every backend."""
     arr = np.asarray(crops)
-    return np.ascontiguousarray(arr[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) * (1.0 / 255.0)
+    out = np.empty((arr.shape[0], arr.shape[3], arr.shape[1], arr.shape[2]), np.float32)
+    # one pass: each byte as float32 times float32(1 / 255), as `float32 array * (1 / 255)` computes
+    return np.multiply(arr[..., ::-1].transpose(0, 3, 1, 2), 1.0 / 255.0, out=out, dtype=np.float32)
 
 
 class CascadeOutput(list):
@@ -137,13 +143,14 @@ def run_cascade(stages: list[StageSpec], runners, frames, boxes_xyxy=None, pts=N
     names = names or [f"stage{i + 1}" for i in range(len(stages))]
     out = CascadeOutput()
     for spec, run, name in zip(stages, runners, names):
-        with _timed(observe, "crop"):
-            tfs, x, previous = stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
-        with _timed(observe, name):
-            raw, scores = split_output(run(x))
-            raw = np.asarray(raw, dtype=np.float32).reshape(len(x), -1, 2)
-            pts = _stage_points(spec, raw, tfs, previous, flip, scheme)
-            out.scores = None if scores is None else _stage_scores(scores, len(tfs), flip, scheme)
+        t0 = time.perf_counter()
+        tfs, x, previous = stage_input(spec, frames, boxes_xyxy, pts, flip, scheme)
+        t1 = _observed(observe, "crop", t0)
+        raw, scores = split_output(run(x))
+        raw = np.asarray(raw, dtype=np.float32).reshape(len(x), -1, 2)
+        pts = _stage_points(spec, raw, tfs, previous, flip, scheme)
+        out.scores = None if scores is None else _stage_scores(scores, len(tfs), flip, scheme)
+        _observed(observe, name, t1)
         out.append(pts)
     return out
 
@@ -156,7 +163,7 @@ def stage_input(spec: StageSpec, frames, boxes_xyxy=None, pts=None, flip: bool =
         tfs = [spec.transform(box_xyxy=b) for b in boxes_xyxy]
     else:  # a box stage crops around the points' box, a points stage aligns them
         tfs = [spec.transform(pts_frame=p) for p in pts]
-    crops = np.stack([t.warp(f) for t, f in zip(tfs, frames)])
+    crops = stack_faces([t.warp(f) for t, f in zip(tfs, frames)])
     previous = None
     if spec.heatmap_sigma:
         if pts is None:
@@ -178,7 +185,7 @@ def _stage_points(spec: StageSpec, raw: np.ndarray, tfs, previous, flip: bool, s
     if flip:
         n = len(tfs)
         pts_crop = (pts_crop[:n] + scheme.flip(pts_crop[n:], spec.input_size)) / 2
-    return np.stack([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
+    return stack_faces([t.to_frame(p) for t, p in zip(tfs, pts_crop)])
 
 
 def _stage_scores(scores, n: int, flip: bool, scheme: PointScheme) -> np.ndarray:
@@ -190,12 +197,16 @@ def _stage_scores(scores, n: int, flip: bool, scheme: PointScheme) -> np.ndarray
     return scores
 
 
-@contextmanager
-def _timed(observe, event: str):
-    """Tell observe(event, ms) how long the block took (nothing when observe is None)."""
-    if observe is None:
-        yield
-        return
-    t0 = time.perf_counter()
-    yield
-    observe(event, (time.perf_counter() - t0) * 1e3)
+def stack_faces(arrays: list[np.ndarray]) -> np.ndarray:
+    """np.stack of a list of same-shape arrays; one array (one face: the usual video frame) becomes
+    a view with a new first axis, without np.stack's checks and copy."""
+    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
+
+
+def _observed(observe, event: str, since: float) -> float:
+    """Tell observe(event, ms) the time since `since` (a perf_counter reading; nothing when observe
+    is None) -> the time now, where the next event's timing starts."""
+    now = time.perf_counter()
+    if observe is not None:
+        observe(event, (now - since) * 1e3)
+    return now

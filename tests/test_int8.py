@@ -16,7 +16,7 @@ from facealign.backends import load_backend
 from facealign.cli import main
 from facealign.data import load_split
 from facealign.formats.onnx_cascade import read_onnx
-from facealign.formats.onnx_int8 import body_and_head, to_int8
+from facealign.formats.onnx_int8 import body_and_head, disabled_optimizers, stem_nodes, to_int8
 from facealign.quantize import calibration_feeds, spread
 from facealign.transform import points_box
 
@@ -66,6 +66,10 @@ def test_int8_keeps_inputs_outputs_and_metadata(files, preset):
     assert json.loads(props8["quantisation"])["per_channel"] is True
     casc = read_onnx(path)
     assert casc.meta["precision"] == "int8" and casc.stages == read_onnx(src).stages
+    # its float stems need sessions without QDQ propagation, which the backend reads from the metadata
+    assert casc.meta["quantisation"]["stem_float"] is True
+    assert disabled_optimizers(casc.meta) == ["QDQPropagationTransformer"]
+    assert disabled_optimizers(read_onnx(src).meta) is None
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -83,8 +87,14 @@ def test_int8_quantises_every_conv_and_none_of_the_decoding_tail(files, preset):
     producer = {o: n for n in i8.node for o in n.output}
     convs = [n for n in i8.node if n.op_type == "Conv"]
     assert convs and len(convs) == sum(n.op_type == "Conv" for n in f32.node)
-    for conv in convs:  # both the activation and the weights come dequantised from int8
-        assert [producer[x].op_type for x in conv.input[:2]] == ["DequantizeLinear"] * 2, conv.name
+    stems = {f32.node[i].name for i in stem_nodes(f32, body) if f32.node[i].op_type == "Conv"}
+    assert len(stems) == len(read_onnx(src).stages)  # one stem convolution per stage, kept float32
+    for conv in convs:  # both the activation and the weights come dequantised from int8, but in the stems
+        inputs = [producer[x].op_type if x in producer else "initializer" for x in conv.input[:2]]
+        if conv.name in stems:
+            assert "DequantizeLinear" not in inputs, conv.name
+        else:
+            assert inputs == ["DequantizeLinear"] * 2, conv.name
     assert path.stat().st_size < 0.45 * src.stat().st_size
 
 
@@ -126,6 +136,7 @@ def test_body_and_head_on_a_hand_made_graph():
                            helper.make_tensor_value_info("m", TensorProto.FLOAT, None)], [w])
     body, head = body_and_head(g)
     assert body == {0, 1, 2} and head == {0, 1, 2}
+    assert stem_nodes(g, body) == {0, 1}  # the first convolution and its Relu, up to the next convolution
 
 
 def test_to_int8_refuses_what_it_cannot_do(files, train):

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from ..formats.onnx_cascade import io_names, read_onnx
+from ..formats.onnx_int8 import disabled_optimizers
 from .devices import check_device, cuda_index
 
 log = logging.getLogger(__name__)
@@ -174,9 +175,11 @@ def load(path, device: str = "auto", threads: int | None = None, providers: list
     casc = read_onnx(path)
     opts = session_options(threads, session)
     providers = providers_for(device, providers)
+    disabled = disabled_optimizers(casc.meta)  # an INT8 file with float stems (formats/onnx_int8.py)
     runners = []
     for i in range(len(casc.stages)):
-        session = ort.InferenceSession(casc.stage_bytes(i), sess_options=opts, providers=providers)
+        session = ort.InferenceSession(casc.stage_bytes(i), sess_options=opts, providers=providers,
+                                       disabled_optimizers=disabled)
         got = check_session(session, providers, device)
         runners.append(_runner(session, io_names(i)[0], casc.stage_outputs(i)))
     log.info("loaded %s: %d stage(s), providers %s", path, len(runners), got)

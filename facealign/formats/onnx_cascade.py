@@ -114,6 +114,11 @@ def parse_metadata(model) -> tuple[list[StageSpec], dict]:
     except (KeyError, TypeError, json.JSONDecodeError) as e:
         raise ValueError(f"facealign ONNX metadata is damaged ({e})") from None
     meta.update({k: props[k] for k in ("preset", "facealign_version", "weights_sha256", "precision") if k in props})
+    if "quantisation" in props:  # an INT8 copy's settings (formats/onnx_int8.py), which its sessions follow
+        try:
+            meta["quantisation"] = json.loads(props["quantisation"])
+        except json.JSONDecodeError as e:
+            raise ValueError(f"facealign ONNX metadata is damaged (quantisation: {e})") from None
     return stages, meta
 
 

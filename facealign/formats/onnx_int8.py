@@ -3,13 +3,16 @@
 The network body is quantised: every Conv / Gemm / MatMul and every node it depends on gets
 QuantizeLinear / DequantizeLinear pairs (weights int8 per output channel, symmetric;
 activations uint8, ranges from calibration), which onnxruntime fuses into integer kernels (VNNI
-where the CPU has it). What follows the body, the decoding tail (the PIP head's argmax, gathers,
-neighbour votes, the point scores), stays float32, as in formats/onnx_fp16.py. The head's last
-convolutions (score, offset and neighbour maps: the heavy nodes whose outputs the tail reads) are
-quantised too, their outputs passing through uint8 before the tail: measured on the 554 common
-faces this cost 0.001 of NME against `head_float=True`, which keeps them float32, and made the
-files smaller (docs/speed.md).
-
+where the CPU has it), except each stage's stem (`stem_nodes`: its first convolution on the
+3-channel picture, the Relu and MaxPool after it), which onnxruntime runs faster in float32; such a
+file needs its sessions made without onnxruntime's QDQPropagationTransformer
+(`STEM_FLOAT_DISABLED_OPTIMIZERS`, which the onnxruntime backend passes), else onnxruntime moves the
+first quantisation up through the MaxPool and runs that in uint8 in a slow layout (docs/speed.md
+section 8). What follows the body, the decoding tail (the PIP head's argmax and everything that
+depends on it: the products at the cells, the neighbour votes, the point scores), stays float32, as
+in formats/onnx_fp16.py. The head's score convolution, and the features the tail reads, are
+quantised too, passing through uint8 before the tail, unless `head_float=True` (the fast preset's
+file) keeps them float32 (docs/speed.md, weights/README.md).
 Every input, output and metadata entry of the float file is kept; `precision` becomes "int8".
 Calibration data are dicts {stage input name: (N, C, S, S) float32}, one per batch, made by
 facealign.quantize from training faces with the pipeline's own crop code: each stage's tensors
@@ -52,6 +55,29 @@ def body_and_head(graph) -> tuple[set[int], set[int]]:
     return body, head
 
 
+# what a session of a stem-float file must leave out (onnxruntime.InferenceSession's disabled_optimizers)
+STEM_FLOAT_DISABLED_OPTIMIZERS = ("QDQPropagationTransformer",)
+
+
+def stem_nodes(graph, body: set[int]) -> set[int]:
+    """The body nodes up to each stage's first heavy node and the nodes after it before the next
+    one: its stem (the convolution on the normalised picture, Relu, MaxPool). On 3 input channels
+    onnxruntime's int8 convolution (uint8, NHWC) took longer than the float one (fast's 7x7 stem 249
+    against 184 us, accurate's 492 against 407, plus a QuantizeLinear and a Transpose of the input)."""
+    producer = {name: i for i, node in enumerate(graph.node) for name in node.output}
+    heavy_above: dict[int, int] = {}  # node -> the most heavy nodes on a path to it from an input
+    for i, node in enumerate(graph.node):  # topological order
+        ups = [producer[x] for x in node.input if x in producer]
+        heavy_above[i] = max([heavy_above[j] + (graph.node[j].op_type in HEAVY) for j in ups], default=0)
+    return {i for i in body if heavy_above[i] + (graph.node[i].op_type in HEAVY) <= 1}
+
+
+def disabled_optimizers(meta: dict) -> list[str] | None:
+    """The onnxruntime graph optimisers a session of the file with this metadata must leave out."""
+    quant = meta.get("quantisation") or {}
+    return list(STEM_FLOAT_DISABLED_OPTIMIZERS) if quant.get("stem_float") else None
+
+
 class _PreprocessAdvice(logging.Filter):
     """Drops quantize_static's advice to run its pre-processing (logged on the root logger): the
     session folds the same constants at load time (measured: same NME, 475 -> 250 nodes in the file only)."""
@@ -83,7 +109,8 @@ class _Batches:
         pass
 
 
-def to_int8(model, batches: list[dict], method: str = "minmax", head_float: bool = False, per_channel: bool = True):
+def to_int8(model, batches: list[dict], method: str = "minmax", head_float: bool = False, per_channel: bool = True,
+            stem_float: bool = True):
     """onnx.ModelProto (float32 facealign cascade) -> a new ModelProto with a QDQ int8 body.
 
     batches: calibration feeds, each {stage input name: float32 array}; method: minmax, entropy or
@@ -104,7 +131,8 @@ def to_int8(model, batches: list[dict], method: str = "minmax", head_float: bool
     for i, node in enumerate(m.graph.node):  # the quantiser selects nodes by name: give each one
         node.name = node.name or f"{node.op_type}_{i}"
     body, head = body_and_head(m.graph)
-    quantise = [m.graph.node[i].name for i in sorted(body - (head if head_float else set()))]
+    keep = (stem_nodes(m.graph, body) if stem_float else set()) | (head if head_float else set())
+    quantise = [m.graph.node[i].name for i in sorted(body - keep)]
     props = [(p.key, p.value) for p in m.metadata_props]
     calib = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
              "percentile": CalibrationMethod.Percentile}[method]
@@ -125,7 +153,7 @@ def to_int8(model, batches: list[dict], method: str = "minmax", head_float: bool
     entry = out.metadata_props.add()
     entry.key, entry.value = "precision", PRECISION
     quant = {"format": "QDQ", "per_channel": per_channel, "weights": "int8", "activations": "uint8",
-             "method": method, "head_float": head_float, "batches": len(batches)}
+             "method": method, "head_float": head_float, "stem_float": stem_float, "batches": len(batches)}
     entry = out.metadata_props.add()
     entry.key, entry.value = "quantisation", json.dumps(quant)
     return out

@@ -32,11 +32,6 @@ main() {
   #     input; 0.64x the pixels of the shipped 160 px), same stage 1, recipe and 40 epochs
   train_run abl_acc_s2_pip128 accurate_Stage2_PIP_Aug_Wing input_size=128 amp="${AMP:-auto}" threads=1 epochs=40
   evaluate_run abl_acc_s2_pip128
-  # 3d. ... and for the fast preset's: its stage 2 at 112 px (a 7 x 7 grid; 0.77x the pixels of the shipped
-  #     128 px) on the shipped fast stage 1 (weights/fast.pt: its checkpoint is not on this machine), 60 epochs
-  train_run abl_fast_s2_pip112 fast_Stage2_PIP_Aug_Wing input_size=112 stage1=weights/fast.pt amp="${AMP:-auto}" \
-    threads=1 epochs=60
-  evaluate_run abl_fast_s2_pip112
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session
   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh

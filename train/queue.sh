@@ -3,7 +3,9 @@
 # and run it again after any stop: a finished step is skipped, an interrupted training resumes.
 #   nohup bash train/queue.sh > queue.log 2>&1 &      (from the repository root, in the project's virtualenv)
 # The whole script is read before it starts (main), so editing it never disturbs a queue that runs.
-set -euo pipefail
+# No `set -e`: a step that fails (a config refused, a crash) is reported in the log and the queue goes on to
+# the next one, so the cores never sit idle behind it.
+set -uo pipefail
 main() {
   source train/steps.sh
   export PYTHONPATH=$PWD  # this checkout's code, also for `facealign eval`

@@ -1,5 +1,5 @@
 # Shell helpers of the training scripts (presets.sh, pip_presets.sh, ablations.sh, study.sh): sourced, not run.
-step() { echo "== $(date +%H:%M:%S) $*"; "$@"; }
+step() { echo "== $(date +%H:%M:%S) $*"; "$@" || { local rc=$?; echo "== $(date +%H:%M:%S) FAILED (exit $rc): $*"; return $rc; }; }
 # train_run NAME CONFIG [key=value ...]: run NAME from CONFIG; resumed when checkpoints/NAME/last.pt exists
 # (a run already trained to its epochs then stops at once, a longer epochs= continues it: a warm restart).
 train_run() {

@@ -106,13 +106,15 @@ def test_first_command_of_the_readme_prints_no_third_party_lines(tmp_path):
 
 
 def test_serve_speaks_of_the_share_flag_not_of_launch(tmp_path):
-    """... and Ctrl-C (SIGINT) stops it without leaving its work folder in $TMPDIR."""
+    """... and Ctrl-C (SIGINT) stops it without leaving its work folder in $TMPDIR, also when it was
+    started with SIGINT ignored (as a background job of a non-interactive shell is: `nohup ... &`)."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
            "TMPDIR": str(tmp_path), "PYTHONFAULTHANDLER": "1"}
     from facealign.app.load_test import free_port
 
     proc = subprocess.Popen([sys.executable, "-m", "facealign", "serve", "--port", str(free_port())], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines, rest = [], ""
     try:
         deadline = time.time() + 120

@@ -218,6 +218,10 @@ def serve(host: str = "127.0.0.1", port: int = 7860, share: bool = False, weight
     work = Path(tempfile.mkdtemp(prefix="facealign-app-"))
     os.environ.setdefault("GRADIO_TEMP_DIR", str(work / "gradio"))
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Ctrl-C (SIGINT) stops it even when it was started with SIGINT ignored, as a background job of a
+    # non-interactive shell is: Python then installs no KeyboardInterrupt handler of its own, and the
+    # server went on serving (how tests/test_cli.py's serve test hung when the suite ran under nohup)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     app = None
     try:
         app = build_app(weights=weights, concurrency=concurrency, max_video_frames=max_video_frames,
@@ -230,6 +234,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, share: bool = False, weight
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if app is not None:
             app.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -43,6 +43,8 @@ FORMATS: dict[str, Format] = {
                           ("device", "threads", "providers", "session"), ("onnxruntime", "onnx"), ""),
     "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True, ("device", "cache_dir"),
                        ("tensorrt", "torch"), "tensorrt", TENSORRT_INDEX),
+    "openvino": Format("openvino", ".onnx", "openvino_backend", False, ("device", "threads", "precision"),
+                       ("openvino", "onnx"), "openvino"),
 }
 
 

@@ -2,7 +2,8 @@
 
 The same .onnx files as the onnxruntime backend, one compiled model per stage from its extracted
 subgraph, with the same runner contract. OpenVINO runs the INT8 (QDQ) files' convolutions in its own
-int8 kernels, which on the shipped files took less time than onnxruntime's (docs/speed.md, section 11).
+int8 kernels: with accurate's file in less time than onnxruntime, with fast's in more (docs/speed.md,
+section 11), so backend="auto" keeps onnxruntime and this backend is chosen by name.
 Settings for low latency on one face at a time: one inference thread (like the onnxruntime backend's
 default), the LATENCY hint, one stream. Each stage is compiled twice: with a static batch of 1, the
 video case (OpenVINO's CPU plugin plans a static graph once: accurate's stage 2 took 0.83x the time of

@@ -56,7 +56,7 @@ class FaceAligner:
     """68-point landmarks for every face of a BGR frame.
 
     weights/preset: a weights file, else weights/<preset>.pt; backend: "auto" (by
-    suffix), "torch", "onnxruntime" or "tensorrt"; detector: a name from
+    suffix), "torch", "onnxruntime", "openvino" or "tensorrt"; detector: a name from
     facealign.detectors.list_detectors() or a Detector; max_faces: None (every
     face, the default) or the most faces returned/tracked (best detector scores
     first; the rest are counted in last_stats.left_out); video: track across calls;

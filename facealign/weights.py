@@ -37,7 +37,7 @@ WEIGHTS_DIR = weights_dir()
 
 def preferred_suffixes(backend: str = "auto", device: str = "auto") -> tuple[str, ...]:
     """The shipped file types `backend` can load, best first."""
-    if backend == "onnxruntime":
+    if backend in ("onnxruntime", "openvino"):
         return (".onnx",)
     if backend in ("torch", "tensorrt"):
         return (".pt",)
@@ -48,7 +48,7 @@ def preferred_suffixes(backend: str = "auto", device: str = "auto") -> tuple[str
 
 def variants(suffix: str, device: str = "auto") -> tuple[str, ...]:
     """The copies of a `suffix` file to look for, best first: the INT8 one (".int8") before the float
-    one ("") for onnxruntime on the CPU (device auto or cpu: onnxruntime's CPU provider)."""
+    one ("") on the CPU (device auto or cpu: onnxruntime's CPU provider, or OpenVINO)."""
     return (".int8", "") if suffix == ".onnx" and not device.startswith("cuda") else ("",)
 
 

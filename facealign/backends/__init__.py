@@ -43,6 +43,8 @@ FORMATS: dict[str, Format] = {
                           ("device", "threads", "providers", "session"), ("onnxruntime", "onnx"), ""),
     "tensorrt": Format("tensorrt", ".engine", "tensorrt_backend", True, ("device", "cache_dir"),
                        ("tensorrt", "torch"), "tensorrt", TENSORRT_INDEX),
+    "openvino": Format("openvino", ".onnx", "openvino_backend", False, ("device", "threads", "precision"),
+                       ("openvino", "onnx"), "openvino"),
 }
 
 
@@ -98,6 +100,8 @@ def backend_for(path, backend: str = "auto", device: str = "auto") -> str:
     A .pt file goes to TensorRT when `device` may be a GPU, the driver sees one, and
     `tensorrt` and PyTorch (with CUDA) are installed; else to torch, which itself runs
     on CUDA (FP16 + CUDA graphs) when the device is one. device="cpu" never picks TensorRT.
+    An .onnx file goes to onnxruntime; OpenVINO (same suffix) only by name, backend="openvino": it is
+    faster for the accurate preset's file but not for fast's (docs/speed.md, section 11).
     """
     check_device(device)
     if backend != "auto":

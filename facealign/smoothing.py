@@ -49,13 +49,15 @@ def face_size(pts: np.ndarray) -> float:
     """sqrt(width * height) of the point box of (K, 2) points, in their pixels (at least 1).
     The span is taken in float64 (min and max are exact in the points' own type)."""
     pts = np.asarray(pts).reshape(-1, 2)
-    (x0, y0), (x1, y1) = pts.min(0).tolist(), pts.max(0).tolist()
-    return max(math.sqrt((x1 - x0) * (y1 - y0)), 1.0)
+    return _box_size(*pts.min(0).tolist(), *pts.max(0).tolist())
 
 
 def box_size(box_xyxy: np.ndarray) -> float:
     """face_size of the points whose (4,) point box this is (float32 points: the same value)."""
-    x0, y0, x1, y1 = np.asarray(box_xyxy).tolist()
+    return _box_size(*np.asarray(box_xyxy).tolist())
+
+
+def _box_size(x0: float, y0: float, x1: float, y1: float) -> float:
     return max(math.sqrt((x1 - x0) * (y1 - y0)), 1.0)
 
 

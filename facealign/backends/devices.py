@@ -47,6 +47,13 @@ def check_device(device: str) -> str:
     return device
 
 
+def check_threads(threads):
+    """A backend's `threads` option: a positive integer or None (ValueError otherwise)."""
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    return threads
+
+
 def wants_gpu(device: str) -> bool:
     """Would `device` run on a CUDA GPU here? "auto" does when the driver sees one."""
     device = check_device(device)

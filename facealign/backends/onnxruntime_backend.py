@@ -12,7 +12,7 @@ import numpy as np
 
 from ..formats.onnx_cascade import io_names, read_onnx
 from ..formats.onnx_int8 import disabled_optimizers
-from .devices import check_device, cuda_index
+from .devices import check_device, check_threads, cuda_index
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,6 @@ def parse_session(spec=None, threads: int | None = None) -> dict:
     return out
 
 
-def _checked(threads):
-    """The backend's `threads` option: a positive integer or None (ValueError otherwise)."""
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    return threads
-
-
 def _count(value) -> int:
     try:
         n = int(value)
@@ -92,7 +85,7 @@ def session_options(threads: int | None = None, session=None):
     session settings')."""
     import onnxruntime as ort
 
-    s = parse_session(session, _checked(threads))
+    s = parse_session(session, check_threads(threads))
     opts = ort.SessionOptions()
     level = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
              "layout": "ORT_ENABLE_LAYOUT", "all": "ORT_ENABLE_ALL"}[s["optimization"]]

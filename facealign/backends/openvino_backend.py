@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from ..formats.onnx_cascade import io_names, read_onnx
-from .devices import check_device
+from .devices import check_device, check_threads
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ DEFAULT_THREADS = 1
 
 def config(threads: int | None = None, precision: str | None = None) -> dict:
     """The CPU plugin's compile settings: `threads` inference threads (None: 1), `precision` (None: f32)."""
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    check_threads(threads)
     precision = precision or DEFAULT_PRECISION
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")

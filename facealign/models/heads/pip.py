@@ -200,19 +200,9 @@ class GridCodec:
         cell = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).float()  # (B, K, 2)
         own = cell + offset.gather(-1, idx.view(b, 1, k, 1).expand(b, 2, k, 1))[..., 0].transpose(1, 2)
         votes = nb.gather(-1, idx.view(b, 1, k, 1, 1).expand(b, 2, k, n, 1))[..., 0]  # (B, 2, K, N)
-        votes = (cell.transpose(1, 2).unsqueeze(-1) + votes).reshape(b, 2, k * n)  # i's estimates of its neighbours
-        # voters[j, i * N + m] = 1 when neighbour m of landmark i is j
-        voters = (neighbours.reshape(1, -1) == torch.arange(k, device=idx.device).view(k, 1)).float()
-        count = (1 + voters.sum(1)).view(1, k, 1)
-        pts_cells = (own + torch.einsum("jm,bcm->bjc", voters, votes)) / count
-        points = pts_cells * (2.0 / w) - 1
-        if not scores:
-            return points, None
-        # each vote's distance from the mean of its point's estimates, squared, summed per point
-        vote_dev = votes.transpose(1, 2) - pts_cells[:, neighbours.reshape(-1)]  # (B, K * N, 2)
-        squares = ((own - pts_cells) ** 2).sum(-1) + torch.einsum("jm,bm->bj", voters, (vote_dev ** 2).sum(-1))
-        spread = (squares / count[..., 0]).sqrt() * (1.0 / w)  # crop sides
-        return points, torch.exp(spread * (-1.0 / AGREEMENT_SCALE))
+        # votes[:, i * N + m]: landmark i's estimate of its neighbour m, in cells
+        votes = (cell.transpose(1, 2).unsqueeze(-1) + votes).reshape(b, 2, k * n).transpose(1, 2)
+        return self.average_votes(own, votes, neighbours, k, scores)
 
     def decode_at_cells(self, x, score, weight, bias, neighbours: torch.Tensor, sizes: tuple,
                         scores: bool = True) -> tuple:
@@ -234,12 +224,21 @@ class GridCodec:
         own = cells + out[..., :2]  # (B, K, 2)
         # votes[:, i * N + m]: landmark i's estimate of its neighbour m, in cells
         votes = (out[..., 2:].reshape(-1, k, 2, n).transpose(2, 3) + cells.unsqueeze(2)).reshape(-1, k * n, 2)
-        voters = (neighbours.reshape(1, -1) == torch.arange(k, device=x.device).view(k, 1)).float()  # (K, K N)
+        return self.average_votes(own, votes, neighbours, k, scores)
+
+    def average_votes(self, own, votes, neighbours: torch.Tensor, k: int, scores: bool = True) -> tuple:
+        """Each point's estimates averaged, as both decodes do: own (B, K, 2) and votes (B, K N, 2), in
+        cells, votes[:, i * N + m] being landmark i's estimate of its neighbour m -> ((B, K, 2) points in
+        [-1, 1], with `scores` their (B, K) confidences exp(-spread / AGREEMENT_SCALE), else None)."""
+        w = self.grid
+        # voters[j, i * N + m] = 1 when neighbour m of landmark i is j
+        voters = (neighbours.reshape(1, -1) == torch.arange(k, device=own.device).view(k, 1)).float()  # (K, K N)
         count = 1 + voters.sum(1, keepdim=True)  # (K, 1)
         pts_cells = (own + voters @ votes) / count
         points = pts_cells * (2.0 / w) - 1
         if not scores:
             return points, None
+        # each vote's distance from the mean of its point's estimates, squared, summed per point
         vote_dev = votes - pts_cells[:, neighbours.reshape(-1)]  # (B, K N, 2)
         squares = ((own - pts_cells) ** 2).sum(-1, keepdim=True) + voters @ (vote_dev ** 2).sum(-1, keepdim=True)
         spread = (squares / count).sqrt().reshape(-1, k) * (1.0 / w)  # crop sides

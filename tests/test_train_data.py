@@ -106,7 +106,7 @@ def test_stage2_inputs_place_the_crop_where_stage1_says(faces):
     ds = FaceSamples(faces, cfg, spec1.input_size, spec1.crop_scale, context=ctx)
     sampler = ShardedBatches(len(ds), 16, seed=0)
     batch = next(iter(make_loader(ds, sampler, 0, pin=False)))
-    crops, gt, previous = Stage2Inputs(stage1, spec1, spec2, torch.device("cpu"))(batch)
+    crops, gt, previous, _ = Stage2Inputs(stage1, spec1, spec2, torch.device("cpu"))(batch)
     assert previous is None  # the shipped stage 2 does not see stage 1's points
     assert crops.shape == (16, 3, spec2.input_size, spec2.input_size) and gt.shape == (16, 68, 2)
     template = np.asarray(spec2.template)
@@ -141,7 +141,7 @@ def test_a_heatmap_stage2_sees_stage1_points(faces):
     ctx = context_size([(spec1.input_size, spec1.crop_scale), (spec2.input_size, spec2.crop_scale)])
     ds = FaceSamples(faces, cfg, spec1.input_size, spec1.crop_scale, context=ctx)
     batch = next(iter(make_loader(ds, ShardedBatches(len(ds), 8, seed=0), 0, pin=False)))
-    x, gt, previous = Stage2Inputs(casc.models()[0], spec1, spec2, torch.device("cpu"))(batch)
+    x, gt, previous, _ = Stage2Inputs(casc.models()[0], spec1, spec2, torch.device("cpu"))(batch)
     assert x.shape == (8, 4, spec2.input_size, spec2.input_size)
     torch.testing.assert_close(x[:, 3:], render(previous, spec2.input_size, 2.5))
     eyes = np.linalg.norm(np.asarray(spec2.template)[36] - np.asarray(spec2.template)[45])

@@ -206,11 +206,13 @@ def test_a_diverged_run_stops_with_the_clear_error(tmp_path):
     assert not list((tmp_path / "checkpoints").rglob("*.pt"))  # nothing saved from a diverged epoch
 
 
-def test_a_stage2_training_step_waits_for_nothing(w300):
+@pytest.mark.parametrize("views", [1, 2])
+def test_a_stage2_training_step_waits_for_nothing(w300, views):
     """One stage-2 step as the engine runs it (crops cut through stage 1 on the device, forward, loss,
     backward, optimiser, EMA): no value read back, no tensor made from host data (issue 22: the loss's
     finiteness check, stage 2's matrix inverses, the warp's scale and the residual template did).
-    SGD: Adam's step counters live on the CPU and are read there, which is no device sync."""
+    SGD: Adam's step counters live on the CPU and are read there, which is no device sync. views=2:
+    with the second, moved view of each face and the consistency term (training/consistency.py)."""
     from dispatch import Recorder
 
     from facealign.data.dataset import load_split
@@ -233,11 +235,13 @@ def test_a_stage2_training_step_waits_for_nothing(w300):
              "to_crop1": torch.from_numpy(np.repeat(CropTransform.from_box(box, 64, spec1.crop_scale).matrix[None], 4, 0)
                                           .astype(np.float32)),
              "pts": torch.from_numpy(rng.uniform(0.3 * side, 0.7 * side, (4, 68, 2)).astype(np.float32))}
-    inputs = Stage2Inputs(spec1.build().eval(), spec1, spec2, cpu)
+    inputs = Stage2Inputs(spec1.build().eval(), spec1, spec2, cpu, views=views)
+    two_views = ["stage=2", "stage1=unused.pt", "consistency=0.1"] if views == 2 else []
     cfg = load_config(None, ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "optimizer=sgd",
-                             "ema=0.99", "loss=wing"])
+                             "ema=0.99", "loss=wing", *two_views])
     step = Step(spec2.build(), spec2, cfg, cpu, Precision("off"), 10)
     step(*inputs(batch))  # the first step makes the optimiser's state
+    assert ("consistency" in step.last_terms) == (views == 2)
     with Recorder() as rec:
         for _ in range(2):
             loss = step(*inputs(batch))

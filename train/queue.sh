@@ -34,6 +34,15 @@ main() {
   #     input; 0.64x the pixels of the shipped 160 px), same stage 1, recipe and 40 epochs
   train_run abl_acc_s2_pip128 accurate_Stage2_PIP_Aug_Wing input_size=128 amp="${AMP:-auto}" threads=1 epochs=40
   evaluate_run abl_acc_s2_pip128
+  # 3e. issue 21's lever for the shake: the fast preset's stage 2 fine-tuned from the shipped one for 30 epochs
+  #     with two views of each face and their disagreement in the loss (training/consistency.py), against the
+  #     same fine-tune without it (the control)
+  for c in 0 0.1 0.3; do
+    name="ft_fast_s2_cons${c/./}"
+    train_run "$name" fast_Stage2_PIP_Aug_Wing stage1=weights/fast.pt init_from=weights/fast.pt init_from_stage1=false \
+      consistency=$c epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
+    evaluate_run "$name"
+  done
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session
   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh

@@ -61,6 +61,9 @@ class Config:
     stage1: str = ""  # stage 2 only: stage-1 checkpoint or cascade file
     init_from_stage1: bool = False  # stage 2 only: start from stage 1's weights (same architecture)
     init_from: str = ""  # fine-tune: start from this training checkpoint's (or cascade file's last) weights
+    consistency: float = 0.0  # stage 2: > 0 trains on two views of each face (the second crop moved a little,
+    #                           both with pixel noise) and weights their disagreement (crop pixels) by this:
+    #                           steadier points in video (training/consistency.py, docs/video.md)
     prev_heatmap: float = 0.0  # stage 2: > 0 adds an input channel showing stage 1's points (Gaussians of
     #                            this sigma, crop pixels) and regresses corrections to them (DAN-style)
     # loss
@@ -226,6 +229,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("stage must be 1 or 2")
     if cfg.prev_heatmap and cfg.stage != 2:  # (and a head that is not absolute: training.models.stage_spec)
         raise ConfigError("prev_heatmap needs stage: 2 and a regression head (avg or flatten)")
+    if cfg.consistency < 0 or (cfg.consistency and cfg.stage != 2):
+        raise ConfigError(f"consistency is a weight >= 0 for stage: 2 (two views of its crop), got {cfg.consistency} "
+                          f"at stage {cfg.stage}")
     _check_pip(cfg)
     if cfg.stage == 2 and not cfg.stage1:
         raise ConfigError("a stage-2 config needs stage1=<stage-1 checkpoint>")

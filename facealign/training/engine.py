@@ -91,7 +91,7 @@ class Trainer:
             ctx = context_size([(s1.input_size, s1.crop_scale), (cfg.input_size, cfg.crop_scale)])
             self.dataset = FaceSamples(self.train_set, cfg, s1.input_size, s1.crop_scale, context=ctx)
             self.inputs = Stage2Inputs(self.prev_models[0], s1, self.spec, dev, cfg.channels_last,
-                                       self.precision.dtype)
+                                       self.precision.dtype, views=2 if cfg.consistency else 1)
         r = self.ranks
         self.sampler = ShardedBatches(len(self.train_set), cfg.batch_size, cfg.seed, r.rank, r.world)
         self.loader = make_loader(self.dataset, self.sampler, self.workers, pin=dev.type == "cuda")
@@ -143,9 +143,10 @@ class Trainer:
         return iter(self.loader)
 
     def train_step(self, batch: dict) -> tuple[torch.Tensor, int]:
-        """Inputs and targets on the device (stage 2: through stage 1), one step -> (mean loss, faces)."""
-        x, target, previous = self.inputs(batch)
-        return self.step(x, target, previous), len(x)
+        """Inputs and targets on the device (stage 2: through stage 1), one step -> (mean loss, crops:
+        the faces, twice with two views of each)."""
+        inputs = self.inputs(batch)
+        return self.step(*inputs), len(inputs.x)
 
     def train_epoch(self) -> tuple[float, float]:
         """One epoch -> (mean loss over all processes' faces, images per second over all processes).

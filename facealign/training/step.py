@@ -12,6 +12,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from facealign.models import StageSpec
 
+from . import consistency
 from .config import Config
 from .devices import Precision
 from .ema import ModelEMA
@@ -69,7 +70,8 @@ def lr_factor(cfg: Config, steps_per_epoch: int):
 
 
 class Step:
-    """`step(x, target[, previous])` trains on one batch already on the device -> its mean loss (a tensor)."""
+    """`step(x, target[, previous, pairs])` trains on one batch already on the device -> its mean loss (a
+    tensor). The arguments are a StepInputs' (training/inputs.py)."""
 
     def __init__(self, model: torch.nn.Module, spec: StageSpec, cfg: Config, device: torch.device,
                  precision: Precision, steps_per_epoch: int, distributed: bool = False):
@@ -98,13 +100,15 @@ class Step:
     def lr(self) -> float:
         return self.opt.param_groups[0]["lr"]
 
-    def __call__(self, x: torch.Tensor, target: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
-        """previous: the points a heatmap stage corrects (see StageSpec.decode). Returns the loss
-        without looking at it: the caller checks finiteness on a sum (check_finite)."""
+    def __call__(self, x: torch.Tensor, target: torch.Tensor, previous: torch.Tensor | None = None,
+                 pairs: torch.Tensor | None = None) -> torch.Tensor:
+        """previous: the points a heatmap stage corrects (see StageSpec.decode); pairs: with two views
+        of each face, the maps between them (StepInputs). Returns the loss without looking at it: the
+        caller checks finiteness on a sum (check_finite)."""
         self.net.train()
         with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.dtype is not None):
             out = self.net(x)  # a HeadOutput: the points and what the head's loss needs
-        terms = self.loss_terms(out, target, previous)
+        terms = self.loss_terms(out, target, previous, pairs)
         loss = sum(terms.values())
         self.last_terms = {k: v.detach() for k, v in terms.items()}  # for a hook to log; read by nobody here
         self.opt.zero_grad(set_to_none=True)
@@ -116,14 +120,21 @@ class Step:
             self.ema.update(self.model)
         return loss.detach()
 
-    def loss_terms(self, out, target: torch.Tensor, previous: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def loss_terms(self, out, target: torch.Tensor, previous: torch.Tensor | None,
+                   pairs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Named loss terms of a training forward: "points" (the config's point loss, for heads that
-        use it) and the head's own (Head.loss, weighted by their config keys)."""
+        use it), the head's own (Head.loss, weighted by their config keys) and, with two views of each
+        face (pairs), "consistency": their disagreement in crop pixels times cfg.consistency."""
         terms = {}
-        if self.point_loss:
+        pred = None
+        if self.point_loss or pairs is not None:
             pred = self.codec.decode(out.points.float(), previous)
+        if self.point_loss:
             terms["points"] = self.loss_fn(pred, target)
         terms.update(self.model.head.loss(out, self.spec.codec.encode(target), **self.head_loss_args))
+        if pairs is not None:
+            first, second = pred.chunk(2)
+            terms["consistency"] = self.cfg.consistency * consistency.disagreement(first, second, pairs)
         return terms
 
     def state_dict(self) -> dict:

@@ -179,3 +179,35 @@ def test_export_onnx_fp16_is_valid_and_gives_the_float32_points(tmp_path, capsys
 def test_fp16_applies_to_onnx_only(tmp_path, capsys):
     assert main(["export", str(ACCURATE), "--format", "torch", "--fp16", "-o", str(tmp_path / "x.pt")]) == 2
     assert "--fp16 applies to --format onnx only" in capsys.readouterr().err
+
+
+def test_a_stride4_stem_round_trips_through_torch_and_onnx(tmp_path, capsys):
+    """A stage with the stride-4 stem (models/resnet.py STEMS) takes the shipped weights as they are
+    (the same state-dict keys), and its files say which stem it has: the torch file and the ONNX
+    file load back with it and give the torch network's points."""
+    from dataclasses import replace
+
+    from facealign.backends import load_backend
+    from facealign.formats.cascade_pt import save_cascade
+
+    casc = load_cascade(ROOT / "weights" / "fast.pt")
+    stages = [casc.stages[0], replace(casc.stages[1], stem="stride4")]
+    models = casc.models()
+    moved = stages[1].build()
+    moved.load_state_dict(models[1].state_dict())  # strict: every key fits
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in moved.stem)
+    assert moved.stem[0].stride == (4, 4) and models[1].stem[0].stride == (2, 2)
+    pt = tmp_path / "s4.pt"
+    save_cascade(pt, stages, [models[0], moved.eval()], {"preset": "fast"}, half=False)
+    assert load_cascade(pt).stages[1].stem == "stride4"
+    out = tmp_path / "s4.onnx"
+    assert main(["export", str(pt), "--format", "onnx", "-o", str(out)]) == 0
+    diffs = [float(d) for d in re.findall(r"stage \d+: ([0-9.e+-]+)", capsys.readouterr().out)]
+    assert len(diffs) == 2 and max(diffs) < 1e-4
+    assert read_onnx(out).stages[1].stem == "stride4"
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        want, shipped = moved.eval().infer(x)[0].numpy(), models[1].eval().infer(x)[0].numpy()
+    got = load_backend(out, backend="onnxruntime").runners[1](x.numpy())[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(want - shipped).max() > 1e-3  # the stem changed what the network computes

@@ -393,11 +393,13 @@ def test_config_is_checked_before_torch_is_imported():
 def test_config_names_match_the_registries():
     from facealign.models import list_models
     from facealign.models.heads import list_heads
+    from facealign.models.resnet import STEMS
     from facealign.training import config
     from facealign.training.losses import LOSSES
 
     assert config.MODELS == tuple(list_models()) or sorted(config.MODELS) == list_models()
     assert config.list_heads is list_heads and config.LOSSES == tuple(LOSSES)  # the heads: one list
+    assert config.STEMS == STEMS
 
 
 def test_heatmap_stage2_trains_exports_and_evaluates(tmp_path):

@@ -43,6 +43,15 @@ main() {
       consistency=$c epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
     evaluate_run "$name"
   done
+  # 3f. issue 21's lever for speed: stage 2 with the stride-4 stem (models/resnet.py: the 7x7 conv at stride 4,
+  #     no max pool, a quarter of the stem's work), fine-tuned from the shipped stage 2 (the same weights fit) for
+  #     30 epochs; fast's control is ft_fast_s2_cons0 above (the same fine-tune with the shipped stem)
+  train_run ft_fast_s2_stride4 fast_Stage2_PIP_Aug_Wing stage1=weights/fast.pt init_from=weights/fast.pt \
+    init_from_stage1=false stem=stride4 epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
+  evaluate_run ft_fast_s2_stride4
+  train_run ft_acc_s2_stride4 accurate_Stage2_PIP_Aug_Wing stage1=weights/accurate.pt init_from=weights/accurate.pt \
+    init_from_stage1=false stem=stride4 epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
+  evaluate_run ft_acc_s2_stride4
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session
   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh

@@ -40,7 +40,8 @@ class StageSpec:
     # sigma, crop pixels; see heatmap.render) and the outputs are corrections to those points
     heatmap_sigma: float = 0.0
     head_args: dict = field(default_factory=dict)  # the head's own architecture keys (heads/*.py arch_keys)
-    num_points: int = 68  # K: the points it predicts (the cascade's scheme's num_points)  # the head's own architecture keys (heads/*.py arch_keys)
+    num_points: int = 68  # K: the points it predicts (the cascade's scheme's num_points)
+    stem: str = "pool"  # the network's layers before layer 1 (models/resnet.py STEMS)
 
     @cached_property
     def codec(self) -> PointCodec:
@@ -69,7 +70,8 @@ class StageSpec:
     def build(self):
         """This stage's network, a torch.nn.Module (needs PyTorch)."""
         return create_model(self.model, width=self.width, head=self.head, input_size=self.input_size,
-                            in_chans=self.in_channels, head_args=self.head_args, num_points=self.num_points)
+                            in_chans=self.in_channels, head_args=self.head_args, num_points=self.num_points,
+                            stem=self.stem)
 
     def transform(self, box_xyxy=None, pts_frame=None) -> CropTransform:
         """Crop for this stage from a point box (stage 1) or previous points (stage 2)."""

@@ -4,6 +4,9 @@ The backbone (stem + 4 layers) gives feature maps at strides 4, 8, 16, 32; the h
 models/heads: avg, flatten, integral, pip) turns the ones it asks for into (B, 68, 2) points.
 With width=1 and head="avg" this is torchvision's ResNet with its 1000-way fc replaced by a
 136-way one (the study's raw baseline). `width` scales every stage's channels (0.5 -> 32/64/128/256).
+`stem` (STEMS): torchvision's 7x7 stride-2 convolution and 3x3 stride-2 max pool, or the same
+convolution at stride 4 without the pool, a quarter of its work for the same stride-4 output: with
+3 input channels that convolution was the costliest layer of the presets' stage 2 (docs/speed.md).
 State-dict keys: stem.*, layers.*, then the head's own prefix (fc.*, integral.*, pip.*).
 Random initialisation: nothing is downloaded.
 """
@@ -23,6 +26,17 @@ _SPECS = {
     "resnet101": (Bottleneck, (3, 4, 23, 3)),
     "resnet152": (Bottleneck, (3, 8, 36, 3)),
 }
+STEMS = ("pool", "stride4")  # (the state-dict keys are the same: a network trained with one loads into the other)
+
+
+def make_stem(kind: str, in_chans: int, out_chans: int) -> nn.Sequential:
+    """The layers before layer 1, stride 4 either way: "pool" (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or
+    "stride4" (7x7/4 conv, BN, ReLU)."""
+    if kind not in STEMS:
+        raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {kind!r}")
+    stride = 2 if kind == "pool" else 4
+    layers = [nn.Conv2d(in_chans, out_chans, 7, stride, 3, bias=False), nn.BatchNorm2d(out_chans), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, *([nn.MaxPool2d(3, 2, 1)] if kind == "pool" else []))
 
 
 class ResNetRegressor(nn.Module):
@@ -32,15 +46,13 @@ class ResNetRegressor(nn.Module):
 
     def __init__(self, block, layers, width: float = 1.0, head: str = "avg", input_size: int = 128,
                  num_points: int = 68, dropout: float = 0.0, in_chans: int = 3,
-                 head_args: dict | None = None):
+                 head_args: dict | None = None, stem: str = "pool"):
         super().__init__()
         head_cls = get_head(head)
         chans = [max(8, int(round(c * width))) for c in (64, 128, 256, 512)]
         self.in_chans = in_chans
         self.inplanes = chans[0]
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_chans, chans[0], 7, 2, 3, bias=False), nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, 1))
+        self.stem = make_stem(stem, in_chans, chans[0])
         self.layers = nn.Sequential(*[
             self._make_layer(block, c, n, stride=1 if i == 0 else 2) for i, (c, n) in enumerate(zip(chans, layers))])
         self.head_name, self.head_key, self.num_points = head, head_cls.key, num_points
@@ -111,9 +123,9 @@ def _factory(name):
     block, layers = _SPECS[name]
 
     def build(width: float = 1.0, head: str = "avg", input_size: int = 128, dropout: float = 0.0,
-              in_chans: int = 3, head_args: dict | None = None, num_points: int = 68):
+              in_chans: int = 3, head_args: dict | None = None, num_points: int = 68, stem: str = "pool"):
         return ResNetRegressor(block, layers, width=width, head=head, input_size=input_size, dropout=dropout,
-                               in_chans=in_chans, head_args=head_args, num_points=num_points)
+                               in_chans=in_chans, head_args=head_args, num_points=num_points, stem=stem)
 
     build.__name__ = name
     build.__doc__ = f"{name} landmark network (torchvision blocks, a registered head)."

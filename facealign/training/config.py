@@ -24,6 +24,7 @@ def _config_dir() -> Path:
 
 
 CONFIG_DIR = _config_dir()
+STEMS = ("pool", "stride4")  # = facealign.models.resnet.STEMS
 MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")  # = facealign.models.list_models()
 LOSSES = ("mse", "l1", "smoothl1", "wing")  # = facealign.training.losses.LOSSES
 AMP = ("auto", "off", "bf16", "fp16")
@@ -49,6 +50,8 @@ class Config:
     # model
     model: str = "resnet18"
     width: float = 1.0
+    stem: str = "pool"  # pool (torchvision's 7x7/2 conv + 3x3/2 max pool) | stride4 (the conv at stride 4, no pool:
+    #                     a quarter of its work; weights of either load into the other): facealign/models/resnet.py
     head: str = "avg"  # avg (torchvision) | flatten | integral (soft-argmax) | pip (PIPNet): facealign/models/heads
     # the head's own settings, checked against its declaration and filled with its defaults
     # (facealign.models.heads.head_options; pip: stride, neighbours, score_weight, offset_weight)
@@ -199,6 +202,7 @@ def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
             raise ConfigError(f"override {item!r} is not key=value")
         pairs.append((key.strip(), value.strip()))
     _apply(cfg, pairs, True, legacy)
+    _choice("stem", cfg.stem, STEMS)
     _choice("head", cfg.head, list_heads())
     cfg.head_options = resolve_head_options(cfg.head, cfg.head_options, legacy, True, ConfigError)
     validate(cfg)
@@ -212,6 +216,7 @@ def _choice(key: str, value, choices) -> None:
 
 def validate(cfg: Config) -> None:
     _choice("model", cfg.model, MODELS)
+    _choice("stem", cfg.stem, STEMS)
     _choice("head", cfg.head, list_heads())
     _choice("loss", cfg.loss, LOSSES)
     _choice("loss_units", cfg.loss_units, ("pixels", "unit"))

@@ -52,6 +52,10 @@ main() {
   train_run ft_acc_s2_stride4 accurate_Stage2_PIP_Aug_Wing stage1=weights/accurate.pt init_from=weights/accurate.pt \
     init_from_stage1=false stem=stride4 epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
   evaluate_run ft_acc_s2_stride4
+  # 3g. the consistency lever on the accurate preset (its stage 2 fine-tuned as in 3e, weight 0.1)
+  train_run ft_acc_s2_cons01 accurate_Stage2_PIP_Aug_Wing stage1=weights/accurate.pt init_from=weights/accurate.pt \
+    init_from_stage1=false consistency=0.1 epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
+  evaluate_run ft_acc_s2_cons01
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session
   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh

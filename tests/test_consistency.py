@@ -97,3 +97,18 @@ def test_consistency_needs_stage_2_and_a_weight_of_zero_or_more():
     with pytest.raises(ConfigError, match="consistency"):
         load_config("fast_Stage2_PIP_Aug_Wing", ["consistency=-1"])
     assert load_config("fast_Stage2_PIP_Aug_Wing", ["consistency=0.2"]).consistency == 0.2
+    with pytest.raises(ConfigError, match="consistency_move"):
+        load_config("fast_Stage2_PIP_Aug_Wing", ["consistency=0.2", "consistency_move=-1"])
+
+
+def test_the_move_scales_with_its_amount_and_zero_is_no_move():
+    a = _maps(32)
+    for amount in (0.25, 0.0):
+        move = consistency.between(consistency.moved(a, 128, torch.Generator().manual_seed(2), amount=amount), a)
+        lin = move[:, :, :2]
+        scale = torch.sqrt(torch.det(lin))
+        centre = torch.full((32, 1, 2), 63.5)
+        shift = (apply(move, centre) - centre)[:, 0]
+        assert (scale - 1).abs().max() <= amount * consistency.MOVE["scale"] + 1e-5
+        assert shift.abs().max() <= amount * consistency.MOVE["shift"] * 128 + 1e-3
+    torch.testing.assert_close(move, torch.eye(2, 3).expand(32, 2, 3), atol=1e-4, rtol=0)  # amount 0: the same crop

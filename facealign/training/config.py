@@ -67,6 +67,8 @@ class Config:
     consistency: float = 0.0  # stage 2: > 0 trains on two views of each face (the second crop moved a little,
     #                           both with pixel noise) and weights their disagreement (crop pixels) by this:
     #                           steadier points in video (training/consistency.py, docs/video.md)
+    consistency_move: float = 1.0  # the second view's move, times consistency.MOVE (shift 1.5 % of the crop,
+    #                                scale 2 %, rotation 2 degrees)
     prev_heatmap: float = 0.0  # stage 2: > 0 adds an input channel showing stage 1's points (Gaussians of
     #                            this sigma, crop pixels) and regresses corrections to them (DAN-style)
     # loss
@@ -234,6 +236,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("stage must be 1 or 2")
     if cfg.prev_heatmap and cfg.stage != 2:  # (and a head that is not absolute: training.models.stage_spec)
         raise ConfigError("prev_heatmap needs stage: 2 and a regression head (avg or flatten)")
+    if cfg.consistency_move < 0:
+        raise ConfigError(f"consistency_move is a factor >= 0, got {cfg.consistency_move}")
     if cfg.consistency < 0 or (cfg.consistency and cfg.stage != 2):
         raise ConfigError(f"consistency is a weight >= 0 for stage: 2 (two views of its crop), got {cfg.consistency} "
                           f"at stage {cfg.stage}")

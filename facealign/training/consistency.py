@@ -25,11 +25,12 @@ MOVE = {"shift": 0.015, "scale": 0.02, "rotate": 2.0}  # of the crop side, of it
 NOISE = 2.0 / 255  # sd of the Gaussian pixel noise added to each view, inputs in [0, 1]
 
 
-def moved(to_crop: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def moved(to_crop: torch.Tensor, size: int, generator: torch.Generator | None = None,
+          amount: float = 1.0) -> torch.Tensor:
     """(B, 2, 3) picture -> crop maps, each followed by a random similarity about the crop's centre
-    (shift, scale and rotation uniform within MOVE) -> the second view's maps (B, 2, 3)."""
+    (shift, scale and rotation uniform within MOVE times `amount`) -> the second view's maps (B, 2, 3)."""
     b, dev = to_crop.shape[0], to_crop.device
-    u = torch.rand(b, 4, generator=generator, device=dev) * 2 - 1  # uniform in [-1, 1)
+    u = (torch.rand(b, 4, generator=generator, device=dev) * 2 - 1) * amount  # uniform in [-amount, amount)
     angle = u[:, 0] * math.radians(MOVE["rotate"])
     scale = 1 + u[:, 1] * MOVE["scale"]
     shift = u[:, 2:] * (MOVE["shift"] * size)

@@ -91,7 +91,8 @@ class Trainer:
             ctx = context_size([(s1.input_size, s1.crop_scale), (cfg.input_size, cfg.crop_scale)])
             self.dataset = FaceSamples(self.train_set, cfg, s1.input_size, s1.crop_scale, context=ctx)
             self.inputs = Stage2Inputs(self.prev_models[0], s1, self.spec, dev, cfg.channels_last,
-                                       self.precision.dtype, views=2 if cfg.consistency else 1)
+                                       self.precision.dtype, views=2 if cfg.consistency else 1,
+                                       move=cfg.consistency_move)
         r = self.ranks
         self.sampler = ShardedBatches(len(self.train_set), cfg.batch_size, cfg.seed, r.rank, r.world)
         self.loader = make_loader(self.dataset, self.sampler, self.workers, pin=dev.type == "cuda")

@@ -49,15 +49,16 @@ class Stage1Inputs:
 
 class Stage2Inputs:
     """Stage 1 (frozen, on the device) places stage 2's crop in each context picture. views=2: each
-    face also gets a second crop, moved by a small similarity, and both get pixel noise
-    (training/consistency.py)."""
+    face also gets a second crop, moved by a small similarity (consistency.MOVE times `move`), and
+    both get pixel noise (training/consistency.py)."""
 
     def __init__(self, stage1: torch.nn.Module, spec1: StageSpec, spec2: StageSpec, device: torch.device,
-                 channels_last: bool = False, autocast_dtype: torch.dtype | None = None, views: int = 1):
+                 channels_last: bool = False, autocast_dtype: torch.dtype | None = None, views: int = 1,
+                 move: float = 1.0):
         if views not in (1, 2):
             raise ValueError(f"views must be 1 or 2, got {views}")
         self.stage1, self.spec1, self.spec2 = stage1, spec1, spec2
-        self.autocast_dtype, self.views = autocast_dtype, views
+        self.autocast_dtype, self.views, self.move = autocast_dtype, views, move
         self.template = torch.as_tensor(spec2.template, dtype=torch.float32, device=device)
         self.device, self.channels_last = device, channels_last
 
@@ -78,7 +79,7 @@ class Stage2Inputs:
         to_crop2 = similarity(pts1_context, self.template)
         pairs = None
         if self.views == 2:
-            second = consistency.moved(to_crop2, self.spec2.input_size)
+            second = consistency.moved(to_crop2, self.spec2.input_size, amount=self.move)
             pairs = consistency.between(to_crop2, second)
             to_crop2 = torch.cat([to_crop2, second])
             context, pts1_context, pts_context = (torch.cat([t, t]) for t in (context, pts1_context, pts_context))

@@ -41,7 +41,7 @@ def synthetic_setup(cfg: Config, template=None, seed: int = 0, ddp: bool = False
             template = load_cascade(cfg.stage1).stages[-1].template
         spec = stage_spec(cfg, template)
         inputs = Stage2Inputs(stage1.to(dev), spec1, spec, dev, cfg.channels_last, precision.dtype,
-                              views=2 if cfg.consistency else 1)
+                              views=2 if cfg.consistency else 1, move=cfg.consistency_move)
         side = context_size([(spec1.input_size, spec1.crop_scale), (cfg.input_size, cfg.crop_scale)])
         to_crop1 = CropTransform.from_box(np.array([0.3, 0.3, 0.7, 0.7]) * side, spec1.input_size, spec1.crop_scale)
         batch = {"pts": rng.uniform(0.3 * side, 0.7 * side, (b, 68, 2)), "to_crop1": np.repeat(to_crop1.matrix[None], b, 0)}

@@ -204,7 +204,6 @@ def load_config(path=None, overrides: list[str] | tuple = ()) -> Config:
             raise ConfigError(f"override {item!r} is not key=value")
         pairs.append((key.strip(), value.strip()))
     _apply(cfg, pairs, True, legacy)
-    _choice("stem", cfg.stem, STEMS)
     _choice("head", cfg.head, list_heads())
     cfg.head_options = resolve_head_options(cfg.head, cfg.head_options, legacy, True, ConfigError)
     validate(cfg)

@@ -367,3 +367,25 @@ def test_the_ema_is_the_decayed_average():
     d = min(0.9, 2 / 11)
     torch.testing.assert_close(ema.module[0].weight, d * start["0.weight"] + (1 - d) * net[0].weight)
     assert int(ema.module[1].num_batches_tracked) == 3
+
+
+def test_a_run_whose_tensorboard_folder_is_deleted_trains_on(tmp_path, caplog):
+    """TensorBoard's folder removed under a running training (a cleanup's glob caught it: it happened to
+    a queue run) stops the TensorBoard logging with a warning; the epochs, metrics.csv and the
+    checkpoints go on (the run crashed at its next epoch before)."""
+    import shutil
+
+    from facealign.training.engine import Trainer
+    from facealign.training.hooks import Hook
+
+    class DeleteTensorBoard(Hook):
+        def after_epoch(self, trainer, row):
+            if trainer.epoch == 1:
+                shutil.rmtree(trainer.files.runs_dir)
+
+    cfg = load_config(NAME, [*TINY, "epochs=3", "workers=0", f"out={tmp_path}", f"data={DATA}"])
+    with caplog.at_level("WARNING", logger="facealign.train"):
+        result = Trainer(cfg, hooks=[DeleteTensorBoard()]).fit()
+    assert result.epochs == 3 and len(_rows(tmp_path)) == 3
+    assert torch.load(tmp_path / f"checkpoints/{NAME}/last.pt", weights_only=False)["epoch"] == 3
+    assert "TensorBoard logging stopped" in caplog.text

@@ -93,6 +93,19 @@ class RunFiles:
     def epoch(self, history: list[dict], grid=None) -> None:
         """TensorBoard scalars (and a face grid) of the last epoch; metrics.csv rewritten whole."""
         row = history[-1]
+        if self.tb is not None:
+            try:
+                self._tensorboard(row, grid)
+            except OSError as e:  # its folder deleted or its disk full: the training and its files go on
+                log.warning("TensorBoard logging stopped for %s (%s); metrics.csv and the checkpoints go on",
+                            self.cfg.name, e)
+                self.tb = None
+        with open(self.log_dir / "metrics.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            w.writeheader()
+            w.writerows(history)
+
+    def _tensorboard(self, row: dict, grid=None) -> None:
         self.tb.add_scalar("loss/train", row["loss"], row["epoch"])
         self.tb.add_scalar("nme/val", row["val_nme"], row["epoch"])
         self.tb.add_scalar("loss/val", row["val_loss"], row["epoch"])
@@ -100,10 +113,7 @@ class RunFiles:
         self.tb.add_scalar("throughput/images_per_s", row["images_per_s"], row["epoch"])
         if grid is not None:
             self.tb.add_images("val/predictions", grid, row["epoch"], dataformats="NCHW")
-        with open(self.log_dir / "metrics.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(row))
-            w.writeheader()
-            w.writerows(history)
+        self.tb.flush()  # (the writer's thread writes; an error there shows here, not epochs later)
 
     def save(self, state: dict, cascade: dict, is_best: bool) -> None:
         """last.pt: `state` (weights, optimiser, progress) + `cascade`; best.pt: the cascade alone."""
@@ -114,7 +124,10 @@ class RunFiles:
 
     def close(self) -> None:
         if self.tb:
-            self.tb.close()
+            try:
+                self.tb.close()
+            except OSError as e:
+                log.warning("TensorBoard's last events for %s were not written (%s)", self.cfg.name, e)
 
 
 def cpu_weights(model: torch.nn.Module) -> dict:

@@ -274,7 +274,12 @@ def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, ca
     budget = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=48", "workers=0", "epochs=1",
               f"out={tmp_path}"]
     cells = ["--cell", "sweep_wing_batch_bs4", "--cell", "sweep_wing_batch_bs8"]
-    assert cli(["sweep", "wing_batch", *budget, *cells, "--seeds", "0,1", "--data", str(DATA)]) == 0
+    kept = tmp_path / "kept"  # each run's result and small files as soon as it finishes
+    assert cli(["sweep", "wing_batch", *budget, *cells, "--seeds", "0,1", "--data", str(DATA), "--keep", str(kept)]) == 0
+    assert sorted(p.name for p in kept.iterdir()) == ["sweep_wing_batch_bs4", "sweep_wing_batch_bs4_s1",
+                                                      "sweep_wing_batch_bs8", "sweep_wing_batch_bs8_s1"]
+    assert json.loads((kept / "sweep_wing_batch_bs8_s1/test.json").read_text())["n"] == 554
+    assert not list(kept.rglob("*.pt"))
     assert cli(["sweep", "wing_batch", *budget, *cells, "--seeds", "0,1", "--resume", "--data", str(DATA)]) == 0
     assert "sweep_wing_batch_bs8_s1: done (1 epochs)" in capsys.readouterr().out  # resumed: nothing to do
     longer = [b if b != "epochs=1" else "epochs=2" for b in budget]

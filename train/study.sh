@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The study (issue 19): its four grids, the equal-steps batch control, and the cascade experiments with
 # their control, every cell at one budget (EPOCHS at SIZE px) and with each of SEEDS, one training at a
-# time, then the report (docs/study/results.json, docs/study/runs/, the plots).
+# time, then the report (docs/study/results.json, docs/study/runs/, the plots). Each run, as soon as it finishes,
+# is evaluated on the common subset and its small files copied to KEEP (default docs/study/runs, which is not
+# git-ignored): a machine lost mid-study loses at most the run in progress, never the finished ones (OUT, with
+# the checkpoints, is ignored; commit KEEP as runs land).
 # Resumable: run it again after a stop: finished runs are skipped, an unfinished one resumed. A run
 # left in OUT at another budget (an earlier, shorter study) is refused, not extended: move OUT aside,
 # set OUT=..., or rerun that cell with `facealign sweep GRID ... --cell NAME --overwrite`.
@@ -19,13 +22,15 @@ EPOCHS=${EPOCHS:-20}                 # every grid (the study's budget); the cont
 SIZE=${SIZE:-64}                     # input size of every cell (the study's crops were larger)
 THREADS=${THREADS:-0}                # torch threads (0: the cores; 1 stays fast beside other work on 2 cores)
 OUT=${OUT:-study}
+KEEP=${KEEP:-docs/study/runs}        # where each finished run's result and small files go at once
 GRIDS=${*:-batch batch_steps lr wing_batch depth_loss cascade}
 source train/steps.sh
 for grid in $GRIDS; do
   seeds=$SEEDS
   [ "$grid" = depth_loss ] && seeds=$DEPTH_SEEDS
   [ "$grid" = batch_steps ] && seeds=$CONTROL_SEEDS
-  step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" threads="$THREADS" out="$OUT" --seeds "$seeds" --resume
+  step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" threads="$THREADS" out="$OUT" --seeds "$seeds" --resume \
+    --keep "$KEEP"
 done
 step facealign report --out "$OUT" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md"
 echo "== $(date +%H:%M:%S) done"

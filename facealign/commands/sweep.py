@@ -24,6 +24,9 @@ def add_arguments(p) -> None:
     p.add_argument("--dry-run", action="store_true", help="print each run's resolved budget and estimated time only")
     p.add_argument("--resume", action="store_true", help="skip finished runs, resume unfinished ones")
     p.add_argument("--overwrite", action="store_true", help="start every run afresh over earlier ones of its name")
+    p.add_argument("--keep", metavar="DIR", help="as each run finishes, evaluate it on the common subset and copy its "
+                                                 "small files (metrics.csv, config.json, test.json) to DIR/<name>/, "
+                                                 "e.g. docs/study/runs: what the report needs outlives OUT")
 
 
 def run(args) -> int:
@@ -39,4 +42,4 @@ def run(args) -> int:
     print_plan(args.grid, runs, args.overrides, args.data, args.throughput)
     if args.dry_run:
         return 0
-    return train_all(runs, args.data, args.resume, args.overwrite)
+    return train_all(runs, args.data, args.resume, args.overwrite, args.keep)

@@ -133,9 +133,21 @@ def check_runs(runs, resume: bool, overwrite: bool) -> dict[str, int]:
     return done
 
 
-def train_all(runs, data=None, resume: bool = False, overwrite: bool = False) -> int:
+def keep_run(r, keep: Path, data=None) -> None:
+    """A finished run's common-subset result (OUT/logs/<name>/test.json, from best.pt) and its small files
+    copied to keep/<name>/ (report.RUN_FILES; never checkpoints): a run outlives its checkpoints."""
+    from .report import copy_runs, test_result
+
+    logs = Path(r.cfg.out) / "logs"
+    test_result(logs, Path(r.cfg.out) / "checkpoints", r.name, evaluate=True, data=data)
+    copy_runs(logs, [r.name], keep)
+    print(f"{r.name}: kept in {keep / r.name}", flush=True)
+
+
+def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, keep=None) -> int:
     """Every run in turn (data: the 300-W root) -> exit code; a diverged run is noted for the report
-    (logs/<name>/diverged.txt), not a crash."""
+    (logs/<name>/diverged.txt), not a crash. keep: a folder that receives each finished run's result and
+    small files as soon as it finishes (keep_run), e.g. docs/study/runs."""
     from .extra import missing_training_stack
 
     if missing_training_stack("facealign sweep"):
@@ -150,6 +162,8 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False) ->
     for r in runs:
         if done.get(r.name, 0) >= r.cfg.epochs:
             print(f"{r.name}: done ({done[r.name]} epochs)", flush=True)
+            if keep and not (Path(keep) / r.name / "test.json").is_file():
+                keep_run(r, Path(keep), data)
             continue
         print(f"{r.name}: training", flush=True)
         note = Path(r.cfg.out) / "logs" / r.name / "diverged.txt"
@@ -162,4 +176,6 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False) ->
         except (FileExistsError, FileNotFoundError) as e:  # (checked above; a folder changed meanwhile)
             print(f"facealign sweep: {r.name}: {e}", file=sys.stderr)
             return 2
+        if keep:
+            keep_run(r, Path(keep), data)
     return 0

@@ -22,6 +22,12 @@ main() {
     init_from=weights/accurate.pt init_from_stage1=false consistency=0.1 consistency_move=0.25 epochs=30 lr=3e-4 \
     amp="${AMP:-auto}" threads=1
   evaluate_run ft_acc_s2_cons01_move025
+  #     (it cost the accurate preset nothing: common 3.177 float against the shipped 3.178, and shipped; so the
+  #     same at weight 0.3, which cost fast 0.10)
+  train_run ft_acc_s2_cons03_move025 accurate_Stage2_PIP_Aug_Wing stage1=weights/accurate.pt \
+    init_from=weights/accurate.pt init_from_stage1=false consistency=0.3 consistency_move=0.25 epochs=30 lr=3e-4 \
+    amp="${AMP:-auto}" threads=1
+  evaluate_run ft_acc_s2_cons03_move025
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session; each finished
   #    run lands in docs/study/runs/ at once (commit it). The grids in the order that completes a verdict row

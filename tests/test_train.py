@@ -321,6 +321,18 @@ def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, ca
     assert again["runs"] == doc["runs"] and again["cells"] == doc["cells"] and again["baseline"] == doc["baseline"]
 
 
+def test_the_studys_kept_runs_are_not_git_ignored():
+    """docs/study/runs/ is where `facealign sweep --keep` and the report put each run's small files: if git
+    ignored it (a `runs/` pattern did), they would never be committed and a lost machine would lose them."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = ["git", "-C", str(root), "check-ignore", "-q", "--no-index"]
+    kept = subprocess.run([*probe, "docs/study/runs/sweep_batch_bs4/metrics.csv"])
+    assert kept.returncode == 1, "docs/study/runs/ is git-ignored: the study's kept runs would never be committed"
+    assert subprocess.run([*probe, "study20/checkpoints/sweep_batch_bs4/last.pt"]).returncode == 0  # checkpoints are
+
+
 def test_report_never_replaces_results_with_fewer_runs(tmp_path, capsys):
     """As in a fresh checkout: no study/ folder, the committed results file must stay as it was."""
     committed = Path(__file__).resolve().parents[1] / "docs/study/results.json"

@@ -28,6 +28,14 @@ main() {
     init_from=weights/accurate.pt init_from_stage1=false consistency=0.3 consistency_move=0.25 epochs=30 lr=3e-4 \
     amp="${AMP:-auto}" threads=1
   evaluate_run ft_acc_s2_cons03_move025
+  # 3h. the fast preset's stage 2 for steady points within issue 20's bound for fast (<= 3.45; weight 0.1 at a
+  #     quarter of the move gave 3.465 int8): a tenth of the move at weight 0.1, and half the weight at a quarter
+  for run in "cons01_move01 consistency=0.1 consistency_move=0.1" "cons005_move025 consistency=0.05 consistency_move=0.25"; do
+    set -- $run
+    train_run "ft_fast_s2_$1" fast_Stage2_PIP_Aug_Wing stage1=weights/fast.pt init_from=weights/fast.pt \
+      init_from_stage1=false "$2" "$3" epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
+    evaluate_run "ft_fast_s2_$1"
+  done
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session; each finished
   #    run lands in docs/study/runs/ at once (commit it). The grids in the order that completes a verdict row

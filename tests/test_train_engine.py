@@ -369,6 +369,8 @@ def test_the_ema_is_the_decayed_average():
     assert int(ema.module[1].num_batches_tracked) == 3
 
 
+# TensorBoard's own writer thread fails on the deleted folder too (its exception, not ours): expected here
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_run_whose_tensorboard_folder_is_deleted_trains_on(tmp_path, caplog):
     """TensorBoard's folder removed under a running training (a cleanup's glob caught it: it happened to
     a queue run) stops the TensorBoard logging with a warning; the epochs, metrics.csv and the

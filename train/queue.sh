@@ -10,11 +10,16 @@ main() {
   source train/steps.sh
   export PYTHONPATH=$PWD  # this checkout's code, also for `facealign eval`
   # Done and written up (their logs and checkpoints went with a machine lost on 2026-12-02; the figures stand
-  # in the docs): 1. the CPU training settings (docs/training.md, docs/training/throughput.*); 2. bf16 at equal
-  # epochs (docs/training.md); 3. the accurate PIP cascade (weights/accurate.*); 3b-3c. its stage 2 at 192 and
-  # 128 px (docs/study.md's ablation table); 3e-3f. stage 2 fine-tuned for consistency and with the stride-4 stem
-  # (docs/video.md, docs/speed.md); 3g's fast runs (docs/video.md). Rerun any of them from its config and the
-  # overrides given in those docs.
+  # in the docs), as they ran, with C = amp=auto threads=1 and FT = init_from_stage1=false epochs=30 lr=3e-4:
+  #  1. the CPU training settings: python -m facealign.training.throughput (docs/training.md)
+  #  2. bf16 at equal epochs: fast_Stage1_PIP_Aug_Wing epochs=12 channels_last=true amp=off|bf16 --stop-after 6
+  #  3. the accurate PIP cascade: accurate_Stage1_PIP_Aug_Wing C epochs=120, then accurate_Stage2_PIP_Aug_Wing C
+  #     epochs=40 (weights/accurate.*, before its stage 2 was fine-tuned in 3g)
+  #  3b/3c. accurate_Stage2_PIP_Aug_Wing input_size=192 / input_size=128 C epochs=40 (docs/study.md, docs/speed.md)
+  #  3e. fast_Stage2_PIP_Aug_Wing stage1=weights/fast.pt init_from=weights/fast.pt FT consistency=0 / 0.1 / 0.3 C
+  #  3f. the same with stem=stride4 (fast 30 epochs; accurate's stage 2, from weights/accurate.pt, 60) (docs/speed.md)
+  #  3g (fast). the same as 3e at consistency=0.1 / 0.3 with consistency_move=0.25 (docs/video.md)
+  # (each `python -m train CONFIG name=NAME ...`; 3e-3g evaluated with `facealign eval checkpoints/NAME/best.pt`)
   # 3g. the consistency lever on the accurate preset: its stage 2 fine-tuned from the shipped one for 30 epochs
   #     with two views of each face and their disagreement in the loss (training/consistency.py), weight 0.1 at a
   #     quarter of the second view's move, the better trade on fast (docs/video.md)

@@ -106,9 +106,9 @@ def test_replaying_the_filter_is_what_the_pipeline_does(video_frames):
 
 @pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")
 def test_stability_command_on_single_face(tmp_path):
-    """The default video settings on the whole clip (72 frames), beside FaceMesh. Measured (accurate,
-    onnxruntime, 2026-12-02): jitter 0.325 -> 0.182 % (FaceMesh's 468 points 0.252: 0.72x), lag 4.7 ms,
-    shape lag 33.3 ms (1 frame)."""
+    """The default video settings on the whole clip (72 frames), beside FaceMesh. Measured (accurate int8,
+    its stage 2 trained for steady points, onnxruntime, 2026-12-02): jitter 0.310 -> 0.158 % (FaceMesh's
+    468 points 0.252: 0.63x; the stage 2 before gave 0.73x), lag 2.0 ms, shape lag 31.3 ms."""
     out = tmp_path / "stability.json"
     proc = subprocess.run([sys.executable, "-m", "facealign", "stability", str(CLIP), "--json", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -119,6 +119,6 @@ def test_stability_command_on_single_face(tmp_path):
     assert r["frames"] == r["faces"] == 72 and mesh["faces"] == 72 and r["smoothing"]["space"] == "aligned"
     assert o["jitter_filtered"] < 0.7 * o["jitter_unfiltered"]
     assert o["lag_ms"] <= 1000 / 30 and o["shape_lag_ms"] <= 2 * 1000 / 30
-    assert r["ratios"]["filtered"] < 0.8  # ours filtered / FaceMesh's 468 points (0.72)
+    assert r["ratios"]["filtered"] < 0.7  # ours filtered / FaceMesh's 468 points (0.63; 0.73 before the fine-tune)
     assert r["ratios"]["filtered"] == pytest.approx(o["jitter_filtered"] / mesh["jitter"], abs=1e-3)
     assert "filter lag" in proc.stdout and "FaceMesh, 468 points" in proc.stdout

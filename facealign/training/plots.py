@@ -115,8 +115,9 @@ def _curve_style(run: dict, grid: str, first: bool) -> dict:
 def _curves_figure(plt, doc, grids):
     from matplotlib.ticker import MaxNLocator
 
-    rows = (len(grids) + 2) // 3
-    fig, axes = plt.subplots(rows, 3, figsize=(13, 4 * rows), squeeze=False)
+    cols = min(3, len(grids))  # (fewer grids than a row's three: no empty panels beside them)
+    rows = (len(grids) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(max(13 * cols / 3, 6), 4 * rows), squeeze=False)
     for ax in axes.flat[len(grids):]:
         ax.axis("off")
     for ax, g in zip(axes.flat, grids):

@@ -138,8 +138,8 @@ def keep_run(r, keep: Path, data=None) -> None:
     copied to keep/<name>/ (report.RUN_FILES; never checkpoints): a run outlives its checkpoints."""
     from .report import copy_runs, test_result
 
-    logs = Path(r.cfg.out) / "logs"
-    test_result(logs, Path(r.cfg.out) / "checkpoints", r.name, evaluate=True, data=data)
+    logs, ckpts = Path(r.cfg.out) / "logs", Path(r.cfg.out) / "checkpoints"
+    test_result(logs, ckpts, r.name, evaluate=True, data=data)
     copy_runs(logs, [r.name], keep)
     print(f"{r.name}: kept in {keep / r.name}", flush=True)
 
@@ -159,11 +159,12 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, ke
         return 2
     from .engine import Trainer
 
+    keep = Path(keep) if keep else None
     for r in runs:
         if done.get(r.name, 0) >= r.cfg.epochs:
             print(f"{r.name}: done ({done[r.name]} epochs)", flush=True)
-            if keep and not (Path(keep) / r.name / "test.json").is_file():
-                keep_run(r, Path(keep), data)
+            if keep and not (keep / r.name / "test.json").is_file():
+                keep_run(r, keep, data)
             continue
         print(f"{r.name}: training", flush=True)
         note = Path(r.cfg.out) / "logs" / r.name / "diverged.txt"
@@ -177,5 +178,5 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, ke
             print(f"facealign sweep: {r.name}: {e}", file=sys.stderr)
             return 2
         if keep:
-            keep_run(r, Path(keep), data)
+            keep_run(r, keep, data)
     return 0

@@ -9,8 +9,8 @@ set -uo pipefail
 main() {
   source train/steps.sh
   export PYTHONPATH=$PWD  # this checkout's code, also for `facealign eval`
-  # Done and written up (their logs and checkpoints went with a machine lost on 2026-12-02; the figures stand
-  # in the docs), as they ran, with C = amp=auto threads=1 and FT = init_from_stage1=false epochs=30 lr=3e-4:
+  # Done and written up (the figures stand in the docs; the logs of 1-3f went with a machine lost on
+  # 2026-12-02, the shipped runs' metrics.csv are in docs/training/), as they ran, with C = amp=auto threads=1 and FT = init_from_stage1=false epochs=30 lr=3e-4:
   #  1. the CPU training settings: python -m facealign.training.throughput (docs/training.md)
   #  2. bf16 at equal epochs: fast_Stage1_PIP_Aug_Wing epochs=12 channels_last=true amp=off|bf16 --stop-after 6
   #  3. the accurate PIP cascade: accurate_Stage1_PIP_Aug_Wing C epochs=120, then accurate_Stage2_PIP_Aug_Wing C
@@ -18,29 +18,11 @@ main() {
   #  3b/3c. accurate_Stage2_PIP_Aug_Wing input_size=192 / input_size=128 C epochs=40 (docs/study.md, docs/speed.md)
   #  3e. fast_Stage2_PIP_Aug_Wing stage1=weights/fast.pt init_from=weights/fast.pt FT consistency=0 / 0.1 / 0.3 C
   #  3f. the same with stem=stride4 (fast 30 epochs; accurate's stage 2, from weights/accurate.pt, 60) (docs/speed.md)
-  #  3g (fast). the same as 3e at consistency=0.1 / 0.3 with consistency_move=0.25 (docs/video.md)
-  # (each `python -m train CONFIG name=NAME ...`; 3e-3g evaluated with `facealign eval checkpoints/NAME/best.pt`)
-  # 3g. the consistency lever on the accurate preset: its stage 2 fine-tuned from the shipped one for 30 epochs
-  #     with two views of each face and their disagreement in the loss (training/consistency.py), weight 0.1 at a
-  #     quarter of the second view's move, the better trade on fast (docs/video.md)
-  train_run ft_acc_s2_cons01_move025 accurate_Stage2_PIP_Aug_Wing stage1=weights/accurate.pt \
-    init_from=weights/accurate.pt init_from_stage1=false consistency=0.1 consistency_move=0.25 epochs=30 lr=3e-4 \
-    amp="${AMP:-auto}" threads=1
-  evaluate_run ft_acc_s2_cons01_move025
-  #     (it cost the accurate preset nothing: common 3.177 float against the shipped 3.178, and shipped; so the
-  #     same at weight 0.3, which cost fast 0.10)
-  train_run ft_acc_s2_cons03_move025 accurate_Stage2_PIP_Aug_Wing stage1=weights/accurate.pt \
-    init_from=weights/accurate.pt init_from_stage1=false consistency=0.3 consistency_move=0.25 epochs=30 lr=3e-4 \
-    amp="${AMP:-auto}" threads=1
-  evaluate_run ft_acc_s2_cons03_move025
-  # 3h. the fast preset's stage 2 for steady points within issue 20's bound for fast (<= 3.45; weight 0.1 at a
-  #     quarter of the move gave 3.465 int8): a tenth of the move at weight 0.1, and half the weight at a quarter
-  for run in "cons01_move01 consistency=0.1 consistency_move=0.1" "cons005_move025 consistency=0.05 consistency_move=0.25"; do
-    set -- $run
-    train_run "ft_fast_s2_$1" fast_Stage2_PIP_Aug_Wing stage1=weights/fast.pt init_from=weights/fast.pt \
-      init_from_stage1=false "$2" "$3" epochs=30 lr=3e-4 amp="${AMP:-auto}" threads=1
-    evaluate_run "ft_fast_s2_$1"
-  done
+  #  3g. the same as 3e at consistency=0.1 / 0.3 with consistency_move=0.25: fast, then accurate's stage 2
+  #      (stage1= and init_from= weights/accurate.pt as it was before; weight 0.1 shipped) (docs/video.md)
+  #  3h. fast at consistency=0.1 consistency_move=0.1 and consistency=0.05 consistency_move=0.25 (the latter
+  #      shipped, its last epoch) (docs/video.md, weights/README.md)
+  # (each `python -m train CONFIG name=NAME ...`; 3e-3h evaluated with `facealign eval checkpoints/NAME/best.pt`)
   # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session; each finished
   #    run lands in docs/study/runs/ at once (commit it). The grids in the order that completes a verdict row

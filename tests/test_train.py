@@ -3,6 +3,7 @@ import csv
 import subprocess
 import sys
 import json
+import shutil
 import os
 from pathlib import Path
 
@@ -319,6 +320,28 @@ def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, ca
     assert cli(["report", "--logs", str(copies), "--data", str(DATA), "--json", str(rebuilt)]) == 0
     again = json.loads(rebuilt.read_text())
     assert again["runs"] == doc["runs"] and again["cells"] == doc["cells"] and again["baseline"] == doc["baseline"]
+    shutil.rmtree(tmp_path / "checkpoints")  # a machine lost: OUT is gone, the kept copies are not
+    shutil.rmtree(tmp_path / "logs")
+    assert cli(["sweep", "wing_batch", *budget, *cells, "--seeds", "0,1", "--resume", "--data", str(DATA),
+                "--keep", str(kept)]) == 0
+    out = capsys.readouterr().out
+    assert ": training" not in out and out.count(": done (1 epochs, kept in ") == 4  # not trained again
+
+
+def test_a_kept_stage1_whose_checkpoint_is_gone_is_trained_again_for_its_stage2(tmp_path, capsys):
+    """Resuming the cascade after a lost machine: stage 1 is kept (no best.pt left), stage 2 still needs its
+    weights, so stage 1 trains again rather than stage 2 failing on a missing file."""
+    budget = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=16", "workers=0", "epochs=1",
+              "batch_size=8", f"out={tmp_path}"]
+    kept, stage1 = tmp_path / "kept", ["--cell", "Cas_Stage1_Aug_MSE"]
+    assert cli(["sweep", "cascade", *budget, *stage1, "--data", str(DATA), "--keep", str(kept)]) == 0
+    shutil.rmtree(tmp_path / "checkpoints")
+    both = [*stage1, "--cell", "Cas_Stage2_Aug_Wing-S1_MSE"]
+    assert cli(["sweep", "cascade", *budget, *both, "--resume", "--data", str(DATA), "--keep", str(kept)]) == 0
+    out = capsys.readouterr().out
+    assert "Cas_Stage1_Aug_MSE: kept, but its checkpoint is gone and Cas_Stage2_Aug_Wing-S1_MSE needs it" in out
+    assert "Cas_Stage1_Aug_MSE: training" in out and "Cas_Stage2_Aug_Wing-S1_MSE: training" in out
+    assert (kept / "Cas_Stage2_Aug_Wing-S1_MSE/test.json").is_file()
 
 
 def test_the_studys_kept_runs_are_not_git_ignored():

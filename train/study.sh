@@ -5,7 +5,8 @@
 # is evaluated on the common subset and its small files copied to KEEP (default docs/study/runs, which is not
 # git-ignored): a machine lost mid-study loses at most the run in progress, never the finished ones (OUT, with
 # the checkpoints, is ignored; commit KEEP as runs land).
-# Resumable: run it again after a stop: finished runs are skipped, an unfinished one resumed. A run
+# Resumable: run it again after a stop: finished runs are skipped, an unfinished one resumed, and a run kept in
+# KEEP at this budget is not trained again even when OUT was lost (the report reads KEEP). A run
 # left in OUT at another budget (an earlier, shorter study) is refused, not extended: move OUT aside,
 # set OUT=..., or rerun that cell with `facealign sweep GRID ... --cell NAME --overwrite`.
 # Usage: bash train/study.sh [GRID ...]   (from the repository root, in the project's virtualenv)
@@ -32,5 +33,5 @@ for grid in $GRIDS; do
   step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" threads="$THREADS" out="$OUT" --seeds "$seeds" --resume \
     --keep "$KEEP"
 done
-step facealign report --out "$OUT" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md"
+step facealign report --logs "$KEEP" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md"
 echo "== $(date +%H:%M:%S) done"

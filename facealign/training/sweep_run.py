@@ -103,13 +103,31 @@ def _budget_changes(saved_config: dict, cfg) -> list[str]:
     return [f"{k} {before[k]} there, {now[k]} here" for k in now if k not in HARDWARE_KEYS and before.get(k) != now[k]]
 
 
-def check_runs(runs, resume: bool, overwrite: bool) -> dict[str, int]:
+def kept(r, keep: Path | None) -> bool:
+    """r finished at this budget and kept in keep/<name>/ (its test.json, a metrics.csv row for every epoch
+    and the same config.json): a run whose checkpoints were lost with a machine is not trained again."""
+    import csv
+    import json
+
+    if keep is None:
+        return False
+    folder = keep / r.name
+    if not all((folder / f).is_file() for f in ("test.json", "metrics.csv", "config.json")):
+        return False
+    with open(folder / "metrics.csv", newline="") as f:
+        epochs = sum(1 for _ in csv.DictReader(f))
+    return epochs >= r.cfg.epochs and not _budget_changes(json.loads((folder / "config.json").read_text()), r.cfg)
+
+
+def check_runs(runs, resume: bool, overwrite: bool, keep: Path | None = None) -> dict[str, int]:
     """Before any training: refuse over earlier runs (no --resume/--overwrite), refuse to resume a run
-    of another budget, and refuse a stage 2 whose stage 1 neither exists nor is trained here.
+    of another budget, and refuse a stage 2 whose stage 1 neither exists nor is trained here. With
+    --resume, a run found only in keep (kept(): its checkpoints gone) counts as done unless a stage 2 still
+    to train needs its best.pt; then it is trained again.
     -> {run name: epochs an earlier run already trained} (with --resume)."""
     from .outputs import RunFiles
 
-    done, mismatched = {}, []
+    done, mismatched, only_kept = {}, [], set()
     for r in runs:
         last = Path(r.cfg.out) / "checkpoints" / r.name / "last.pt"
         if not (resume or overwrite):
@@ -120,14 +138,24 @@ def check_runs(runs, resume: bool, overwrite: bool) -> dict[str, int]:
             if changes:
                 mismatched.append(f"{r.name} ({'; '.join(changes[:3])})")
             done[r.name] = saved["epoch"]
+        elif resume and not overwrite and kept(r, keep):
+            done[r.name] = r.cfg.epochs
+            only_kept.add(r.name)
     if mismatched:
         raise FileExistsError(
             f"--resume would continue {len(mismatched)} run(s) trained at another budget: {', '.join(mismatched[:4])}"
             f"{' ...' if len(mismatched) > 4 else ''}. Start them afresh with --overwrite (and --cell NAME for one "
             f"cell), or write this sweep to another folder (out=...).")
-    made = {Path(r.cfg.out) / "checkpoints" / r.name / "best.pt" for r in runs}
+    best = {Path(r.cfg.out) / "checkpoints" / r.name / "best.pt": r.name for r in runs}
     for r in runs:
-        if r.cfg.stage == 2 and not Path(r.cfg.stage1).is_file() and Path(r.cfg.stage1) not in made:
+        needs = Path(r.cfg.stage1) if r.cfg.stage == 2 else None
+        if needs is None or needs.is_file() or done.get(r.name, 0) >= r.cfg.epochs:
+            continue
+        if best.get(needs) in only_kept:
+            print(f"{best[needs]}: kept, but its checkpoint is gone and {r.name} needs it: trained again", flush=True)
+            only_kept.discard(best[needs])
+            del done[best[needs]]
+        elif needs not in best:
             raise FileNotFoundError(f"{r.name}: its stage 1 {r.cfg.stage1} does not exist and this sweep does not "
                                     f"train it; run --cell Cas_Stage1_Aug_MSE --seeds {r.seed} first")
     return done
@@ -152,17 +180,18 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, ke
 
     if missing_training_stack("facealign sweep"):
         return 2
+    keep = Path(keep) if keep else None
     try:
-        done = check_runs(runs, resume, overwrite)
+        done = check_runs(runs, resume, overwrite, keep)
     except (FileExistsError, FileNotFoundError) as e:
         print(f"facealign sweep: {e}", file=sys.stderr)
         return 2
     from .engine import Trainer
 
-    keep = Path(keep) if keep else None
     for r in runs:
         if done.get(r.name, 0) >= r.cfg.epochs:
-            print(f"{r.name}: done ({done[r.name]} epochs)", flush=True)
+            lost = not (Path(r.cfg.out) / "checkpoints" / r.name / "last.pt").is_file()
+            print(f"{r.name}: done ({done[r.name]} epochs{f', kept in {keep / r.name}' if lost else ''})", flush=True)
             if keep and not (keep / r.name / "test.json").is_file():
                 keep_run(r, keep, data)
             continue

@@ -52,6 +52,26 @@ def test_disagreement_is_zero_for_points_that_move_with_the_crop_and_grows_with_
     assert consistency.disagreement(first, shaken, pairs).item() == pytest.approx(1.0, abs=0.05)
 
 
+def test_the_split_disagreement_weighs_a_whole_face_move_by_its_rigid_factor_and_a_shape_change_fully():
+    a = _maps(8)
+    b = consistency.moved(a, 128, torch.Generator().manual_seed(2))
+    pts = torch.rand(8, 68, 2) * 200 + 100
+    first, second, pairs = apply(a, pts), apply(b, pts), consistency.between(a, b)
+    turn = torch.tensor([[np.cos(0.02), -np.sin(0.02)], [np.sin(0.02), np.cos(0.02)]], dtype=torch.float32)
+    centre = first.mean(1, keepdim=True)
+    rigid = ((first - centre) @ turn.T) * 1.01 + centre + torch.tensor([0.5, -0.3])  # the whole face moved
+    rigid_b = apply(consistency.between(b, a), rigid)  # ... as view b sees it
+    whole = consistency.disagreement(first, rigid_b, pairs).item()
+    assert whole > 0.5
+    assert consistency.split_disagreement(first, rigid_b, pairs, rigid=0.0).item() < 1e-3  # no shape change
+    assert consistency.split_disagreement(first, rigid_b, pairs, rigid=0.5).item() == pytest.approx(whole / 2, rel=1e-3)
+    mouth = second.clone()
+    mouth[:, 48:] += torch.tensor([0.0, 2.0])  # one part of the face moves: mostly shape
+    shape_only = consistency.split_disagreement(first, mouth, pairs, rigid=0.0).item()
+    assert 0.5 * consistency.disagreement(first, mouth, pairs).item() < shape_only
+    assert consistency.split_disagreement(first, mouth, pairs, rigid=1.0).item() > shape_only
+
+
 @pytest.fixture(scope="module")
 def batch(w300):
     casc = load_cascade(ROOT / "weights" / "fast.pt")
@@ -99,6 +119,8 @@ def test_consistency_needs_stage_2_and_a_weight_of_zero_or_more():
     assert load_config("fast_Stage2_PIP_Aug_Wing", ["consistency=0.2"]).consistency == 0.2
     with pytest.raises(ConfigError, match="consistency_move"):
         load_config("fast_Stage2_PIP_Aug_Wing", ["consistency=0.2", "consistency_move=-1"])
+    with pytest.raises(ConfigError, match="consistency_rigid"):
+        load_config("fast_Stage2_PIP_Aug_Wing", ["consistency=0.2", "consistency_rigid=-0.5"])
 
 
 def test_the_move_scales_with_its_amount_and_zero_is_no_move():

@@ -69,6 +69,9 @@ class Config:
     #                           steadier points in video (training/consistency.py, docs/video.md)
     consistency_move: float = 1.0  # the second view's move, times consistency.MOVE (shift 1.5 % of the crop,
     #                                scale 2 %, rotation 2 degrees)
+    consistency_rigid: float = 1.0  # the weight of the disagreement's similarity part (the answers moved as a
+    #                                 whole) beside its shape's (1): < 1 leaves the network freer where the video
+    #                                 filter and the shake measure do not look (0: only the shape must agree)
     prev_heatmap: float = 0.0  # stage 2: > 0 adds an input channel showing stage 1's points (Gaussians of
     #                            this sigma, crop pixels) and regresses corrections to them (DAN-style)
     # loss
@@ -235,6 +238,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("stage must be 1 or 2")
     if cfg.prev_heatmap and cfg.stage != 2:  # (and a head that is not absolute: training.models.stage_spec)
         raise ConfigError("prev_heatmap needs stage: 2 and a regression head (avg or flatten)")
+    if cfg.consistency_rigid < 0:
+        raise ConfigError(f"consistency_rigid is a factor >= 0, got {cfg.consistency_rigid}")
     if cfg.consistency_move < 0:
         raise ConfigError(f"consistency_move is a factor >= 0, got {cfg.consistency_move}")
     if cfg.consistency < 0 or (cfg.consistency and cfg.stage != 2):

@@ -10,6 +10,11 @@ mapped into the same crop, agree: the mean distance between them, in crop pixels
 terms pull each answer to the truth; this one pulls the answer's error to be the same whatever the
 crop's exact placement and the noise, which is what frame-to-frame shake is.
 
+`consistency_rigid` < 1 weighs the part of the disagreement that a similarity explains (the two answers
+moved, turned or scaled as a whole) by that factor, and the rest (the shape's) by 1: the shake that
+docs/video.md measures has the head's similarity motion taken out, and the video filter passes it on
+unchanged, so a network may be left freer there (0: only the shape must agree).
+
 (Equivariance to small transforms as a training signal: Honari et al. 2018, "Improving landmark
 localization with semi-supervised learning"; Dong et al. 2018, "Supervision-by-Registration".)
 """
@@ -60,3 +65,26 @@ def disagreement(points_a: torch.Tensor, points_b: torch.Tensor, b_to_a: torch.T
     mapped into view a's crop."""
     d = points_a - apply(b_to_a, points_b)
     return ((d * d).sum(-1) + 1e-12).sqrt().mean()  # (the epsilon: a finite gradient where they coincide)
+
+
+def similar(points: torch.Tensor, onto: torch.Tensor) -> torch.Tensor:
+    """(B, K, 2) points moved by, for each face, the least-squares similarity onto `onto` (B, K, 2)."""
+    mp, mo = points.mean(1, keepdim=True), onto.mean(1, keepdim=True)
+    p, o = points - mp, onto - mo
+    norm = (p * p).sum((1, 2)).clamp_min(1e-12)
+    a = (p * o).sum((1, 2)) / norm  # s cos
+    b = (p[..., 0] * o[..., 1] - p[..., 1] * o[..., 0]).sum(1) / norm  # s sin
+    a, b = a[:, None], b[:, None]
+    return torch.stack([a * p[..., 0] - b * p[..., 1], b * p[..., 0] + a * p[..., 1]], -1) + mo
+
+
+def split_disagreement(points_a: torch.Tensor, points_b: torch.Tensor, b_to_a: torch.Tensor,
+                       rigid: float) -> torch.Tensor:
+    """The disagreement of `disagreement`, split: the mean distance between view a's points and view b's
+    (mapped into view a's crop) once view b's are moved by their best similarity onto view a's (the
+    shape's disagreement), plus `rigid` times the mean distance that similarity moves them."""
+    b = apply(b_to_a, points_b)
+    fitted = similar(b, points_a)
+    shape, whole = points_a - fitted, fitted - b
+    return (((shape * shape).sum(-1) + 1e-12).sqrt().mean()
+            + rigid * ((whole * whole).sum(-1) + 1e-12).sqrt().mean())

@@ -134,7 +134,11 @@ class Step:
         terms.update(self.model.head.loss(out, self.spec.codec.encode(target), **self.head_loss_args))
         if pairs is not None:
             first, second = pred.chunk(2)
-            terms["consistency"] = self.cfg.consistency * consistency.disagreement(first, second, pairs)
+            if self.cfg.consistency_rigid == 1:
+                gap = consistency.disagreement(first, second, pairs)
+            else:
+                gap = consistency.split_disagreement(first, second, pairs, self.cfg.consistency_rigid)
+            terms["consistency"] = self.cfg.consistency * gap
         return terms
 
     def state_dict(self) -> dict:

@@ -326,6 +326,7 @@ def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, ca
                 "--keep", str(kept)]) == 0
     out = capsys.readouterr().out
     assert ": training" not in out and out.count(": done (1 epochs, kept in ") == 4  # not trained again
+    assert "4 measured (runs of the same cell)" in out and "4 finished (counted 0)" in out  # the plan knows
 
 
 def test_a_kept_stage1_whose_checkpoint_is_gone_is_trained_again_for_its_stage2(tmp_path, capsys):

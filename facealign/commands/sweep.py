@@ -39,7 +39,7 @@ def run(args) -> int:
     except (ConfigError, ValueError) as e:
         print(f"facealign sweep: {e}", file=sys.stderr)
         return 2
-    print_plan(args.grid, runs, args.overrides, args.data, args.throughput)
+    print_plan(args.grid, runs, args.overrides, args.data, args.throughput, args.keep)
     if args.dry_run:
         return 0
     return train_all(runs, args.data, args.resume, args.overwrite, args.keep)

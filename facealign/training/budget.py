@@ -171,10 +171,14 @@ def epoch_seconds(path: Path) -> dict[int, float]:
     return found
 
 
-def read_logs(out) -> list[LoggedRun]:
-    """Every run under OUT/logs with a readable config.json and at least one timed epoch."""
-    runs = []
-    for metrics in sorted(Path(out, "logs").glob("*/metrics.csv")):
+def read_logs(out, keep=None) -> list[LoggedRun]:
+    """Every run under OUT/logs with a readable config.json and at least one timed epoch, and those kept
+    in `keep` (`facealign sweep --keep`) that OUT/logs does not hold (a machine lost OUT)."""
+    folders = [Path(out, "logs"), *([Path(keep)] if keep else [])]
+    runs, seen = [], set()
+    for metrics in (m for folder in folders for m in sorted(folder.glob("*/metrics.csv"))):
+        if metrics.parent.name in seen:
+            continue
         try:
             cfg = from_dict(json.loads((metrics.parent / "config.json").read_text()))
         except (OSError, ValueError, TypeError, ConfigError):
@@ -182,6 +186,7 @@ def read_logs(out) -> list[LoggedRun]:
         epochs = epoch_seconds(metrics)
         if epochs:
             runs.append(LoggedRun(metrics.parent.name, cfg, epochs))
+            seen.add(metrics.parent.name)
     return runs
 
 

@@ -45,9 +45,9 @@ def warn_own_budget(runs, overrides: list[str]) -> None:
           f"CPU. State the budget, e.g. epochs=20 input_size=64.", file=sys.stderr, flush=True)
 
 
-def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str | None = None) -> None:
+def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str | None = None, keep=None) -> None:
     """Each run's resolved budget, its optimiser steps and estimated time (budget.estimate: from the runs
-    logged under OUT/logs, else the throughput table), and the totals."""
+    logged under OUT/logs or kept in `keep`, else the throughput table), and the totals."""
     warn_own_budget(runs, overrides)
     table = Throughput.load(throughput)
     total = split_size(data)
@@ -57,7 +57,7 @@ def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str
     budget = " ".join(overrides) or "the configs' own"
     print(f"{grid}: {len(cells)} cell(s) x {len(seeds)} seed(s) ({','.join(map(str, seeds))}) = {len(runs)} run(s), "
           f"out={out}; budget: {budget}")
-    logged = read_logs(out)
+    logged = read_logs(out, keep)
     all_steps, estimates = 0, []
     for r in runs:
         steps = None

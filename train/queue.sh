@@ -27,8 +27,9 @@ main() {
   #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session; each finished
   #    run lands in docs/study/runs/ at once (commit it). The grids in the order that completes a verdict row
   #    soonest per CPU-hour: the cascade (~0.7 h), batch (~5 h), wing_batch (~4.7 h, and with batch MSE
-  #    against Wing), the equal-steps control (~3.4 h), lr (~6.5 h), depth_loss (~7.2 h)
-  SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=1 bash train/study.sh cascade batch wing_batch batch_steps lr \
+  #    against Wing), the equal-steps control (~3.4 h), lr (~6.5 h), depth_loss (~7.2 h). THREADS=0: both cores
+  #    (1 thread trains at 0.57x, docs/training.md); a session's own training pauses this one meanwhile (SIGSTOP)
+  SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=0 bash train/study.sh cascade batch wing_batch batch_steps lr \
     depth_loss
   echo "== $(date +%H:%M:%S) queue done"
 }

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cpu import cpu_info, describe
 from .stagebench import Variant
 from .video import VideoReader
 from .wording import plural
@@ -231,7 +232,8 @@ def measure(source=None, preset: str = "accurate", backend: str = "auto", weight
         "decode": stats(decode_ms),
         "preset": preset, "backend": resolved_backend(aligner, backend), "frames": len(order),
         "runs": len(timed), "block": block, "source": str(source), "weights": str(aligner.weights), **backend_options, "clip_frames": len(clip), "frame_size": list(clip[0].shape[1::-1]),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "cpu": cpu_info()},
     }
     return report
 
@@ -246,6 +248,9 @@ def print_report(r: dict) -> None:
     print(f"facealign bench: {Path(r['source']).name} ({plural(r['clip_frames'], 'frame')}, "
           f"{r['frame_size'][0]}x{r['frame_size'][1]}), {r['frames']} timed x {r['runs']} run(s), "
           f"preset {r['preset']}, backend {r['backend']}")
+    cpu = r.get("machine", {}).get("cpu")
+    if cpu:
+        print(f"CPU: {describe(cpu)}, {plural(r['machine']['cpus'], 'core')}")
     print(f"{'stage':<22}{'median ms':>11}{'mean ms':>9}{'p95 ms':>9}{'frames':>8}{'ms/frame':>10}")
     rows = [("decode", r["decode"])] + list(r["stages"].items()) + [("landmarks (no draw)", r["landmarks"])]
     for name, s in rows:

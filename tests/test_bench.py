@@ -47,6 +47,8 @@ def test_short_run_writes_the_documented_json(tmp_path):
     else:
         assert "dlib_hog_68" in r["peers_skipped"]
     assert "end to end" in proc.stdout and "x its time (median of runs:" in proc.stdout
+    cpu = r["machine"]["cpu"]  # what the figures were measured on: int8 leans on VNNI
+    assert cpu["model"] and f"CPU: {cpu['model']};" in proc.stdout
 
 
 @pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} is missing")

@@ -327,6 +327,10 @@ def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, ca
     out = capsys.readouterr().out
     assert ": training" not in out and out.count(": done (1 epochs, kept in ") == 4  # not trained again
     assert "4 measured (runs of the same cell)" in out and "4 finished (counted 0)" in out  # the plan knows
+    elsewhere = [b if not b.startswith("out=") else f"out={tmp_path / 'other'}" for b in budget]
+    assert cli(["sweep", "wing_batch", *elsewhere, *cells, "--seeds", "0,1", "--resume", "--data", str(DATA),
+                "--keep", str(kept)]) == 0  # another OUT: the same runs, still kept
+    assert capsys.readouterr().out.count(": done (1 epochs, kept in ") == 4
 
 
 def test_a_kept_stage1_whose_checkpoint_is_gone_is_trained_again_for_its_stage2(tmp_path, capsys):

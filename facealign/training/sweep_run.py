@@ -96,11 +96,12 @@ def _saved(last: Path) -> dict:
     return {"epoch": ck["epoch"], "config": ck["config"]}
 
 
-def _budget_changes(saved_config: dict, cfg) -> list[str]:
+def _budget_changes(saved_config: dict, cfg, ignore=frozenset()) -> list[str]:
     from .config import from_dict, to_dict
 
     before, now = to_dict(from_dict(saved_config)), to_dict(cfg)
-    return [f"{k} {before[k]} there, {now[k]} here" for k in now if k not in HARDWARE_KEYS and before.get(k) != now[k]]
+    skip = HARDWARE_KEYS | set(ignore)
+    return [f"{k} {before[k]} there, {now[k]} here" for k in now if k not in skip and before.get(k) != now[k]]
 
 
 def kept(r, keep: Path | None) -> bool:
@@ -116,7 +117,8 @@ def kept(r, keep: Path | None) -> bool:
         return False
     with open(folder / "metrics.csv", newline="") as f:
         epochs = sum(1 for _ in csv.DictReader(f))
-    return epochs >= r.cfg.epochs and not _budget_changes(json.loads((folder / "config.json").read_text()), r.cfg)
+    saved = json.loads((folder / "config.json").read_text())
+    return epochs >= r.cfg.epochs and not _budget_changes(saved, r.cfg, ignore={"out"})  # (kept: OUT may differ)
 
 
 def check_runs(runs, resume: bool, overwrite: bool, keep: Path | None = None) -> dict[str, int]:

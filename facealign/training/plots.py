@@ -45,7 +45,7 @@ def _budget(doc, grid) -> str:
         return ""
     seeds = sorted({r["seed"] for r in doc["runs"] if r["grid"] == grid})
     epochs = f"{run['budget_epochs']} epoch{'s' if run['budget_epochs'] != 1 else ''}"
-    return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, seeds {','.join(map(str, seeds))}"
+    return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
 
 
 def _against(ax, cells, key, study: dict | None, label: str) -> None:

@@ -182,6 +182,50 @@ def test_fp16_applies_to_onnx_only(tmp_path, capsys):
     assert "--fp16 applies to --format onnx only" in capsys.readouterr().err
 
 
+def test_blur_keeps_a_flat_map_and_samples_like_the_pool_it_replaces():
+    from facealign.models.resnet import Blur, MaxBlurPool
+
+    flat = torch.full((1, 4, 10, 10), 3.0)
+    torch.testing.assert_close(Blur(4)(flat)[..., 1:-1, 1:-1], flat[..., 1:-1, 1:-1])  # (zero padding at the edge)
+    x = torch.rand(2, 8, 40, 40)
+    assert MaxBlurPool(8)(x).shape == torch.nn.MaxPool2d(3, 2, 1)(x).shape == (2, 8, 20, 20)
+    step = torch.zeros(1, 1, 1, 8)
+    step[..., 4:] = 1.0  # an edge sampled every other pixel: blurred, the sample at it reads grey (plain: 1)
+    assert Blur(1, 2)(step.expand(1, 1, 8, 8).contiguous())[0, 0, 1].tolist() == [0.0, 0.0, 0.75, 1.0]
+
+
+def test_an_antialiased_stage_round_trips_through_torch_and_onnx(tmp_path, capsys):
+    """`antialias` (models/resnet.py) adds no weights: the shipped stage 2 loads into it as it is, its
+    files say it is on, and the ONNX file gives the torch network's points."""
+    from dataclasses import replace
+
+    from facealign.backends import load_backend
+    from facealign.formats.cascade_pt import save_cascade
+    from facealign.models.resnet import Blur, MaxBlurPool
+
+    casc = load_cascade(ROOT / "weights" / "fast.pt")
+    stages = [casc.stages[0], replace(casc.stages[1], antialias=True)]
+    models = casc.models()
+    blurred = stages[1].build()
+    blurred.load_state_dict(models[1].state_dict())  # strict: every key fits
+    assert isinstance(blurred.stem[3], MaxBlurPool)
+    assert sum(isinstance(m, Blur) for m in blurred.layers.modules()) == 3  # layers 2-4's first blocks
+    pt = tmp_path / "aa.pt"
+    save_cascade(pt, stages, [models[0], blurred.eval()], {"preset": "fast"}, half=False)
+    assert load_cascade(pt).stages[1].antialias and not load_cascade(ROOT / "weights" / "fast.pt").stages[1].antialias
+    out = tmp_path / "aa.onnx"
+    assert main(["export", str(pt), "--format", "onnx", "-o", str(out)]) == 0
+    diffs = [float(d) for d in re.findall(r"stage \d+: ([0-9.e+-]+)", capsys.readouterr().out)]
+    assert len(diffs) == 2 and max(diffs) < 1e-4
+    assert read_onnx(out).stages[1].antialias
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        want, shipped = blurred.eval().infer(x)[0].numpy(), models[1].eval().infer(x)[0].numpy()
+    got = load_backend(out, backend="onnxruntime").runners[1](x.numpy())[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(want - shipped).max() > 1e-3  # the blur changed what the network computes
+
+
 def test_a_stride4_stem_round_trips_through_torch_and_onnx(tmp_path, capsys):
     """A stage with the stride-4 stem (models/resnet.py STEMS) takes the shipped weights as they are
     (the same state-dict keys), and its files say which stem it has: the torch file and the ONNX

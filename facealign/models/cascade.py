@@ -42,6 +42,7 @@ class StageSpec:
     head_args: dict = field(default_factory=dict)  # the head's own architecture keys (heads/*.py arch_keys)
     num_points: int = 68  # K: the points it predicts (the cascade's scheme's num_points)
     stem: str = "pool"  # the network's layers before layer 1 (models/resnet.py STEMS)
+    antialias: bool = False  # a blur before each stride-2 step (models/resnet.py): steadier under sub-pixel moves
 
     @cached_property
     def codec(self) -> PointCodec:
@@ -71,7 +72,7 @@ class StageSpec:
         """This stage's network, a torch.nn.Module (needs PyTorch)."""
         return create_model(self.model, width=self.width, head=self.head, input_size=self.input_size,
                             in_chans=self.in_channels, head_args=self.head_args, num_points=self.num_points,
-                            stem=self.stem)
+                            stem=self.stem, antialias=self.antialias)
 
     def transform(self, box_xyxy=None, pts_frame=None) -> CropTransform:
         """Crop for this stage from a point box (stage 1) or previous points (stage 2)."""

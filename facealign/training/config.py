@@ -52,6 +52,8 @@ class Config:
     width: float = 1.0
     stem: str = "pool"  # pool (torchvision's 7x7/2 conv + 3x3/2 max pool) | stride4 (the conv at stride 4, no pool:
     #                     a quarter of its work; weights of either load into the other): facealign/models/resnet.py
+    antialias: bool = False  # a fixed blur before each stride-2 step (Zhang 2019): answers that follow a sub-pixel
+    #                          move of the face in its crop (steadier video); no weights of its own: facealign/models/resnet.py
     head: str = "avg"  # avg (torchvision) | flatten | integral (soft-argmax) | pip (PIPNet): facealign/models/heads
     # the head's own settings, checked against its declaration and filled with its defaults
     # (facealign.models.heads.head_options; pip: stride, neighbours, score_weight, offset_weight)

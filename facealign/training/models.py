@@ -27,7 +27,8 @@ def stage_spec(cfg: Config, template=None, num_points: int = 68) -> StageSpec:
         raise ConfigError(f"head_options.neighbours must be below the number of points ({num_points}), "
                           f"got {cfg.head_options['neighbours']}")
     common = dict(model=cfg.model, width=cfg.width, head=cfg.head, input_size=cfg.input_size,
-                  crop_scale=cfg.crop_scale, head_args=head_args(cfg), num_points=num_points, stem=cfg.stem)
+                  crop_scale=cfg.crop_scale, head_args=head_args(cfg), num_points=num_points, stem=cfg.stem,
+                  antialias=cfg.antialias)
     if cfg.stage == 1:
         return StageSpec(crop="box", **common)
     # a regression head predicts offsets from the template; a head that locates the points on a

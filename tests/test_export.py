@@ -182,6 +182,23 @@ def test_fp16_applies_to_onnx_only(tmp_path, capsys):
     assert "--fp16 applies to --format onnx only" in capsys.readouterr().err
 
 
+def _exported_like_torch(pt, out, capsys, changed, shipped):
+    """Export the cascade file `pt` to ONNX at `out`; its stage 2 must give the `changed` torch network's
+    points, which differ from the `shipped` one's. -> the ONNX file's stage 2 spec."""
+    from facealign.backends import load_backend
+
+    assert main(["export", str(pt), "--format", "onnx", "-o", str(out)]) == 0
+    diffs = [float(d) for d in re.findall(r"stage \d+: ([0-9.e+-]+)", capsys.readouterr().out)]
+    assert len(diffs) == 2 and max(diffs) < 1e-4
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        want, before = changed.eval().infer(x)[0].numpy(), shipped.eval().infer(x)[0].numpy()
+    got = load_backend(out, backend="onnxruntime").runners[1](x.numpy())[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(want - before).max() > 1e-3  # the change changed what the network computes
+    return read_onnx(out).stages[1]
+
+
 def test_blur_keeps_a_flat_map_and_samples_like_the_pool_it_replaces():
     from facealign.models.resnet import Blur, MaxBlurPool
 
@@ -199,7 +216,6 @@ def test_an_antialiased_stage_round_trips_through_torch_and_onnx(tmp_path, capsy
     files say it is on, and the ONNX file gives the torch network's points."""
     from dataclasses import replace
 
-    from facealign.backends import load_backend
     from facealign.formats.cascade_pt import save_cascade
     from facealign.models.resnet import Blur, MaxBlurPool
 
@@ -213,17 +229,7 @@ def test_an_antialiased_stage_round_trips_through_torch_and_onnx(tmp_path, capsy
     pt = tmp_path / "aa.pt"
     save_cascade(pt, stages, [models[0], blurred.eval()], {"preset": "fast"}, half=False)
     assert load_cascade(pt).stages[1].antialias and not load_cascade(ROOT / "weights" / "fast.pt").stages[1].antialias
-    out = tmp_path / "aa.onnx"
-    assert main(["export", str(pt), "--format", "onnx", "-o", str(out)]) == 0
-    diffs = [float(d) for d in re.findall(r"stage \d+: ([0-9.e+-]+)", capsys.readouterr().out)]
-    assert len(diffs) == 2 and max(diffs) < 1e-4
-    assert read_onnx(out).stages[1].antialias
-    x = torch.rand(2, 3, 128, 128)
-    with torch.no_grad():
-        want, shipped = blurred.eval().infer(x)[0].numpy(), models[1].eval().infer(x)[0].numpy()
-    got = load_backend(out, backend="onnxruntime").runners[1](x.numpy())[0]
-    np.testing.assert_allclose(got, want, atol=1e-4)
-    assert np.abs(want - shipped).max() > 1e-3  # the blur changed what the network computes
+    assert _exported_like_torch(pt, tmp_path / "aa.onnx", capsys, blurred, models[1]).antialias
 
 
 def test_a_stride4_stem_round_trips_through_torch_and_onnx(tmp_path, capsys):
@@ -232,7 +238,6 @@ def test_a_stride4_stem_round_trips_through_torch_and_onnx(tmp_path, capsys):
     file load back with it and give the torch network's points."""
     from dataclasses import replace
 
-    from facealign.backends import load_backend
     from facealign.formats.cascade_pt import save_cascade
 
     casc = load_cascade(ROOT / "weights" / "fast.pt")
@@ -245,14 +250,4 @@ def test_a_stride4_stem_round_trips_through_torch_and_onnx(tmp_path, capsys):
     pt = tmp_path / "s4.pt"
     save_cascade(pt, stages, [models[0], moved.eval()], {"preset": "fast"}, half=False)
     assert load_cascade(pt).stages[1].stem == "stride4"
-    out = tmp_path / "s4.onnx"
-    assert main(["export", str(pt), "--format", "onnx", "-o", str(out)]) == 0
-    diffs = [float(d) for d in re.findall(r"stage \d+: ([0-9.e+-]+)", capsys.readouterr().out)]
-    assert len(diffs) == 2 and max(diffs) < 1e-4
-    assert read_onnx(out).stages[1].stem == "stride4"
-    x = torch.rand(2, 3, 128, 128)
-    with torch.no_grad():
-        want, shipped = moved.eval().infer(x)[0].numpy(), models[1].eval().infer(x)[0].numpy()
-    got = load_backend(out, backend="onnxruntime").runners[1](x.numpy())[0]
-    np.testing.assert_allclose(got, want, atol=1e-4)
-    assert np.abs(want - shipped).max() > 1e-3  # the stem changed what the network computes
+    assert _exported_like_torch(pt, tmp_path / "s4.onnx", capsys, moved, models[1]).stem == "stride4"

@@ -4,8 +4,12 @@ stage 2 run twice), and two other filters in the face's aligned frame (a constan
 One Euro with one speed per point group), replayed on the default run's unfiltered points; and, as a
 bound rather than a filter, a centred Gaussian over time (it reads frames ahead, so no live filter can
 do it; its lag is nil): how much of the frame-to-frame motion is left once even that smooths the track.
+And optical-flow fusion: the last output carried to this frame by Lucas-Kanade flow, pulled toward the
+network's points, then (or not) the default filter.
 
-    python docs/video/levers.py [CLIP ...] [--preset accurate] [--json docs/video/levers.json]
+    python docs/video/levers.py [CLIP ...] [--preset accurate] [--only NAME,...] [--json docs/video/levers.json]
+
+`--only` keeps the rows whose name starts with one of the given words (e.g. `--only flow,centred`).
 
 Each crop variant is a FaceAligner whose tracked crop is placed by other points; every frame's points
 still come from that frame's pixels. They reach into FaceAligner's steps: an experiment, not an API.
@@ -17,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from facealign import FaceAligner
@@ -161,19 +166,63 @@ def centred_gaussian(raw: np.ndarray, sigma: float) -> np.ndarray:
     return np.stack([np.tensordot(w / w.sum(), padded[i:i + 2 * r + 1], axes=1) for i in range(len(raw))])
 
 
-def measure_clip(path: Path, preset: str) -> dict:
+LK = dict(winSize=(21, 21), maxLevel=3, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01))
+
+
+def flow_fused(frames, raw: np.ndarray, weight: float, sigma: float) -> np.ndarray:
+    """Each frame's points: the last fused points carried to this frame by Lucas-Kanade flow, mixed with the
+    network's answer. A point takes `weight` of the flow's position while the two agree, less as they part
+    (times exp(-(d / sigma)^2), d their distance over the eye-corner distance), none where flow lost it."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    out = np.full_like(raw, np.nan)
+    for t, p in enumerate(raw):
+        if not np.isfinite(p).all():
+            continue
+        if t == 0 or not np.isfinite(out[t - 1]).all():
+            out[t] = p
+            continue
+        moved, found, _ = cv2.calcOpticalFlowPyrLK(grey[t - 1], grey[t], out[t - 1].astype(np.float32), None, **LK)
+        d = np.linalg.norm(moved - p, axis=1) / np.linalg.norm(p[36] - p[45])
+        w = (weight * np.exp(-(d / sigma) ** 2) * found.ravel())[:, None]
+        out[t] = w * moved + (1 - w) * p
+    return out
+
+
+FLOWS = ((0.5, 0.02), (0.8, 0.02), (0.8, 0.05))
+
+
+def measure_clip(path: Path, preset: str, only: tuple[str, ...] = ()) -> dict:
+    def wanted(name):
+        return not only or name.startswith(only)
+
     frames, fps = read_frames(path)
     mesh = facemesh_figures(facemesh_track(frames))
     rows = {}
     with CropFrom(preset=preset, video=True, fps=fps) as fa:
         base = record(frames, fps, fa)
-    for name, make in FILTERS.items():
-        ours = figures(base["raw"], replay_with(base["raw"], fps, make), fps)
+    raw = base["raw"]
+
+    def row(name, filtered):
+        ours = figures(raw, filtered, fps)
         rows[name] = {"ours": ours, "ratios": ratios(ours, mesh)}
+
+    if wanted("the default"):
+        row("the default (aligned One Euro)", base["filtered"])
+    for name, make in FILTERS.items():
+        if wanted(name):
+            row(name, replay_with(raw, fps, make))
     for sigma in (1.0, 2.0, 3.0):
-        ours = figures(base["raw"], centred_gaussian(base["raw"], sigma), fps)
-        rows[f"centred Gaussian, sigma {sigma:g} frames (a bound)"] = {"ours": ours, "ratios": ratios(ours, mesh)}
+        if wanted("centred"):
+            row(f"centred Gaussian, sigma {sigma:g} frames (a bound)", centred_gaussian(raw, sigma))
+    for weight, sigma in FLOWS:
+        if wanted("flow"):
+            fused = flow_fused(frames, raw, weight, sigma)
+            row(f"flow fusion (weight {weight:g}, sigma {sigma:g}), no filter", fused)
+            row(f"flow fusion (weight {weight:g}, sigma {sigma:g}), then the default filter",
+                replay_with(fused, fps, AlignedFilter))
     for name, cls in CROPS.items():
+        if not wanted(name):
+            continue
         with cls(preset=preset, video=True, fps=fps) as fa:
             rec = record(frames, fps, fa)
         ours = figures(rec["raw"], rec["filtered"], fps)
@@ -186,15 +235,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="*", default=[str(MEDIA / c) for c in CLIPS])
     p.add_argument("--preset", default="accurate")
+    p.add_argument("--only", default="", help="comma-separated: keep the rows whose name starts with one of these")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    out = [measure_clip(Path(c), args.preset) for c in args.clips]
+    only = tuple(w.strip() for w in args.only.split(",") if w.strip())
+    out = [measure_clip(Path(c), args.preset, only) for c in args.clips]
     for r in out:
         print(f"{r['source']} ({r['frames']} frames, {r['preset']}); FaceMesh {r['facemesh']['jitter']:.3f}")
-        print(f"{'lever':<48}{'unfiltered':>11}{'filtered':>10}{'x FM':>7}{'lag ms':>8}{'shape lag ms':>14}")
+        print(f"{'lever':<68}{'unfiltered':>11}{'filtered':>10}{'x FM':>7}{'lag ms':>8}{'shape lag ms':>14}")
         for name, row in r["rows"].items():
             o = row["ours"]
-            print(f"{name:<48}{o['jitter_unfiltered']:>11.3f}{o['jitter_filtered']:>10.3f}"
+            print(f"{name:<68}{o['jitter_unfiltered']:>11.3f}{o['jitter_filtered']:>10.3f}"
                   f"{row['ratios']['filtered']:>7.2f}{o['lag_ms']:>8.1f}{o['shape_lag_ms']:>14.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")

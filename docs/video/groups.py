@@ -10,8 +10,6 @@ jitter.jitter_of and `facealign stability` divide); a group's figure is the mean
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from facealign.transform import apply, similarity
 from facealign.video import read_frames
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from levers import CLIPS, MEDIA, centred_gaussian  # noqa: E402
+from levers import centred_gaussian, parser, run  # noqa: E402
 
 GROUPS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
           "mouth": range(48, 68)}
@@ -56,23 +54,18 @@ def measure_clip(path: Path, preset: str) -> dict:
                            "centred_sigma3": round(bound[i].mean(), 4)} for g, i in groups.items()}}
 
 
+def show_groups(r: dict) -> None:
+    print(f"{r['source']} ({r['preset']})")
+    print(f"{'group':<8}{'FaceMesh 68':>12}{'ours filtered':>15}{'x FM':>7}{'centred, sigma 3':>18}{'x FM':>7}")
+    for g, v in r["groups"].items():
+        fm = v["facemesh_68"]
+        print(f"{g:<8}{fm:>12.3f}{v['ours_filtered']:>15.3f}{v['ours_filtered'] / fm:>7.2f}"
+              f"{v['centred_sigma3']:>18.3f}{v['centred_sigma3'] / fm:>7.2f}")
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("clips", nargs="*", default=[str(MEDIA / c) for c in CLIPS])
-    p.add_argument("--preset", default="accurate")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    out = [measure_clip(Path(c), args.preset) for c in args.clips]
-    for r in out:
-        print(f"{r['source']} ({r['preset']})")
-        print(f"{'group':<8}{'FaceMesh 68':>12}{'ours filtered':>15}{'x FM':>7}{'centred, sigma 3':>18}{'x FM':>7}")
-        for g, v in r["groups"].items():
-            fm = v["facemesh_68"]
-            print(f"{g:<8}{fm:>12.3f}{v['ours_filtered']:>15.3f}{v['ours_filtered'] / fm:>7.2f}"
-                  f"{v['centred_sigma3']:>18.3f}{v['centred_sigma3'] / fm:>7.2f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
-    return 0
+    args = parser(__doc__).parse_args(argv)
+    return run(args, lambda clip: measure_clip(clip, args.preset), show_groups)
 
 
 if __name__ == "__main__":

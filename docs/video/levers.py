@@ -231,25 +231,40 @@ def measure_clip(path: Path, preset: str, only: tuple[str, ...] = ()) -> dict:
             "rows": rows}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser(doc: str) -> argparse.ArgumentParser:
+    """The command line these scripts share: clips (the two of docs/video.md by default), --preset, --json."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("clips", nargs="*", default=[str(MEDIA / c) for c in CLIPS])
     p.add_argument("--preset", default="accurate")
-    p.add_argument("--only", default="", help="comma-separated: keep the rows whose name starts with one of these")
     p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    only = tuple(w.strip() for w in args.only.split(",") if w.strip())
-    out = [measure_clip(Path(c), args.preset, only) for c in args.clips]
+    return p
+
+
+def run(args, measure, show) -> int:
+    """Measure each clip of the command line, print it, and write them all to --json if given."""
+    out = [measure(Path(c)) for c in args.clips]
     for r in out:
-        print(f"{r['source']} ({r['frames']} frames, {r['preset']}); FaceMesh {r['facemesh']['jitter']:.3f}")
-        print(f"{'lever':<68}{'unfiltered':>11}{'filtered':>10}{'x FM':>7}{'lag ms':>8}{'shape lag ms':>14}")
-        for name, row in r["rows"].items():
-            o = row["ours"]
-            print(f"{name:<68}{o['jitter_unfiltered']:>11.3f}{o['jitter_filtered']:>10.3f}"
-                  f"{row['ratios']['filtered']:>7.2f}{o['lag_ms']:>8.1f}{o['shape_lag_ms']:>14.1f}")
+        show(r)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0
+
+
+def show_rows(r: dict) -> None:
+    print(f"{r['source']} ({r['frames']} frames, {r['preset']}); FaceMesh {r['facemesh']['jitter']:.3f}")
+    print(f"{'lever':<68}{'unfiltered':>11}{'filtered':>10}{'x FM':>7}{'lag ms':>8}{'shape lag ms':>14}")
+    for name, row in r["rows"].items():
+        o = row["ours"]
+        print(f"{name:<68}{o['jitter_unfiltered']:>11.3f}{o['jitter_filtered']:>10.3f}"
+              f"{row['ratios']['filtered']:>7.2f}{o['lag_ms']:>8.1f}{o['shape_lag_ms']:>14.1f}")
+
+
+def main(argv=None) -> int:
+    p = parser(__doc__)
+    p.add_argument("--only", default="", help="comma-separated: keep the rows whose name starts with one of these")
+    args = p.parse_args(argv)
+    only = tuple(w.strip() for w in args.only.split(",") if w.strip())
+    return run(args, lambda clip: measure_clip(clip, args.preset, only), show_rows)
 
 
 if __name__ == "__main__":

@@ -44,3 +44,18 @@ def test_bootstrap_needs_two_arrays_over_the_same_faces():
         paired_bootstrap(np.zeros(3), np.zeros(4))
     assert paired_bootstrap([1.0, 2.0], [1.0, 2.0], seed=3).to_json() == {
         "diff": 0.0, "ci": [0.0, 0.0], "level": 0.95, "faces": 2, "differs": False}
+
+
+def test_the_studys_trend_pairs_name_real_cells_and_wait_for_both():
+    from facealign.training.questions import answers, pairs
+    from facealign.training.sweep import cells, grids
+
+    known = {c.name for g in grids() for c in cells(g)}
+    assert {a for _, _, a, _ in pairs()} | {b for _, _, _, b in pairs()} <= known
+    rng = np.random.default_rng(2)
+    b = rng.uniform(3, 9, 554)
+    errors = {"sweep_batch_bs4": b + 1.0, "sweep_wing_batch_bs4": b, "sweep_wing_batch_bs2": b + 0.01 * rng.standard_normal(554)}
+    found = {q["question"]: q for q in answers(errors)}
+    assert set(found) == {"MSE - Wing at batch 4", "Wing: batch 2 - batch 4"}  # MSE at batch 2 not run: left out
+    assert found["MSE - Wing at batch 4"]["diff"] == pytest.approx(1.0) and found["MSE - Wing at batch 4"]["differs"]
+    assert not found["Wing: batch 2 - batch 4"]["differs"] and found["Wing: batch 2 - batch 4"]["faces"] == 554

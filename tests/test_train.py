@@ -307,6 +307,7 @@ def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, ca
     assert cell["common_nme_sd"] == pytest.approx(abs(pair[0] - pair[1]) / 2 ** 0.5)
     assert 10 < doc["baseline"]["common_nme"] < 25 and doc["baseline"]["n"] == 554 and doc["commit"]["commit"]
     assert {c["cell"] for c in doc["comparisons"]} >= {"baseline"} and len(doc["normalisations"]) == 2
+    assert doc["questions"] == []  # no trend's pair has both cells here (Wing at batch 2 was not run)
     for name in ("nme_vs_batch.png", "curves.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (plots / "nme_vs_lr.png").exists()  # no lr grid was run

@@ -1,5 +1,6 @@
 """The study's results document: a record per run, a summary per cell (mean +- sd over seeds), each
-grid's best cell against the others (paired bootstrap over the test faces) and under three NME
+grid's best cell against the others (paired bootstrap over the test faces), the pairs of cells the
+study's trends are judged on (questions.py), and each grid's best cell under three NME
 normalisations. Built from a folder of run logs (`logs/<name>/`: metrics.csv, config.json, test.json);
 docs/study/runs/ holds a copy of those small files, so the document rebuilds without retraining.
 """
@@ -15,6 +16,7 @@ from facealign.metrics import NORMALISATIONS
 
 from .budget import steps_per_epoch, train_val_counts
 from .config import from_dict
+from .questions import answers
 from .stats import mean_sd, paired_bootstrap
 from .sweep import grid_of, split_seed
 
@@ -145,7 +147,7 @@ def normalisation_table(cells: list[dict], baseline: dict | None) -> list[dict]:
 
 
 def document(records: list[dict], tests: dict[str, dict], baseline: dict | None, commit: dict) -> dict:
-    """The whole results.json: commit, baseline, runs, cells, comparisons, normalisations."""
+    """The whole results.json: commit, baseline, runs, cells, comparisons, questions, normalisations."""
     cells = cell_summaries(records)
     errors = cell_errors(cells, tests)
     base = {k: v for k, v in (baseline or {}).items() if k != "errors"} or None
@@ -153,9 +155,12 @@ def document(records: list[dict], tests: dict[str, dict], baseline: dict | None,
         base["common_nme"], base["common_fr"], base["common_auc"] = base["nme"], base["fr"], base["auc"]
     return {"commit": commit, "baseline": base, "runs": records, "cells": cells,
             "comparisons": comparisons(cells, errors, (baseline or {}).get("errors")),
+            "questions": answers(errors),
             "normalisations": normalisation_table(cells, baseline),
             "notes": {"nme": "percent of the outer-eye-corner distance unless named; fr: % of faces over 8 %; "
                               "auc: area under the CED to 8 %, a fraction",
                       "comparison": "diff = mean NME % of cell - of best over the same test faces (each face's "
                                     "error averaged over the cell's seeds); ci: 95 % paired bootstrap over the "
-                                    "faces (2000 resamples); differs: the interval leaves out 0"}}
+                                    "faces (2000 resamples); differs: the interval leaves out 0",
+                      "questions": "the same test for the pairs of cells the study's trends are judged on: "
+                                   "diff = mean NME % of a - of b"}}

@@ -1,6 +1,6 @@
 """`facealign report`'s markdown: every logged run, then the study's cells (mean +- sd over seeds, the
-paired bootstrap against each grid's best cell) and the normalisation table; the mean-face baseline is a
-row of each."""
+paired bootstrap against each grid's best cell), the pairs the study's trends are judged on and the
+normalisation table; the mean-face baseline is a row of each table of cells."""
 from __future__ import annotations
 
 from facealign.metrics import NORMALISATIONS
@@ -69,6 +69,16 @@ def grid_table(doc: dict, grid: str) -> str:
     return "\n".join(lines)
 
 
+def questions_table(doc: dict) -> str:
+    lines = ["### The study's trends: pairs of cells (a - b, common NME %)", "",
+             "| trend | question | a | b | Δ NME [95 % CI] | |", "| --- | --- | --- | --- | --- | --- |"]
+    for q in doc["questions"]:
+        lines.append(f"| {q['trend']} | {q['question']} | {q['a']} | {q['b']} | "
+                     f"{q['diff']:+.2f} [{q['ci'][0]:+.2f}, {q['ci'][1]:+.2f}] | "
+                     f"{'differs' if q['differs'] else 'cannot tell'} |")
+    return "\n".join(lines)
+
+
 def normalisation_table(doc: dict) -> str:
     lines = ["### NME of each grid's best cell under three normalisations (common subset, %)", "",
              "| grid | cell | seeds | " + " | ".join(NORM_NAMES[n] for n in NORMALISATIONS) + " |",
@@ -80,9 +90,11 @@ def normalisation_table(doc: dict) -> str:
 
 
 def markdown_tables(doc: dict) -> str:
-    """The study's tables: one per grid, then the normalisations; mean ± sd over seeds."""
+    """The study's tables: one per grid, the trends' pairs, then the normalisations; mean ± sd over seeds."""
     grids = list(dict.fromkeys(c["grid"] for c in doc["cells"]))
     parts = [grid_table(doc, g) for g in grids]
+    if doc.get("questions"):
+        parts.append(questions_table(doc))
     if doc["normalisations"]:
         parts.append(normalisation_table(doc))
     return "\n\n".join(parts)

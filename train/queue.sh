@@ -15,7 +15,7 @@ main() {
   #  2. bf16 at equal epochs: fast_Stage1_PIP_Aug_Wing epochs=12 channels_last=true amp=off|bf16 --stop-after 6
   #  3. the accurate PIP cascade: accurate_Stage1_PIP_Aug_Wing C epochs=120, then accurate_Stage2_PIP_Aug_Wing C
   #     epochs=40 (weights/accurate.*, before its stage 2 was fine-tuned in 3g)
-  #  3b/3c. accurate_Stage2_PIP_Aug_Wing input_size=192 / input_size=128 C epochs=40 (docs/study.md, docs/speed.md)
+  #  3b/3c. accurate_Stage2_PIP_Aug_Wing input_size=192 / input_size=128 C epochs=40 (docs/ablations.md, docs/speed.md)
   #  3e. fast_Stage2_PIP_Aug_Wing stage1=weights/fast.pt init_from=weights/fast.pt FT consistency=0 / 0.1 / 0.3 C
   #  3f. the same with stem=stride4 (fast 30 epochs; accurate's stage 2, from weights/accurate.pt, 60) (docs/speed.md)
   #  3g. the same as 3e at consistency=0.1 / 0.3 with consistency_move=0.25: fast, then accurate's stage 2

@@ -119,3 +119,30 @@ def test_the_dry_run_reads_the_logs_without_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "~15.3 min (measured: 46.0 s/epoch, the median of 2 epoch(s) of sweep_lr_lr0.1)" in done.stdout
+
+
+def test_runs_at_another_input_size_are_fitted_with_an_images_cost_scaled_by_area(tmp_path):
+    a, b = 0.07, 0.009  # measured at 64 px; at 96 px an image costs (96/64)^2 = 2.25x, a step's own cost the same
+    for batch in (4, 32):
+        log_run(tmp_path, f"mse_bs{batch}", [a * steps_per_epoch(900, batch) + b * IMAGES] * 3, f"batch_size={batch}")
+    logged = read_logs(tmp_path)
+    est = estimate(config(tmp_path, "big_bs8", "batch_size=8", "input_size=96"), logged, None, TOTAL)
+    assert est.source == "fitted" and "x 2.25 (its 64 px runs, scaled by input area)" in est.note
+    assert est.seconds == pytest.approx(20 * (a * 113 + b * 2.25 * IMAGES))
+    # at the logged size itself nothing is scaled
+    same = estimate(config(tmp_path, "mse_bs8", "batch_size=8"), logged, None, TOTAL)
+    assert same.seconds == pytest.approx(20 * (a * 113 + b * IMAGES)) and "scaled" not in same.note
+
+
+def test_a_table_with_one_workload_at_two_batches_keeps_a_steps_own_cost_apart(tmp_path):
+    a, b = 0.09, 0.0045  # a step's own seconds, an image's, at 64 px
+    rows = [{"images_per_s": batch / (a + b * batch), "overrides": [
+        "raw_CNN_noAug_MSE", "input_size=64", f"batch_size={batch}", "optimizer=sgd", "lr=0.3", "threads=1"]}
+        for batch in (4, 32)]
+    table_file = tmp_path / "throughput.json"
+    table_file.write_text(json.dumps({"rows": rows}))
+    table = Throughput.load(table_file)
+    at = {size: table.images_per_s(config(tmp_path, "c", "batch_size=4", f"input_size={size}")) for size in (64, 96, 128)}
+    assert at[64] == pytest.approx(4 / (a + b * 4))
+    assert at[96] == pytest.approx(4 / (a + b * 2.25 * 4)) and at[128] == pytest.approx(4 / (a + b * 4 * 4))
+    assert at[64] > at[96] > at[128] > at[64] / 4  # a larger input costs more, but less than its area alone

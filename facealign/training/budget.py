@@ -4,14 +4,16 @@ A run's time comes, in this order, from:
 1. measured: runs of the same cell logged under OUT/logs (another seed, or this very run partly
    done): the median seconds of their epochs (`metrics.csv`'s `seconds`; the median, because a
    paused training leaves a few very long epochs) times the planned epochs;
-2. fitted: runs of the same network and input at two batch sizes or more: their median epoch
-   seconds fitted as a * optimiser steps + b * images of an epoch (least squares, a, b >= 0),
-   so that a step's own cost (optimiser, EMA, Python, a batch's loading) counts, which a
-   throughput figure spreads over the images and so undercounts for small batches;
+2. fitted: runs of the same network at two batch sizes or more: their median epoch seconds fitted
+   as a * optimiser steps + b * images of an epoch (least squares, a, b >= 0), so that a step's
+   own cost (optimiser, EMA, Python, a batch's loading) counts, which a throughput figure spreads
+   over the images and so undercounts for small batches; runs at another input size when none
+   are at this one, with b scaled by the ratio of the input areas;
 3. the throughput table: images per epoch (training faces, plus the validation faces at a third
    of a training image's cost) over the images/s that `python -m facealign.training.throughput`
    measured for the nearest workload, scaled by the ratio of the two networks' multiply-adds
-   (depth, width squared, input side squared).
+   (depth, width squared, input side squared); where the table holds that workload at two batch
+   sizes or more, only an image's share of a step is scaled, a step's own cost kept apart as in 2.
 Torch-free, so `facealign sweep --dry-run` is quick.
 """
 from __future__ import annotations
@@ -71,6 +73,14 @@ def _settings(cfg: Config) -> tuple:
     return ("off" if cfg.amp == "auto" else cfg.amp, cfg.channels_last, cfg.compile, cfg.threads, cfg.workers)
 
 
+def _workload(cfg: Config) -> dict:
+    """A throughput row's config less its batch size and name: rows equal in this differ in batch only."""
+    d = to_dict(cfg)
+    for k in ("batch_size", "name"):
+        d.pop(k, None)
+    return d
+
+
 def _named_overrides(workload, variant) -> list[str] | None:
     """A row's config from its workload and variant names (throughput.WORKLOADS, VARIANTS), for rows
     written without their overrides."""
@@ -105,16 +115,26 @@ class Throughput:
         return cls(rows, path) if rows else None
 
     def images_per_s(self, cfg: Config) -> float:
-        """The nearest measured row (same speed settings first, then the nearest network, input side,
-        batch, width) scaled to this config's multiply-adds."""
+        """The nearest measured row (same speed settings first, then the nearest network, width, stage,
+        input side, batch) scaled to this config's multiply-adds. Where the table holds that row's
+        workload at other batch sizes too, a step is fitted as a + b * batch over them (a: the step's
+        own cost, optimiser and EMA; b: an image's) and only b is scaled, so that a small batch's
+        step cost is not spread over the images of another batch."""
         def distance(row):
             m = row[0]
             return (_settings(m) != _settings(cfg), abs(math.log(GMACS[m.model] / GMACS[cfg.model])),
-                    abs(math.log(m.input_size / cfg.input_size)), abs(math.log(m.batch_size / cfg.batch_size)),
-                    abs(math.log(m.width / cfg.width)), m.stage != cfg.stage)
+                    abs(math.log(m.width / cfg.width)), m.stage != cfg.stage,
+                    abs(math.log(m.input_size / cfg.input_size)), abs(math.log(m.batch_size / cfg.batch_size)))
 
         measured, ips = min(self.rows, key=distance)
-        return ips * cost(measured) / cost(cfg)
+        scale = cost(cfg) / cost(measured)
+        workload = _workload(measured)
+        siblings = [(m.batch_size, s) for m, s in self.rows if _workload(m) == workload]
+        if len({batch for batch, _ in siblings}) < 2:
+            return ips / scale
+        a, b = fit_epoch_time([(1, batch, batch / s) for batch, s in siblings])
+        step = a + b * scale * cfg.batch_size
+        return cfg.batch_size / step if step > 0 else ips / scale
 
     def seconds(self, cfg: Config, n_train: int, n_val: int) -> float:
         return cfg.epochs * (n_train + VAL_COST * n_val) / self.images_per_s(cfg)
@@ -199,10 +219,10 @@ def cell_key(cfg: Config) -> dict:
 
 
 def network_key(cfg: Config) -> tuple:
-    """What an epoch's time depends on besides the batch: the network and its input, the per-step
-    work (optimiser, EMA), augmentation and the speed settings; the loss and learning rate cost
-    about nothing."""
-    return (cfg.model, cfg.width, cfg.input_size, cfg.stage, cfg.head, cfg.head_options, cfg.optimizer, cfg.ema,
+    """What an epoch's time depends on besides the batch and the input size: the network, the
+    per-step work (optimiser, EMA), augmentation and the speed settings; the loss and learning rate
+    cost about nothing."""
+    return (cfg.model, cfg.width, cfg.stage, cfg.head, cfg.head_options, cfg.optimizer, cfg.ema,
             cfg.augment.enabled, *_settings(cfg))
 
 
@@ -256,24 +276,32 @@ def fit_epoch_time(points: list[tuple[float, float, float]]) -> tuple[float, flo
 
 
 def fitted(cfg: Config, logged: list[LoggedRun], total: int | None) -> Estimate | None:
-    """From runs of the same network and input at >= 2 batch sizes: each batch's median epoch, fitted
-    as a * steps + b * images of an epoch (fit_epoch_time), at this run's steps and images."""
+    """From runs of the same network at >= 2 batch sizes: each batch's median epoch, fitted as
+    a * steps + b * images of an epoch (fit_epoch_time), at this run's steps and images. Runs at this
+    run's input size first; else at the nearest input size so logged, with an image's cost b scaled
+    by the ratio of the two input areas (a step's own cost does not depend on the input)."""
     if total is None:
         return None
-    key, groups = network_key(cfg), {}
+    by_size: dict[int, dict] = {}
     for r in logged:
-        if network_key(r.cfg) == key:
+        if network_key(r.cfg) == network_key(cfg):
+            groups = by_size.setdefault(r.cfg.input_size, {})
             groups.setdefault((r.cfg.batch_size, *epoch_work(r.cfg, total)), []).append(r)
-    batches = sorted({batch for batch, _, _ in groups})
-    if len(batches) < 2:
+    sizes = [size for size, groups in by_size.items() if len({batch for batch, _, _ in groups}) >= 2]
+    if not sizes:
         return None
+    size = min(sizes, key=lambda x: abs(math.log(x / cfg.input_size)))
+    groups = by_size[size]
     a, b = fit_epoch_time([(steps, images, _median_epoch(runs)) for (_, steps, images), runs in groups.items()])
+    area = (cfg.input_size / size) ** 2
     steps, images = epoch_work(cfg, total)
-    per_epoch = a * steps + b * images
+    per_epoch = a * steps + b * area * images
     if per_epoch <= 0:
         return None
-    note = (f"fitted on batch {', '.join(map(str, batches))}: {1000 * a:.0f} ms/step x {steps} steps "
-            f"+ {1000 * b:.1f} ms/image x {images:.0f} images = {per_epoch:.1f} s/epoch")
+    batches = ", ".join(map(str, sorted({batch for batch, _, _ in groups})))
+    scaled = "" if size == cfg.input_size else f" x {area:.2f} (its {size} px runs, scaled by input area)"
+    note = (f"fitted on batch {batches}: {1000 * a:.0f} ms/step x {steps} steps + {1000 * b:.1f} ms/image{scaled} "
+            f"x {images:.0f} images = {per_epoch:.1f} s/epoch")
     return Estimate(per_epoch * cfg.epochs, per_epoch * cfg.epochs, "fitted", note)
 
 

@@ -71,7 +71,7 @@ def grid_table(doc: dict, grid: str) -> str:
 
 def questions_table(doc: dict) -> str:
     lines = ["### The study's trends: pairs of cells (a - b, common NME %)", "",
-             "| trend | question | a | b | Δ NME [95 % CI] | |", "| --- | --- | --- | --- | --- | --- |"]
+             "| trend | question | a | b | Δ NME [95 % CI] | verdict |", "| --- | --- | --- | --- | --- | --- |"]
     for q in doc["questions"]:
         lines.append(f"| {q['trend']} | {q['question']} | {q['a']} | {q['b']} | "
                      f"{q['diff']:+.2f} [{q['ci'][0]:+.2f}, {q['ci'][1]:+.2f}] | "

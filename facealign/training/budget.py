@@ -73,12 +73,17 @@ def _settings(cfg: Config) -> tuple:
     return ("off" if cfg.amp == "auto" else cfg.amp, cfg.channels_last, cfg.compile, cfg.threads, cfg.workers)
 
 
-def _workload(cfg: Config) -> dict:
-    """A throughput row's config less its batch size and name: rows equal in this differ in batch only."""
+def config_less(cfg: Config, keys) -> dict:
+    """The resolved config as a dict, without `keys`: what two configs must share to count as one."""
     d = to_dict(cfg)
-    for k in ("batch_size", "name"):
+    for k in keys:
         d.pop(k, None)
     return d
+
+
+def _workload(cfg: Config) -> dict:
+    """A throughput row's config less its batch size and name: rows equal in this differ in batch only."""
+    return config_less(cfg, ("batch_size", "name"))
 
 
 def _named_overrides(workload, variant) -> list[str] | None:
@@ -212,10 +217,7 @@ def read_logs(out, keep=None) -> list[LoggedRun]:
 
 def cell_key(cfg: Config) -> dict:
     """The resolved config without what runs of one cell may differ in (NOT_THE_CELL)."""
-    d = to_dict(cfg)
-    for k in NOT_THE_CELL:
-        d.pop(k, None)
-    return d
+    return config_less(cfg, NOT_THE_CELL)
 
 
 def network_key(cfg: Config) -> tuple:
@@ -282,9 +284,9 @@ def fitted(cfg: Config, logged: list[LoggedRun], total: int | None) -> Estimate 
     by the ratio of the two input areas (a step's own cost does not depend on the input)."""
     if total is None:
         return None
-    by_size: dict[int, dict] = {}
+    key, by_size = network_key(cfg), {}
     for r in logged:
-        if network_key(r.cfg) == network_key(cfg):
+        if network_key(r.cfg) == key:
             groups = by_size.setdefault(r.cfg.input_size, {})
             groups.setdefault((r.cfg.batch_size, *epoch_work(r.cfg, total)), []).append(r)
     sizes = [size for size, groups in by_size.items() if len({batch for batch, _, _ in groups}) >= 2]

@@ -334,6 +334,50 @@ def test_a_study_grid_runs_with_seeds_and_reports_as_json_and_plots(tmp_path, ca
     assert capsys.readouterr().out.count(": done (1 epochs, kept in ") == 4
 
 
+def test_a_cell_that_is_another_grids_run_is_not_trained_twice(tmp_path, capsys):
+    """lr 0.3 at batch 4 (the lr grid) and batch 4 at its own epochs (the equal-steps control) are the batch
+    grid's batch 4 cell: every config key alike but the name. Kept once, they are not trained again; the
+    copies say whose run they are, and the report marks them."""
+    budget = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=16", "workers=0", "epochs=1",
+              f"out={tmp_path}"]
+    kept = tmp_path / "kept"
+    assert cli(["sweep", "batch", *budget, "--cell", "sweep_batch_bs4", "--data", str(DATA), "--keep", str(kept)]) == 0
+    capsys.readouterr()
+    lr = ["--cell", "sweep_lr_lr0.3", "--cell", "sweep_lr_lr0.5"]
+    assert cli(["sweep", "lr", *budget, *lr, "--dry-run", "--data", str(DATA), "--keep", str(kept)]) == 0
+    plan = capsys.readouterr().out
+    assert "sweep_lr_lr0.3: 1 epoch, 64 px, batch 4, lr 0.3" in plan
+    assert "the same run as sweep_batch_bs4, kept: not trained, counted 0" in plan
+    assert "sweep_lr_lr0.5: 1 epoch" in plan and "1 the same as a kept run (counted 0)" in plan
+    assert cli(["sweep", "lr", *budget, "--cell", "sweep_lr_lr0.3", "--data", str(DATA), "--keep", str(kept)]) == 0
+    assert cli(["sweep", "batch_steps", *budget, "--cell", "sweep_batch_steps_bs4", "--data", str(DATA),
+                "--keep", str(kept)]) == 0
+    out = capsys.readouterr().out
+    assert ": training" not in out and out.count("the same run as sweep_batch_bs4 (every config key alike") == 2
+    assert not (tmp_path / "checkpoints/sweep_lr_lr0.3").exists()
+    for name in ("sweep_lr_lr0.3", "sweep_batch_steps_bs4"):
+        assert (kept / name / "same_as.txt").read_text() == "sweep_batch_bs4\n"
+        assert (kept / name / "test.json").read_bytes() == (kept / "sweep_batch_bs4/test.json").read_bytes()
+        config = json.loads((kept / name / "config.json").read_text())
+        assert config == {**json.loads((kept / "sweep_batch_bs4/config.json").read_text()), "name": name}
+    assert cli(["sweep", "lr", *budget, "--cell", "sweep_lr_lr0.3", "--resume", "--data", str(DATA),
+                "--keep", str(kept)]) == 0
+    assert "sweep_lr_lr0.3: done (1 epochs, kept in " in capsys.readouterr().out  # now a kept run itself
+    doc_path = tmp_path / "results.json"
+    assert cli(["report", "--logs", str(kept), "--data", str(DATA), "--json", str(doc_path),
+                "--markdown", str(tmp_path / "r.md")]) == 0
+    doc = json.loads(doc_path.read_text())
+    runs = {r["name"]: r for r in doc["runs"]}
+    assert runs["sweep_lr_lr0.3"]["same_as"] == "sweep_batch_bs4" and runs["sweep_batch_bs4"]["same_as"] is None
+    assert runs["sweep_lr_lr0.3"]["common_nme"] == runs["sweep_batch_bs4"]["common_nme"]
+    assert {c["cell"]: c["same_as"] for c in doc["cells"]}["sweep_batch_steps_bs4"] == "sweep_batch_bs4"
+    assert "| sweep_lr_lr0.3 (the runs of sweep_batch_bs4) | 0 |" in (tmp_path / "r.md").read_text()
+    assert cli(["sweep", "lr", *budget, "--cell", "sweep_lr_lr0.3", "--overwrite", "--data", str(DATA),
+                "--keep", str(kept)]) == 0
+    assert "sweep_lr_lr0.3: training" in capsys.readouterr().out  # --overwrite: trained after all
+    assert not (kept / "sweep_lr_lr0.3/same_as.txt").exists()
+
+
 def test_a_kept_stage1_whose_checkpoint_is_gone_is_trained_again_for_its_stage2(tmp_path, capsys):
     """Resuming the cascade after a lost machine: stage 1 is kept (no best.pt left), stage 2 still needs its
     weights, so stage 1 trains again rather than stage 2 failing on a missing file."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config, ConfigError, from_dict, load_config, to_dict
+from .sweep import TWIN_FILE
 
 THROUGHPUT = Path("logs/throughput.json")  # a table measured here, else the one measured for the docs:
 MEASURED = Path(__file__).resolve().parents[2] / "docs" / "training" / "throughput.json"  # (in a checkout)
@@ -202,7 +203,7 @@ def read_logs(out, keep=None) -> list[LoggedRun]:
     folders = [Path(out, "logs"), *([Path(keep)] if keep else [])]
     runs, seen = [], set()
     for metrics in (m for folder in folders for m in sorted(folder.glob("*/metrics.csv"))):
-        if metrics.parent.name in seen:
+        if metrics.parent.name in seen or (metrics.parent / TWIN_FILE).is_file():  # (a twin: its run's time)
             continue
         try:
             cfg = from_dict(json.loads((metrics.parent / "config.json").read_text()))

@@ -105,7 +105,8 @@ def refusal(path: Path, names: list[str], source: Path) -> str | None:
 
 
 def copy_runs(logs: Path, names: list[str], dest: Path) -> None:
-    """Each run's small files (RUN_FILES) into dest/<name>/; never checkpoints."""
+    """Each run's small files (RUN_FILES) into dest/<name>/, and those the run no longer has removed there
+    (a diverged.txt or same_as.txt of an earlier run of that name); never checkpoints."""
     for name in names:
         if (logs / name).resolve() == (dest / name).resolve():
             continue
@@ -113,6 +114,8 @@ def copy_runs(logs: Path, names: list[str], dest: Path) -> None:
         for f in RUN_FILES:
             if (logs / name / f).is_file():
                 shutil.copy2(logs / name / f, dest / name / f)
+            else:
+                (dest / name / f).unlink(missing_ok=True)
 
 
 def write_report(out=".", logs=None, evaluate: bool = False, data=None, markdown=None, json_path=None,

@@ -18,9 +18,9 @@ from .budget import steps_per_epoch, train_val_counts
 from .config import from_dict
 from .questions import answers
 from .stats import mean_sd, paired_bootstrap
-from .sweep import grid_of, split_seed
+from .sweep import TWIN_FILE, grid_of, split_seed
 
-RUN_FILES = ("metrics.csv", "config.json", "test.json", "diverged.txt")  # what is copied (never checkpoints)
+RUN_FILES = ("metrics.csv", "config.json", "test.json", "diverged.txt", TWIN_FILE)  # what is copied (never checkpoints)
 SUMMED = ("val_nme", "common_nme", "common_fr", "common_auc", "best_val_loss")
 CELL_KEYS = ("model", "width", "input_size", "batch_size", "lr", "loss", "optimizer")  # a cell's, all its seeds
 
@@ -49,7 +49,8 @@ def _number(v: str):
 
 def run_record(logs: Path, name: str, rows: list[dict], test: dict | None, split: int | None) -> dict:
     """One run: its resolved config (every key), seed, epochs, optimiser steps, minutes, validation and
-    common-subset figures (NME and FR in %, AUC@8 a fraction), NME under each normalisation, the curve."""
+    common-subset figures (NME and FR in %, AUC@8 a fraction), NME under each normalisation, the curve;
+    same_as: the run whose training this one is (sweep_run.twin), its figures and curve that run's."""
     cfg = json.loads((logs / name / "config.json").read_text())
     epochs = int(rows[-1]["epoch"])
     steps = None
@@ -57,7 +58,7 @@ def run_record(logs: Path, name: str, rows: list[dict], test: dict | None, split
         n_train, _ = train_val_counts(from_dict(cfg), split)
         steps = epochs * steps_per_epoch(n_train, cfg["batch_size"])
     losses = [float(r["val_loss"]) for r in rows if r.get("val_loss")]
-    diverged = logs / name / "diverged.txt"
+    diverged, twin = logs / name / "diverged.txt", logs / name / TWIN_FILE
     norms = (test or {}).get("norms") or {}
     return {
         "name": name, "cell": split_seed(name)[0], "grid": grid_of(name), "seed": cfg.get("seed", 0),
@@ -72,6 +73,7 @@ def run_record(logs: Path, name: str, rows: list[dict], test: dict | None, split
         "common_auc": test.get("auc") if test else None,
         "common_nme_by_norm": {n: norms[n]["nme"] for n in NORMALISATIONS if n in norms} or None,
         "diverged": diverged.read_text().strip() if diverged.is_file() else None,
+        "same_as": twin.read_text().strip() if twin.is_file() else None,
         "config": cfg,
         "curve": [{k: _number(v) for k, v in r.items()} for r in rows],
     }
@@ -88,6 +90,7 @@ def cell_summaries(records: list[dict]) -> list[dict]:
         entry = {"cell": cell, "grid": runs[0]["grid"], "seeds": sorted(r["seed"] for r in runs),
                  "runs": [r["name"] for r in runs], "diverged": len(runs) - len(ok),
                  "epochs": runs[0]["budget_epochs"], "steps": runs[0]["steps"],
+                 "same_as": split_seed(runs[0]["same_as"])[0] if runs[0]["same_as"] else None,
                  **{k: runs[0][k] for k in CELL_KEYS}}
         for key in SUMMED:
             entry[f"{key}_mean"], entry[f"{key}_sd"] = mean_sd(r[key] for r in ok)

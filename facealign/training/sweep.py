@@ -49,6 +49,9 @@ CASCADE = ("Cas_Stage1_Aug_L1", "Cas_Stage1_Aug_MSE", "Cas_Stage1_Aug_SmoothL1",
            "Cas_Stage2_Aug_Wing-S1_MSE")
 CASCADE_LONG = "Cas_Stage1_Aug_MSE-long"  # the control: Cas_Stage1_Aug_MSE for stage 1 + stage 2's epochs
 SHORT = {"batch_size": "bs", "lr": "lr", "model": "", "loss": ""}
+# in a kept run's folder: the run is another kept run's twin (every config key alike but the name), not
+# trained again; the file names the run that was trained (sweep_run.twin)
+TWIN_FILE = "same_as.txt"
 SEED_SUFFIX = re.compile(r"^(?P<cell>.+)_s(?P<seed>\d+)$")
 
 

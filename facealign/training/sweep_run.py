@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .budget import (NO_ESTIMATE, SOURCES, Throughput, duration, estimate, read_logs, split_size, steps_per_epoch,
                      train_val_counts)
+from .sweep import TWIN_FILE
 
 # keys that may change between a stop and its resume without changing what is trained
 HARDWARE_KEYS = {"device", "amp", "workers", "threads", "channels_last", "compile", "data", "grid_every"}
@@ -24,11 +25,11 @@ def _time(est, epochs: int) -> str:
     return text
 
 
-def _describe(cfg, steps: int | None, est) -> str:
+def _describe(cfg, steps: int | None, time: str) -> str:
     width = f" x{cfg.width:g}" if cfg.width != 1 else ""
     return (f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, {cfg.input_size} px, batch {cfg.batch_size}, lr {cfg.lr:g}, {cfg.model}{width}, "
             f"{cfg.optimizer}, loss {cfg.loss}, seed {cfg.seed}, "
-            f"{steps if steps is not None else '?'} steps, {_time(est, cfg.epochs)}")
+            f"{steps if steps is not None else '?'} steps, {time}")
 
 
 def warn_own_budget(runs, overrides: list[str]) -> None:
@@ -58,24 +59,31 @@ def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str
     print(f"{grid}: {len(cells)} cell(s) x {len(seeds)} seed(s) ({','.join(map(str, seeds))}) = {len(runs)} run(s), "
           f"out={out}; budget: {budget}")
     logged = read_logs(out, keep)
-    all_steps, estimates = 0, []
+    keep = Path(keep) if keep else None
+    all_steps, estimates, twins = 0, [], 0
     for r in runs:
         steps = None
         if total is not None:
             steps = r.cfg.epochs * steps_per_epoch(train_val_counts(r.cfg, total)[0], r.cfg.batch_size)
             all_steps += steps
+        same = None if kept(r, keep) else twin(r, keep)
+        if same:
+            twins += 1
+            print(f"  {r.name}: {_describe(r.cfg, steps, f'the same run as {same}, kept: not trained, counted 0')}")
+            continue
         est = estimate(r.cfg, logged, table, total)
         estimates.append(est)
-        print(f"  {r.name}: {_describe(r.cfg, steps, est)}")
+        print(f"  {r.name}: {_describe(r.cfg, steps, _time(est, r.cfg.epochs))}")
     steps_text = f"{all_steps} optimiser steps" if total is not None else "steps unknown (no 300-W data found)"
-    print(f"total: {len(runs)} run(s), {steps_text}; {_total_time(estimates, table)}", flush=True)
+    print(f"total: {len(runs)} run(s), {steps_text}; {_total_time(estimates, table, twins)}", flush=True)
 
 
-def _total_time(estimates, table) -> str:
+def _total_time(estimates, table, twins: int = 0) -> str:
     """The time still to run (finished runs count 0), and how many runs each source estimated."""
     known = [e for e in estimates if e is not None]
+    same = f"; {twins} the same as a kept run (counted 0)" if twins else ""
     if not known:
-        return NO_ESTIMATE
+        return (NO_ESTIMATE + same) if estimates else f"nothing still to run{same}"
     counts = {s: sum(e.source == s for e in known) for s in SOURCES}
     table_text = f" ({table.source}: the nearest measured workload scaled by multiply-adds)" if counts["table"] else ""
     parts = [f"{counts['measured']} measured (runs of the same cell)",
@@ -86,6 +94,7 @@ def _total_time(estimates, table) -> str:
     text = (f"~{duration(sum(e.left for e in known))} still to run, one run at a time, estimated from: "
             f"{', '.join(parts)}; {finished} finished (counted 0), {begun} partly done (their time left)")
     missing = len(estimates) - len(known)
+    text += same
     return f"{text}; {missing} without an estimate ({NO_ESTIMATE})" if missing else text
 
 
@@ -119,6 +128,43 @@ def kept(r, keep: Path | None) -> bool:
         epochs = sum(1 for _ in csv.DictReader(f))
     saved = json.loads((folder / "config.json").read_text())
     return epochs >= r.cfg.epochs and not _budget_changes(saved, r.cfg, ignore={"out"})  # (kept: OUT may differ)
+
+
+def twin(r, keep: Path | None) -> str | None:
+    """The run kept in `keep` that is the same training as r: every config key alike but the name and
+    OUT, finished at its budget (lr 0.3 at batch 4 is the batch grid's batch 4 cell: the study reports one
+    figure, 5.58, for both). -> its name (the one trained, never a twin's own copy), or None."""
+    import csv
+    import json
+
+    if keep is None or not keep.is_dir():
+        return None
+    for folder in sorted(keep.iterdir()):
+        files = [folder / f for f in ("test.json", "metrics.csv", "config.json")]
+        if folder.name == r.name or (folder / TWIN_FILE).is_file() or not all(f.is_file() for f in files):
+            continue
+        saved = json.loads(files[2].read_text())
+        if _budget_changes(saved, r.cfg, ignore={"out", "name"}):
+            continue
+        with open(files[1], newline="") as f:
+            if sum(1 for _ in csv.DictReader(f)) >= r.cfg.epochs:
+                return folder.name
+    return None
+
+
+def keep_twin(r, name: str, keep: Path) -> None:
+    """r's kept folder made from its twin's: the same metrics.csv and test.json, its config.json under r's
+    name, and same_as.txt naming the run that was trained."""
+    import json
+    import shutil
+
+    folder = keep / r.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in ("metrics.csv", "test.json"):
+        shutil.copy2(keep / name / f, folder / f)
+    config = json.loads((keep / name / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "name": r.name}, indent=1) + "\n")
+    (folder / TWIN_FILE).write_text(f"{name}\n")
 
 
 def check_runs(runs, resume: bool, overwrite: bool, keep: Path | None = None) -> dict[str, int]:
@@ -183,14 +229,20 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, ke
     if missing_training_stack("facealign sweep"):
         return 2
     keep = Path(keep) if keep else None
+    twins = {} if overwrite else {r.name: t for r in runs if not kept(r, keep) and (t := twin(r, keep))}
     try:
-        done = check_runs(runs, resume, overwrite, keep)
+        done = check_runs([r for r in runs if r.name not in twins], resume, overwrite, keep)
     except (FileExistsError, FileNotFoundError) as e:
         print(f"facealign sweep: {e}", file=sys.stderr)
         return 2
     from .engine import Trainer
 
     for r in runs:
+        if r.name in twins:
+            keep_twin(r, twins[r.name], keep)
+            print(f"{r.name}: the same run as {twins[r.name]} (every config key alike but the name): not trained "
+                  f"again; its result kept in {keep / r.name} ({TWIN_FILE} names the run)", flush=True)
+            continue
         if done.get(r.name, 0) >= r.cfg.epochs:
             lost = not (Path(r.cfg.out) / "checkpoints" / r.name / "last.pt").is_file()
             print(f"{r.name}: done ({done[r.name]} epochs{f', kept in {keep / r.name}' if lost else ''})", flush=True)

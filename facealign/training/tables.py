@@ -58,7 +58,8 @@ def grid_table(doc: dict, grid: str) -> str:
              "vs best: Δ NME [95 % CI] |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in cells:
         seeds = ",".join(map(str, c["seeds"])) + (f" ({c['diverged']} diverged)" if c["diverged"] else "")
-        lines.append(f"| {c['cell']} | {seeds} | {c['epochs']} | {c['steps'] if c['steps'] is not None else '–'} | "
+        name = f"{c['cell']} (the runs of {c['same_as']})" if c.get("same_as") else c["cell"]
+        lines.append(f"| {name} | {seeds} | {c['epochs']} | {c['steps'] if c['steps'] is not None else '–'} | "
                      f"{pm(c['val_nme_mean'], c['val_nme_sd'])} | {pm(c['common_nme_mean'], c['common_nme_sd'])} | "
                      f"{pm(c['common_fr_mean'], c['common_fr_sd'])} | {pm(c['common_auc_mean'], c['common_auc_sd'], 3)} | "
                      f"{_vs_best(doc['comparisons'], grid, c['cell'])} |")

@@ -378,6 +378,19 @@ def test_a_cell_that_is_another_grids_run_is_not_trained_twice(tmp_path, capsys)
     assert not (kept / "sweep_lr_lr0.3/same_as.txt").exists()
 
 
+def test_the_depth_loss_plot_sets_our_nme_beside_the_studys_losses(tmp_path):
+    """Two depth_loss cells (ResNet-18 with MSE and with MAE) at a one-epoch budget, then the report's plots:
+    loss_by_depth.png (the study's losses beside ours, and our NME by depth) and the curves."""
+    budget = ["width=0.25", "head=flatten", "input_size=64", "max_train=16", "workers=0", "epochs=1", f"out={tmp_path}"]
+    cells = ["--cell", "sweep_depth_loss_resnet18_mse", "--cell", "sweep_depth_loss_resnet18_l1"]
+    assert cli(["sweep", "depth_loss", *budget, *cells, "--data", str(DATA)]) == 0
+    plots = tmp_path / "plots"
+    assert cli(["report", "--out", str(tmp_path), "--data", str(DATA), "--plots", str(plots)]) == 0
+    assert sorted(p.name for p in plots.iterdir()) == ["curves.png", "loss_by_depth.png"]
+    for p in plots.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
 def test_a_kept_stage1_whose_checkpoint_is_gone_is_trained_again_for_its_stage2(tmp_path, capsys):
     """Resuming the cascade after a lost machine: stage 1 is kept (no best.pt left), stage 2 still needs its
     weights, so stage 1 trains again rather than stage 2 failing on a missing file."""

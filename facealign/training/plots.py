@@ -85,18 +85,33 @@ def _nme_figure(plt, doc, curves, key: str, xlabel: str, fixed: str, logx: bool)
 
 
 def _depth_figure(plt, doc):
+    """Three panels of the best validation loss by depth, one per loss, beside the study's figures (its
+    only measure there); a fourth of our common NME by depth, a line per loss (losses of different
+    functions are not comparable with one another; the NME is)."""
     depth = _cells(doc, "depth_loss")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
     for ax, (loss, study) in zip(axes, STUDY_DEPTH_LOSS.items()):
         here = {c["model"]: c for c in depth if c["loss"] == loss}
         xs = range(len(DEPTHS))
         mean = [here[d]["best_val_loss_mean"] if d in here else float("nan") for d in DEPTHS]
         sd = [(here[d]["best_val_loss_sd"] or 0) if d in here else 0 for d in DEPTHS]
-        ax.bar([x - 0.2 for x in xs], mean, 0.4, yerr=sd, capsize=3, color="C0", label="here (mean ± sd)")
+        spread = any(sd)  # (one seed: no error bars, and the label says so)
+        ax.bar([x - 0.2 for x in xs], mean, 0.4, yerr=sd if spread else None, capsize=3, color="C0",
+               label="here (mean ± sd)" if spread else "here (one seed)")
         ax.bar([x + 0.2 for x in xs], study, 0.4, color="white", edgecolor="black", hatch="//", label="the study")
         ax.set_xticks(list(xs), [d.replace("resnet", "R") for d in DEPTHS])
         ax.set(title=f"{LOSS_NAMES[loss]}: best validation loss", ylabel="loss, points in [0, 1] of the crop")
         ax.legend(fontsize=7)
+    ax = axes[3]
+    for i, loss in enumerate(STUDY_DEPTH_LOSS):
+        here = {c["model"]: c for c in depth if c["loss"] == loss}
+        xs = [x for x, d in enumerate(DEPTHS) if d in here]
+        ax.errorbar(xs, [here[DEPTHS[x]]["common_nme_mean"] for x in xs], capsize=3, fmt=("o-", "o--", "o:")[i],
+                    yerr=[here[DEPTHS[x]]["common_nme_sd"] or 0 for x in xs], color=f"C{i + 1}", label=LOSS_NAMES[loss])
+    _baseline(ax, doc)
+    ax.set_xticks(range(len(DEPTHS)), [d.replace("resnet", "R") for d in DEPTHS])
+    ax.set(title="here: common NME by depth", ylabel="NME % (outer eye corners)")
+    ax.legend(fontsize=7)
     fig.suptitle(f"Loss x depth ({_budget(doc, 'depth_loss')})")
     return fig
 
@@ -122,7 +137,8 @@ def _curves_figure(plt, doc, grids):
         ax.axis("off")
     for ax, g in zip(axes.flat, grids):
         colours = {}
-        for r in sorted((r for r in doc["runs"] if r["grid"] == g), key=lambda r: (r["batch_size"], r["lr"], r["name"])):
+        order = lambda r: (r["batch_size"], r["lr"], DEPTHS.index(r["model"]) if r["model"] in DEPTHS else -1, r["name"])
+        for r in sorted((r for r in doc["runs"] if r["grid"] == g), key=order):
             first = r["cell"] not in colours
             style = _curve_style(r, g, first)
             colours.setdefault(r["cell"], style.get("color", f"C{len(colours) % 10}"))

@@ -168,9 +168,9 @@ def test_sweep_grids_follow_the_study(capsys):
     # the study's optimiser, learning rate and loss scale in every cell
     assert all({"optimizer=sgd", "loss_units=unit", "lr=0.3"} <= set(c.overrides) for c in batch)
     assert grids() == ["batch", "batch_steps", "lr", "wing_batch", "depth_loss", "cascade"]
-    assert [len(cells(g)) for g in grids()] == [5, 5, 6, 5, 15, 6]  # the study's 36 cells and 6 controls
-    # equal optimiser steps: epochs scale with the batch, batch 4 at the budget's own
-    assert [c.epochs_scale for c in cells("batch_steps")] == [0.5, 1, 2, 4, 8]
+    assert [len(cells(g)) for g in grids()] == [5, 4, 6, 5, 15, 6]  # the study's 36 cells and 5 controls
+    # equal optimiser steps: epochs scale with the batch, batch 4 at the budget's own (none under it)
+    assert [c.epochs_scale for c in cells("batch_steps")] == [1, 2, 4, 8]
     cascade = cells("cascade", "study", seed=2)
     assert [c.name for c in cascade] == ["Cas_Stage1_Aug_L1", "Cas_Stage1_Aug_MSE", "Cas_Stage1_Aug_SmoothL1",
                                          "Cas_Stage1_Aug_Wing", "Cas_Stage2_Aug_Wing-S1_MSE", "Cas_Stage1_Aug_MSE-long"]
@@ -200,14 +200,14 @@ def test_sweep_dry_run_states_each_runs_budget_steps_and_time(tmp_path, capsys):
                 "--data", str(DATA), "--throughput", str(table), "--dry-run"]) == 0
     out, err = capsys.readouterr()
     lines = [line.strip() for line in out.splitlines() if line.startswith("  sweep_")]
-    assert len(lines) == 10 and lines[0].startswith("sweep_batch_steps_bs2: 10 epochs, 64 px, batch 2, lr 0.3")
-    assert lines[9].startswith("sweep_batch_steps_bs32_s1: 160 epochs, 64 px, batch 32, lr 0.3, resnet18, sgd, "
+    assert len(lines) == 8 and lines[0].startswith("sweep_batch_steps_bs4: 20 epochs, 64 px, batch 4, lr 0.3")
+    assert lines[7].startswith("sweep_batch_steps_bs32_s1: 160 epochs, 64 px, batch 32, lr 0.3, resnet18, sgd, "
                                "loss mse, seed 1")
     steps = [int(line.split(" steps")[0].rsplit(", ", 1)[1]) for line in lines]
-    assert steps[1] == 20 * 453 and max(steps) - min(steps) < 0.01 * steps[1]  # 1,813 faces: equal steps
+    assert steps[0] == 20 * 453 and max(steps) - min(steps) < 0.01 * steps[0]  # 1,813 faces: equal steps
     # 160 epochs x (1,813 + 201 / 3 faces) at 100 images/s, measured on this very workload: 50.1 min
     assert "sweep_batch_steps_bs32: 160 epochs" in out and "seed 0, 9120 steps, ~50.1 min" in out
-    assert "total: 10 run(s)" in out and "estimated from" in out and "WARNING" not in err
+    assert "total: 8 run(s)" in out and "estimated from" in out and "WARNING" not in err
     assert cli(["sweep", "depth_loss", "epochs=20", "input_size=64", "--cell", "sweep_depth_loss_resnet50_mse",
                 "--data", str(DATA), "--throughput", str(table), "--dry-run"]) == 0
     assert "resnet50, sgd, loss mse, seed 0, 1140 steps, ~12.5 min" in capsys.readouterr().out  # 20 x 1880 / 50 s

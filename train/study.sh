@@ -13,7 +13,7 @@
 #   SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study bash train/study.sh            (the defaults)
 #   DEPTH_SEEDS=0,1,2 ...    depth_loss's seeds (default 0: its 15 cells, ResNet-152 included, cost most)
 #   CONTROL_SEEDS=0,1,2 ...  batch_steps' seeds (default 0: the equal-steps control runs up to 160 epochs a cell,
-#                            about 3.8 h a seed on these cores; the issue asks 3 seeds of the grids, not of it)
+#                            about 1.9 h a seed on these cores; the issue asks 3 seeds of the grids, not of it)
 # See the plan and its estimated time first: facealign sweep GRID epochs=20 input_size=64 --seeds 0,1,2 --dry-run
 set -euo pipefail
 SEEDS=${SEEDS:-0,1,2}                # batch, lr, wing_batch, cascade

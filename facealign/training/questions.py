@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .stats import paired_bootstrap
-from .sweep import BATCHES, CASCADE_LONG, DEPTHS, STEPS_BATCH
+from .sweep import CASCADE_LONG, DEPTHS, STEPS_BATCHES
 
 DEPTH_LOSSES = {"mse": "MSE", "l1": "MAE", "smoothl1": "SmoothL1"}
 
@@ -17,7 +17,7 @@ DEPTH_LOSSES = {"mse": "MSE", "l1": "MAE", "smoothl1": "SmoothL1"}
 def pairs() -> list[tuple[str, str, str, str]]:
     """(trend, question, cell a, cell b), a - b, in the order of docs/study.md's verdict table."""
     found = [("batch size or step count", f"batch {b}: at batch 4's steps - at 20 epochs' steps",
-              f"sweep_batch_steps_bs{b}", f"sweep_batch_bs{b}") for b in BATCHES if b != STEPS_BATCH]
+              f"sweep_batch_steps_bs{b}", f"sweep_batch_bs{b}") for b in STEPS_BATCHES[1:]]
     found += [
         ("learning rate", "lr 0.5 - lr 0.3 (the study's two best)", "sweep_lr_lr0.5", "sweep_lr_lr0.3"),
         ("MSE against Wing", "MSE - Wing at batch 2", "sweep_batch_bs2", "sweep_wing_batch_bs2"),

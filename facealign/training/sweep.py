@@ -17,8 +17,9 @@ initial weights and the order and jitter of the samples; the validation hold-out
 
 Controls:
 - `batch_steps`: the batch grid at equal optimiser steps. Every cell takes the steps batch 4
-  takes in the budget's epochs: epochs scale with the batch (batch 2 runs half the epochs,
-  batch 32 eight times as many), the learning rate stays 0.3.
+  takes in the budget's epochs: epochs scale with the batch (batch 8 runs twice the epochs,
+  batch 32 eight times as many), the learning rate stays 0.3. Batch 4 and up only: batch 2 would
+  run half the budget's epochs, below the study's 20 (and it already takes more steps than batch 4).
 - `Cas_Stage1_Aug_MSE-long` (cascade grid): stage 1 trained for the epochs of stage 1 and
   stage 2 together (twice the budget), so stage 2's gain can be told from more training.
 """
@@ -35,11 +36,12 @@ DEPTHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 # differs from another's (amp=auto would give bf16 to batch 32 only on a CPU: docs/training.md)
 STUDY = {"optimizer": ("sgd",), "loss_units": ("unit",), "amp": ("off",)}
 STEPS_BATCH = 4  # batch_steps: every cell takes the optimiser steps of batch 4 at the budget's epochs
+STEPS_BATCHES = tuple(b for b in BATCHES if b >= STEPS_BATCH)  # (so that no cell runs under the budget's epochs)
 
 # grid name -> (base config, {key: values}) ; the product of the values is run
 GRIDS: dict[str, tuple[str, dict[str, tuple]]] = {
     "batch": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "lr": (0.3,), **STUDY}),
-    "batch_steps": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "lr": (0.3,), **STUDY}),
+    "batch_steps": ("raw_CNN_noAug_MSE", {"batch_size": STEPS_BATCHES, "lr": (0.3,), **STUDY}),
     "lr": ("raw_CNN_noAug_MSE", {"lr": LRS, "batch_size": (4,), **STUDY}),
     "wing_batch": ("raw_CNN_noAug_MSE", {"batch_size": BATCHES, "loss": ("wing",), "lr": (0.3,), **STUDY}),
     "depth_loss": ("raw_CNN_noAug_MSE", {"model": DEPTHS, "loss": ("mse", "l1", "smoothl1"), "lr": (0.3,), **STUDY}),

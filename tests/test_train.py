@@ -349,6 +349,10 @@ def test_a_cell_that_is_another_grids_run_is_not_trained_twice(tmp_path, capsys)
     assert "sweep_lr_lr0.3: 1 epoch, 64 px, batch 4, lr 0.3" in plan
     assert "the same run as sweep_batch_bs4, kept: not trained, counted 0" in plan
     assert "sweep_lr_lr0.5: 1 epoch" in plan and "1 the same as a kept run (counted 0)" in plan
+    # a kept run is finished in the plan even when its epochs ran at another thread count (not "the same cell")
+    assert cli(["sweep", "batch", *budget, "threads=1", "--cell", "sweep_batch_bs4", "--dry-run", "--data", str(DATA),
+                "--keep", str(kept)]) == 0
+    assert "finished (1 of 1 epochs), counted 0" in capsys.readouterr().out
     assert cli(["sweep", "lr", *budget, "--cell", "sweep_lr_lr0.3", "--data", str(DATA), "--keep", str(kept)]) == 0
     assert cli(["sweep", "batch_steps", *budget, "--cell", "sweep_batch_steps_bs4", "--data", str(DATA),
                 "--keep", str(kept)]) == 0

@@ -14,7 +14,9 @@
 #   DEPTH_SEEDS=0,1,2 ...    depth_loss's seeds (default 0: its 15 cells, ResNet-152 included, cost most)
 #   CONTROL_SEEDS=0,1,2 ...  batch_steps' seeds (default 0: the equal-steps control runs up to 160 epochs a cell,
 #                            about 1.9 h a seed on these cores; the issue asks 3 seeds of the grids, not of it)
-# See the plan and its estimated time first: facealign sweep GRID epochs=20 input_size=64 --seeds 0,1,2 --dry-run
+# See the plan and its estimated time first: DRY_RUN=1 bash train/study.sh (every grid's runs, each with its
+# estimate; trains nothing), or one grid: facealign sweep GRID epochs=20 input_size=64 --seeds 0,1,2 --dry-run
+# A grid that fails (a crash, a config refused) is reported and the next one runs; the exit code says so.
 set -euo pipefail
 SEEDS=${SEEDS:-0,1,2}                # batch, lr, wing_batch, cascade
 DEPTH_SEEDS=${DEPTH_SEEDS:-0}        # depth_loss
@@ -24,14 +26,19 @@ SIZE=${SIZE:-64}                     # input size of every cell (the study's cro
 THREADS=${THREADS:-0}                # torch threads (0: the cores; 1 stays fast beside other work on 2 cores)
 OUT=${OUT:-study}
 KEEP=${KEEP:-docs/study/runs}        # where each finished run's result and small files go at once
+DRY_RUN=${DRY_RUN:-}                 # 1: print the plan of every grid, train nothing
 GRIDS=${*:-batch batch_steps lr wing_batch depth_loss cascade}
 source train/steps.sh
+failed=()
 for grid in $GRIDS; do
   seeds=$SEEDS
   [ "$grid" = depth_loss ] && seeds=$DEPTH_SEEDS
   [ "$grid" = batch_steps ] && seeds=$CONTROL_SEEDS
   step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" threads="$THREADS" out="$OUT" --seeds "$seeds" --resume \
-    --keep "$KEEP"
+    --keep "$KEEP" ${DRY_RUN:+--dry-run} || failed+=("$grid")
 done
-step facealign report --logs "$KEEP" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md"
+[ -n "$DRY_RUN" ] && exit 0
+step facealign report --logs "$KEEP" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md" \
+  || failed+=(report)
+if [ ${#failed[@]} -gt 0 ]; then echo "== $(date +%H:%M:%S) FAILED: ${failed[*]}"; exit 1; fi
 echo "== $(date +%H:%M:%S) done"

@@ -3,10 +3,11 @@ trainings, one at a time, checked before the first one starts."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from .budget import (NO_ESTIMATE, SOURCES, Throughput, duration, estimate, read_logs, split_size, steps_per_epoch,
-                     train_val_counts)
+from .budget import (NO_ESTIMATE, SOURCES, Estimate, Throughput, duration, estimate, read_logs, split_size,
+                     steps_per_epoch, train_val_counts)
 from .sweep import TWIN_FILE
 
 # keys that may change between a stop and its resume without changing what is trained
@@ -66,12 +67,15 @@ def print_plan(grid: str, runs, overrides: list[str], data=None, throughput: str
         if total is not None:
             steps = r.cfg.epochs * steps_per_epoch(train_val_counts(r.cfg, total)[0], r.cfg.batch_size)
             all_steps += steps
-        same = None if kept(r, keep) else twin(r, keep)
+        done = kept(r, keep)
+        same = None if done else twin(r, keep)
         if same:
             twins += 1
             print(f"  {r.name}: {_describe(r.cfg, steps, f'the same run as {same}, kept: not trained, counted 0')}")
             continue
         est = estimate(r.cfg, logged, table, total)
+        if done:  # kept at this budget: finished, even where its epochs ran with other settings (threads)
+            est = replace(est or Estimate(0.0, 0.0, "measured", f"kept in {keep / r.name}"), left=0.0, done=r.cfg.epochs)
         estimates.append(est)
         print(f"  {r.name}: {_describe(r.cfg, steps, _time(est, r.cfg.epochs))}")
     steps_text = f"{all_steps} optimiser steps" if total is not None else "steps unknown (no 300-W data found)"

@@ -157,15 +157,16 @@ def twin(r, keep: Path | None) -> str | None:
 
 
 def keep_twin(r, name: str, keep: Path) -> None:
-    """r's kept folder made from its twin's: the same metrics.csv and test.json, its config.json under r's
-    name, and same_as.txt naming the run that was trained."""
+    """r's kept folder made from its twin's: the same metrics.csv, test.json (and diverged.txt), its
+    config.json under r's name, and same_as.txt naming the run that was trained."""
     import json
     import shutil
 
     folder = keep / r.name
     folder.mkdir(parents=True, exist_ok=True)
-    for f in ("metrics.csv", "test.json"):
-        shutil.copy2(keep / name / f, folder / f)
+    for f in ("metrics.csv", "test.json", "diverged.txt"):
+        if (keep / name / f).is_file():
+            shutil.copy2(keep / name / f, folder / f)
     config = json.loads((keep / name / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "name": r.name}, indent=1) + "\n")
     (folder / TWIN_FILE).write_text(f"{name}\n")

@@ -382,6 +382,41 @@ def test_a_cell_that_is_another_grids_run_is_not_trained_twice(tmp_path, capsys)
     assert not (kept / "sweep_lr_lr0.3/same_as.txt").exists()
 
 
+def test_until_starts_only_the_runs_that_end_in_time(tmp_path, capsys):
+    """--until HH:MM (a machine lent till then): batch 4, whose other seed's epoch took 2 h, waits; batch 32
+    (1 s) behind it still trains; a stage 2 whose stage 1 waits waits too. Times are planted logs."""
+    from datetime import datetime, timedelta
+
+    from facealign.training.sweep import plan
+    from facealign.training.sweep_run import parse_until
+
+    budget = ["model=resnet18", "width=0.25", "head=flatten", "input_size=64", "max_train=16", "workers=0", "epochs=1",
+              f"out={tmp_path}"]
+    seed1 = {r.name: r.cfg for g in ("batch", "cascade") for r in plan(g, budget, [1])}
+    _plant_log(tmp_path, seed1["sweep_batch_bs4_s1"], [7200.0])
+    _plant_log(tmp_path, seed1["sweep_batch_bs32_s1"], [1.0])
+    _plant_log(tmp_path, seed1["Cas_Stage1_Aug_MSE_s1"], [7200.0])
+    until = (datetime.now() + timedelta(hours=1)).strftime("%H:%M")
+    cells = ["--cell", "sweep_batch_bs4", "--cell", "sweep_batch_bs32"]
+    assert cli(["sweep", "batch", *budget, *cells, "--until", until, "--data", str(DATA)]) == 0
+    out = capsys.readouterr().out
+    assert "sweep_batch_bs4: not started: ~2.0 h left (measured: 7200.0 s/epoch" in out and f"after {until}" in out
+    assert "sweep_batch_bs32: training" in out and (tmp_path / "checkpoints/sweep_batch_bs32/best.pt").is_file()
+    assert not (tmp_path / "checkpoints/sweep_batch_bs4").exists()
+    assert f"1 run(s) would not finish by {until} (--until) and wait for the next call with --resume: sweep_batch_bs4" in out
+    cascade = ["--cell", "Cas_Stage1_Aug_MSE", "--cell", "Cas_Stage2_Aug_Wing-S1_MSE"]
+    assert cli(["sweep", "cascade", *budget, *cascade, "--until", until, "--data", str(DATA)]) == 0
+    out = capsys.readouterr().out
+    assert "Cas_Stage1_Aug_MSE: not started: ~2.0 h left" in out
+    assert "Cas_Stage2_Aug_Wing-S1_MSE: not started: its stage 1 is not trained yet" in out and ": training" not in out
+    # the next time the clock reads HH:MM; a typo is refused before anything runs
+    now = datetime(2026, 12, 3, 17, 0)
+    assert parse_until("19:40", now) == datetime(2026, 12, 3, 19, 40)
+    assert parse_until("07:00", now) == datetime(2026, 12, 4, 7, 0)
+    assert cli(["sweep", "batch", *budget, *cells, "--until", "7pm", "--data", str(DATA)]) == 2
+    assert "--until '7pm': expected a time of day as HH:MM" in capsys.readouterr().err
+
+
 def test_the_depth_loss_plot_sets_our_nme_beside_the_studys_losses(tmp_path):
     """Two depth_loss cells (ResNet-18 with MSE and with MAE) at a one-epoch budget, then the report's plots:
     loss_by_depth.png (the study's losses beside ours, and our NME by depth) and the curves."""

@@ -2,6 +2,8 @@
 # The compute queue: the trainings this machine owes, in order, one at a time. Run it in the background
 # and run it again after any stop: a finished step is skipped, an interrupted training resumes.
 #   nohup bash train/queue.sh > queue.log 2>&1 &      (from the repository root, in the project's virtualenv)
+#   UNTIL=19:40 nohup bash train/queue.sh ...          (a session that ends at a known hour: only the runs that
+#                                                       end by then start, study.sh's UNTIL; nothing half-trained is lost)
 # The whole script is read before it starts (main), so editing it never disturbs a queue that runs.
 # No `set -e`: a step that fails (a config refused, a crash) is reported in the log and the queue goes on to
 # the next one, so the cores never sit idle behind it.

@@ -17,6 +17,7 @@
 # See the plan and its estimated time first: DRY_RUN=1 bash train/study.sh (every grid's runs, each with its
 # estimate; trains nothing), or one grid: facealign sweep GRID epochs=20 input_size=64 --seeds 0,1,2 --dry-run
 # A grid that fails (a crash, a config refused) is reported and the next one runs; the exit code says so.
+# On a machine lent till a known hour: UNTIL=19:40 bash train/study.sh trains only what ends by then.
 set -euo pipefail
 SEEDS=${SEEDS:-0,1,2}                # batch, lr, wing_batch, cascade
 DEPTH_SEEDS=${DEPTH_SEEDS:-0}        # depth_loss
@@ -27,6 +28,8 @@ THREADS=${THREADS:-0}                # torch threads (0: the cores; 1 stays fast
 OUT=${OUT:-study}
 KEEP=${KEEP:-docs/study/runs}        # where each finished run's result and small files go at once
 DRY_RUN=${DRY_RUN:-}                 # 1: print the plan of every grid, train nothing
+UNTIL=${UNTIL:-}                     # HH:MM: start only the runs whose estimate ends by then (a session's end);
+                                     # the rest wait for the next call, a shorter run of a later grid still goes
 GRIDS=${*:-batch batch_steps lr wing_batch depth_loss cascade}
 source train/steps.sh
 failed=()
@@ -35,7 +38,7 @@ for grid in $GRIDS; do
   [ "$grid" = depth_loss ] && seeds=$DEPTH_SEEDS
   [ "$grid" = batch_steps ] && seeds=$CONTROL_SEEDS
   step facealign sweep "$grid" epochs="$EPOCHS" input_size="$SIZE" threads="$THREADS" out="$OUT" --seeds "$seeds" --resume \
-    --keep "$KEEP" ${DRY_RUN:+--dry-run} || failed+=("$grid")
+    --keep "$KEEP" ${DRY_RUN:+--dry-run} ${UNTIL:+--until "$UNTIL"} || failed+=("$grid")
 done
 [ -n "$DRY_RUN" ] && exit 0
 step facealign report --logs "$KEEP" --json docs/study/results.json --plots docs/study --markdown "$OUT/report.md" \

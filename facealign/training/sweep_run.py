@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .budget import (NO_ESTIMATE, SOURCES, Estimate, Throughput, duration, estimate, read_logs, split_size,
@@ -225,10 +226,38 @@ def keep_run(r, keep: Path, data=None) -> None:
     print(f"{r.name}: kept in {keep / r.name}", flush=True)
 
 
-def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, keep=None) -> int:
+def parse_until(text: str, now: datetime | None = None) -> datetime:
+    """--until HH:MM -> the next time the clock reads it (today, else tomorrow)."""
+    try:
+        t = datetime.strptime(text.strip(), "%H:%M").time()
+    except ValueError:
+        raise ValueError(f"--until {text!r}: expected a time of day as HH:MM, e.g. --until 19:40") from None
+    now = now or datetime.now()
+    at = datetime.combine(now.date(), t)
+    return at if at > now else at + timedelta(days=1)
+
+
+def wont_fit(r, until: datetime, logged, table, total: int | None, now: datetime | None = None) -> str | None:
+    """Why r is not started under --until (its estimated time left ends after `until`, or it has no
+    estimate, or its stage 1 is not there because it waits too), or None when it fits."""
+    if r.cfg.stage == 2 and r.cfg.stage1 and not Path(r.cfg.stage1).is_file():
+        return "its stage 1 is not trained yet"
+    est = estimate(r.cfg, logged, table, total)
+    if est is None:
+        return f"no estimate of its time ({NO_ESTIMATE})"
+    end = (now or datetime.now()) + timedelta(seconds=est.left)
+    if end > until:
+        return f"~{duration(est.left)} left ({est.note}) would end at {end:%H:%M}, after {until:%H:%M}"
+    return None
+
+
+def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, keep=None,
+              until: datetime | None = None, throughput: str | None = None) -> int:
     """Every run in turn (data: the 300-W root) -> exit code; a diverged run is noted for the report
     (logs/<name>/diverged.txt), not a crash. keep: a folder that receives each finished run's result and
-    small files as soon as it finishes (keep_run), e.g. docs/study/runs."""
+    small files as soon as it finishes (keep_run), e.g. docs/study/runs. until: start only the runs whose
+    estimated time (budget.estimate; throughput: its table) ends by then, e.g. before a machine is taken
+    back; the others wait for the next call (--resume), and a shorter one later in the list still runs."""
     from .extra import missing_training_stack
 
     if missing_training_stack("facealign sweep"):
@@ -242,6 +271,7 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, ke
         return 2
     from .engine import Trainer
 
+    table, total, waiting = (Throughput.load(throughput), split_size(data), []) if until else (None, None, [])
     for r in runs:
         if r.name in twins:
             keep_twin(r, twins[r.name], keep)
@@ -253,6 +283,11 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, ke
             print(f"{r.name}: done ({done[r.name]} epochs{f', kept in {keep / r.name}' if lost else ''})", flush=True)
             if keep and not (keep / r.name / "test.json").is_file():
                 keep_run(r, keep, data)
+            continue
+        why = until and wont_fit(r, until, read_logs(r.cfg.out, keep), table, total)
+        if why:
+            print(f"{r.name}: not started: {why}", flush=True)
+            waiting.append(r.name)
             continue
         print(f"{r.name}: training", flush=True)
         note = Path(r.cfg.out) / "logs" / r.name / "diverged.txt"
@@ -267,4 +302,7 @@ def train_all(runs, data=None, resume: bool = False, overwrite: bool = False, ke
             return 2
         if keep:
             keep_run(r, keep, data)
+    if waiting:
+        print(f"facealign sweep: {len(waiting)} run(s) would not finish by {until:%H:%M} (--until) and wait for the "
+              f"next call with --resume: {', '.join(waiting)}", flush=True)
     return 0

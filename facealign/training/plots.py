@@ -18,7 +18,7 @@ STUDY_DEPTH_LOSS = {
 }
 LOSS_NAMES = {"mse": "MSE", "l1": "MAE (L1)", "smoothl1": "SmoothL1"}
 # line styles: ours by series colour, solid with error bars; the study's two series each its own style
-OURS = {"MSE": "C0", "MSE, equal steps": "C2", "Wing": "C1"}
+OURS = {"MSE": "C0", "MSE, at batch 4's steps": "C2", "Wing": "C1"}
 STUDY_STYLE = {"MSE": dict(color="black", linestyle="--", marker="x"),
                "Wing": dict(color="grey", linestyle="-.", marker="+", markersize=9)}
 
@@ -48,12 +48,22 @@ def _budget(doc, grid) -> str:
     return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
 
 
+def _seeds_said(cells) -> str:
+    """What a series' error bars stand for: the seeds behind its points, which may differ by point."""
+    counts = sorted({len(c["seeds"]) for c in cells})
+    if counts == [1]:
+        return "one seed, no error bars"
+    if counts[0] == 1:
+        return f"mean ± sd where {counts[-1]} seeds, else one"
+    return f"mean ± sd over {counts[0]} seeds" if len(counts) == 1 else "mean ± sd over seeds"
+
+
 def _against(ax, cells, key, study: dict | None, label: str) -> None:
     cells = sorted(cells, key=lambda c: c[key])
     xs = [c[key] for c in cells]
     colour = OURS.get(label, "C3")
     ax.errorbar(xs, [c["common_nme_mean"] for c in cells], yerr=[c["common_nme_sd"] or 0 for c in cells], fmt="o-",
-                color=colour, capsize=3, label=f"{label}: here, common NME (mean ± sd over seeds)")
+                color=colour, capsize=3, label=f"{label}: here, common NME ({_seeds_said(cells)})")
     ax.errorbar(xs, [c["val_nme_mean"] for c in cells], yerr=[c["val_nme_sd"] or 0 for c in cells], fmt="s:",
                 color=colour, alpha=0.6, capsize=3, label=f"{label}: here, validation NME")
     if study:
@@ -163,7 +173,7 @@ def write_plots(doc: dict, folder: Path) -> list[Path]:
         plt.close(fig)
         written.append(folder / name)
 
-    batch = [("batch", STUDY_BATCH, "MSE"), ("batch_steps", None, "MSE, equal steps"),
+    batch = [("batch", STUDY_BATCH, "MSE"), ("batch_steps", None, "MSE, at batch 4's steps"),
              ("wing_batch", STUDY_WING_BATCH, "Wing")]
     if any(_cells(doc, g) for g, _, _ in batch):
         save(_nme_figure(plt, doc, batch, "batch_size", "batch size", "lr 0.3", logx=True), "nme_vs_batch.png")

@@ -18,7 +18,8 @@ STUDY_DEPTH_LOSS = {
 }
 LOSS_NAMES = {"mse": "MSE", "l1": "MAE (L1)", "smoothl1": "SmoothL1"}
 # line styles: ours by series colour, solid with error bars; the study's two series each its own style
-OURS = {"MSE": "C0", "MSE, at batch 4's steps": "C2", "Wing": "C1"}
+EQUAL_STEPS = "MSE, at batch 4's steps"  # the batch_steps control's series
+OURS = {"MSE": "C0", EQUAL_STEPS: "C2", "Wing": "C1"}
 STUDY_STYLE = {"MSE": dict(color="black", linestyle="--", marker="x"),
                "Wing": dict(color="grey", linestyle="-.", marker="+", markersize=9)}
 
@@ -173,7 +174,7 @@ def write_plots(doc: dict, folder: Path) -> list[Path]:
         plt.close(fig)
         written.append(folder / name)
 
-    batch = [("batch", STUDY_BATCH, "MSE"), ("batch_steps", None, "MSE, at batch 4's steps"),
+    batch = [("batch", STUDY_BATCH, "MSE"), ("batch_steps", None, EQUAL_STEPS),
              ("wing_batch", STUDY_WING_BATCH, "Wing")]
     if any(_cells(doc, g) for g, _, _ in batch):
         save(_nme_figure(plt, doc, batch, "batch_size", "batch size", "lr 0.3", logx=True), "nme_vs_batch.png")

@@ -121,7 +121,7 @@ def _depth_figure(plt, doc):
                     yerr=[here[DEPTHS[x]]["common_nme_sd"] or 0 for x in xs], color=f"C{i + 1}", label=LOSS_NAMES[loss])
     _baseline(ax, doc)
     ax.set_xticks(range(len(DEPTHS)), [d.replace("resnet", "R") for d in DEPTHS])
-    ax.set(title="here: common NME by depth", ylabel="NME % (outer eye corners)")
+    ax.set(title=f"here: common NME by depth\n({_seeds_said(depth)})", ylabel="NME % (outer eye corners)")
     ax.legend(fontsize=7)
     fig.suptitle(f"Loss x depth ({_budget(doc, 'depth_loss')})")
     return fig

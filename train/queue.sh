@@ -35,7 +35,7 @@ main() {
     depth_loss
   # 5. ResNet-18's depth_loss cells at seeds 1 and 2 too (~19 min: MSE's are the batch grid's batch 32 runs, copied),
   #    so each loss has a seed spread to judge the one-seed depth cells against (docs/study.md)
-  facealign sweep depth_loss epochs=20 input_size=64 threads=0 out=study20 --seeds 1,2 --cell sweep_depth_loss_resnet18_mse \
+  step facealign sweep depth_loss epochs=20 input_size=64 threads=0 out=study20 --seeds 1,2 --cell sweep_depth_loss_resnet18_mse \
     --cell sweep_depth_loss_resnet18_l1 --cell sweep_depth_loss_resnet18_smoothl1 --resume --keep docs/study/runs \
     ${UNTIL:+--until "$UNTIL"}
   echo "== $(date +%H:%M:%S) queue done"

@@ -489,6 +489,34 @@ def test_mean_face_baseline_on_real_faces_is_a_sane_floor():
     np.testing.assert_allclose(pred.mean(1), gt.mean(1), atol=0.2 * (gt.max(1) - gt.min(1)).max())  # in the box
 
 
+def test_depth_loss_table_puts_each_depth_in_a_row_beside_the_studys_losses():
+    """The depth_loss grid by depth and loss, as the study gave it: our NME and best validation loss (mean ±
+    sd over seeds where there are several), the study's loss in brackets, a cell not run said so."""
+    from facealign.training.tables import depth_loss_table, markdown_tables
+
+    def cell(model, loss, nme, val_loss, runs, sd=None):
+        return {"cell": f"sweep_depth_loss_{model}_{loss}", "grid": "depth_loss", "model": model, "loss": loss,
+                "common_nme_mean": nme, "common_nme_sd": sd, "best_val_loss_mean": val_loss,
+                "best_val_loss_sd": None if sd is None else 0.0002, "runs": runs, "seeds": list(range(len(runs))),
+                "diverged": 0, "same_as": None, "epochs": 20, "steps": 1140, "val_nme_mean": nme, "val_nme_sd": sd,
+                "common_fr_mean": 50.0, "common_fr_sd": sd, "common_auc_mean": 0.1, "common_auc_sd": sd}
+    doc = {"cells": [cell("resnet18", "mse", 11.6, 0.0021, ["a", "a_s1", "a_s2"], sd=0.35),
+                     cell("resnet18", "l1", 6.92, 0.021, ["b"]), cell("resnet152", "smoothl1", 12.5, 0.0013, ["c"])],
+           "runs": [{"name": "a", "minutes": 10.0}, {"name": "a_s1", "minutes": 12.0}, {"name": "a_s2", "minutes": 14.0},
+                    {"name": "b", "minutes": 5.2}, {"name": "c", "minutes": None}],
+           "comparisons": [], "questions": [], "normalisations": []}
+    table = depth_loss_table(doc)
+    rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in table.splitlines() if line.startswith("| ResNet")}
+    assert list(rows) == ["ResNet-18", "ResNet-34", "ResNet-50", "ResNet-101", "ResNet-152"]
+    assert rows["ResNet-18"][:3] == ["11.60 ± 0.35", "6.92", "not run"]
+    assert rows["ResNet-18"][3:6] == ["0.0021 ± 0.0002 (0.0032)", "0.0210 (0.0377)", "– (0.0018)"]
+    assert rows["ResNet-18"][6] == "12, 5, – |"  # the mean of the three seeds' minutes
+    assert rows["ResNet-34"][:3] == ["not run"] * 3
+    assert rows["ResNet-152"][2:3] == ["12.50"] and rows["ResNet-152"][5] == "0.0013 (0.0014)"
+    assert rows["ResNet-152"][6] == "–, –, – |"  # a run without its minutes is not counted as zero
+    assert table in markdown_tables(doc)
+
+
 def test_report_tables_the_logged_runs(tmp_path, capsys):
     assert _train(tmp_path, "epochs=1") == 0
     capsys.readouterr()

@@ -5,18 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .study_figures import LOSS_NAMES, STUDY_BATCH, STUDY_DEPTH_LOSS, STUDY_LR, STUDY_WING_BATCH
 from .sweep import DEPTHS
 
-# The figures the study reported (NME %, or best loss for depth_loss), as issue 13 quotes them.
-STUDY_BATCH = {2: 5.874, 4: 5.580, 8: 8.542, 16: 10.694, 32: 12.052}
-STUDY_LR = {0.1: 6.695, 0.2: 6.513, 0.3: 5.580, 0.4: 6.004, 0.5: 5.5856, 0.6: 6.190}
-STUDY_WING_BATCH = {2: 12.178, 4: 6.369}
-STUDY_DEPTH_LOSS = {
-    "mse": (0.0032, 0.0028, 0.0027, 0.0031, 0.0028),
-    "l1": (0.0377, 0.0259, 0.0384, 0.0363, 0.0362),
-    "smoothl1": (0.0018, 0.0013, 0.0013, 0.0015, 0.0014),
-}
-LOSS_NAMES = {"mse": "MSE", "l1": "MAE (L1)", "smoothl1": "SmoothL1"}
 # line styles: ours by series colour, solid with error bars; the study's two series each its own style
 EQUAL_STEPS = "MSE, at batch 4's steps"  # the batch_steps control's series
 OURS = {"MSE": "C0", EQUAL_STEPS: "C2", "Wing": "C1"}

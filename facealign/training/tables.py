@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from facealign.metrics import NORMALISATIONS
 
+from .study_figures import LOSS_NAMES, STUDY_DEPTH_LOSS
+from .sweep import DEPTHS
+
 NORM_NAMES = {"outer_eyes": "outer eye corners (ours)", "pupils": "inter-pupil (eye centres)",
               "box": "box, sqrt(w h)"}
 BASELINE_LABEL = "baseline: mean face in the ground-truth box"
@@ -80,6 +83,28 @@ def questions_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def depth_loss_table(doc: dict) -> str:
+    """The depth_loss grid as the study gave it: a row per depth, the common NME of each loss, then each
+    loss's best validation loss with the study's figure in brackets (its only measure for this grid;
+    losses of different functions are not comparable with one another), and the minutes a run took."""
+    cells = {(c["model"], c["loss"]): c for c in doc["cells"] if c["grid"] == "depth_loss"}
+    minutes = {r["name"]: r["minutes"] for r in doc["runs"]}
+    names = [LOSS_NAMES[loss] for loss in STUDY_DEPTH_LOSS]
+    lines = ["### depth_loss by depth and loss (common NME %; best validation loss, the study's in brackets)", "",
+             "| model | " + " | ".join(f"{n} NME %" for n in names) + " | "
+             + " | ".join(f"{n} best val loss (the study)" for n in names) + " | minutes a run (" + ", ".join(names) + ") |",
+             "| --- " * (2 * len(names) + 2) + "|"]
+    for i, depth in enumerate(DEPTHS):
+        here = [cells.get((depth, loss)) for loss in STUDY_DEPTH_LOSS]
+        nme = [pm(c["common_nme_mean"], c["common_nme_sd"]) if c else "not run" for c in here]
+        loss = [f"{pm(c['best_val_loss_mean'], c['best_val_loss_sd'], 4) if c else '–'} ({study[i]})"
+                for c, study in zip(here, STUDY_DEPTH_LOSS.values())]
+        runs = [[minutes[n] for n in c["runs"] if minutes.get(n) is not None] if c else [] for c in here]
+        mins = ", ".join(f"{sum(m) / len(m):.0f}" if m else "–" for m in runs)
+        lines.append(f"| {depth.replace('resnet', 'ResNet-')} | " + " | ".join(nme + loss) + f" | {mins} |")
+    return "\n".join(lines)
+
+
 def normalisation_table(doc: dict) -> str:
     lines = ["### NME of each grid's best cell under three normalisations (common subset, %)", "",
              "| grid | cell | seeds | " + " | ".join(NORM_NAMES[n] for n in NORMALISATIONS) + " |",
@@ -94,6 +119,8 @@ def markdown_tables(doc: dict) -> str:
     """The study's tables: one per grid, the trends' pairs, then the normalisations; mean ± sd over seeds."""
     grids = list(dict.fromkeys(c["grid"] for c in doc["cells"]))
     parts = [grid_table(doc, g) for g in grids]
+    if "depth_loss" in grids:
+        parts.insert(grids.index("depth_loss") + 1, depth_loss_table(doc))
     if doc.get("questions"):
         parts.append(questions_table(doc))
     if doc["normalisations"]:

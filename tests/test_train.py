@@ -517,6 +517,16 @@ def test_depth_loss_table_puts_each_depth_in_a_row_beside_the_studys_losses():
     assert table in markdown_tables(doc)
 
 
+def test_a_plots_title_says_when_its_cells_ran_at_different_seeds():
+    from facealign.training.plots import _budget
+
+    run = {"grid": "depth_loss", "budget_epochs": 20, "input_size": 64, "optimizer": "sgd"}
+    doc = {"runs": [run], "cells": [{"grid": "depth_loss", "seeds": [0, 1, 2]}, {"grid": "depth_loss", "seeds": [0]}]}
+    assert _budget(doc, "depth_loss") == "20 epochs, 64 px, SGD, seed 0 in every cell, 0,1,2 in some"
+    doc["cells"][1]["seeds"] = [0, 1, 2]
+    assert _budget(doc, "depth_loss") == "20 epochs, 64 px, SGD, seeds 0,1,2"
+
+
 def test_report_tables_the_logged_runs(tmp_path, capsys):
     assert _train(tmp_path, "epochs=1") == 0
     capsys.readouterr()

@@ -35,9 +35,15 @@ def _budget(doc, grid) -> str:
     run = next((r for r in doc["runs"] if r["grid"] == grid), None)
     if run is None:
         return ""
-    seeds = sorted({r["seed"] for r in doc["runs"] if r["grid"] == grid})
+    per_cell = [set(c["seeds"]) for c in doc["cells"] if c["grid"] == grid]
+    common, every = sorted(set.intersection(*per_cell)), sorted(set.union(*per_cell))
+    said = lambda seeds: f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+    if common == every:
+        seeds = said(every)
+    else:
+        seeds = f"{said(common) + ' in every cell, ' if common else 'seeds '}{','.join(map(str, every))} in some"
     epochs = f"{run['budget_epochs']} epoch{'s' if run['budget_epochs'] != 1 else ''}"
-    return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+    return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, {seeds}"
 
 
 def _seeds_said(cells) -> str:

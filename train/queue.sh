@@ -25,19 +25,13 @@ main() {
   #  3h. fast at consistency=0.1 consistency_move=0.1 and consistency=0.05 consistency_move=0.25 (the latter
   #      shipped, its last epoch) (docs/video.md, weights/README.md)
   # (each `python -m train CONFIG name=NAME ...`; 3e-3h evaluated with `facealign eval checkpoints/NAME/best.pt`)
-  # 4. issue 19: the study at its own budget (20 epochs, 64 px, seeds 0,1,2; about 21 CPU-hours in all by
-  #    `facealign sweep GRID ... --dry-run`): resumed where it stopped, session after session; each finished
-  #    run lands in docs/study/runs/ at once (commit it). The grids in the order that completes a verdict row
-  #    soonest per CPU-hour: the cascade (~0.7 h), batch (~5 h), wing_batch (~4.7 h, and with batch MSE
-  #    against Wing), the equal-steps control (~3.4 h), lr (~6.5 h), depth_loss (~7.2 h). THREADS=0: both cores
-  #    (1 thread trains at 0.57x, docs/training.md); a session's own training pauses this one meanwhile (SIGSTOP)
-  SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=0 bash train/study.sh cascade batch wing_batch batch_steps lr \
-    depth_loss
-  # 5. ResNet-18's depth_loss cells at seeds 1 and 2 too (~19 min: MSE's are the batch grid's batch 32 runs, copied),
-  #    so each loss has a seed spread to judge the one-seed depth cells against (docs/study.md)
-  step facealign sweep depth_loss epochs=20 input_size=64 threads=0 out=study20 --seeds 1,2 --cell sweep_depth_loss_resnet18_mse \
-    --cell sweep_depth_loss_resnet18_l1 --cell sweep_depth_loss_resnet18_smoothl1 --resume --keep docs/study/runs \
-    ${UNTIL:+--until "$UNTIL"}
+  #  4. issue 19: the study at its own budget, 20 epochs, 64 px, seeds 0,1,2 (docs/study.md; 84 runs, 17.5 h
+  #     of training over 2026-12-02..04, each kept in docs/study/runs/ as it finished):
+  #     SEEDS=0,1,2 EPOCHS=20 SIZE=64 OUT=study20 THREADS=0 bash train/study.sh cascade batch wing_batch batch_steps lr depth_loss
+  #  5. ResNet-18's depth_loss cells at seeds 1 and 2 (MSE's are the batch grid's batch 32 runs, copied):
+  #     facealign sweep depth_loss epochs=20 input_size=64 threads=0 out=study20 --seeds 1,2 --cell sweep_depth_loss_resnet18_mse
+  #       --cell sweep_depth_loss_resnet18_l1 --cell sweep_depth_loss_resnet18_smoothl1 --resume --keep docs/study/runs
+  # Pending: nothing. The next training an issue asks for goes here, as a `step` line.
   echo "== $(date +%H:%M:%S) queue done"
 }
 main "$@"; exit

@@ -37,11 +37,14 @@ def _budget(doc, grid) -> str:
         return ""
     per_cell = [set(c["seeds"]) for c in doc["cells"] if c["grid"] == grid]
     common, every = sorted(set.intersection(*per_cell)), sorted(set.union(*per_cell))
-    said = lambda seeds: f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+    listed = lambda seeds: ",".join(map(str, seeds))
+    said = lambda seeds: f"seed{'s' if len(seeds) > 1 else ''} {listed(seeds)}"
     if common == every:
         seeds = said(every)
+    elif common:  # some cells ran more seeds than the rest
+        seeds = f"{said(common)} in every cell, {listed(every)} in some"
     else:
-        seeds = f"{said(common) + ' in every cell, ' if common else 'seeds '}{','.join(map(str, every))} in some"
+        seeds = f"seeds {listed(every)} in some"
     epochs = f"{run['budget_epochs']} epoch{'s' if run['budget_epochs'] != 1 else ''}"
     return f"{epochs}, {run['input_size']} px, {run['optimizer'].upper()}, {seeds}"
 

@@ -97,11 +97,11 @@ def depth_loss_table(doc: dict) -> str:
     for i, depth in enumerate(DEPTHS):
         here = [cells.get((depth, loss)) for loss in STUDY_DEPTH_LOSS]
         nme = [pm(c["common_nme_mean"], c["common_nme_sd"]) if c else "not run" for c in here]
-        loss = [f"{pm(c['best_val_loss_mean'], c['best_val_loss_sd'], 4) if c else '–'} ({study[i]})"
-                for c, study in zip(here, STUDY_DEPTH_LOSS.values())]
-        runs = [[minutes[n] for n in c["runs"] if minutes.get(n) is not None] if c else [] for c in here]
-        mins = ", ".join(f"{sum(m) / len(m):.0f}" if m else "–" for m in runs)
-        lines.append(f"| {depth.replace('resnet', 'ResNet-')} | " + " | ".join(nme + loss) + f" | {mins} |")
+        best_loss = [f"{pm(c['best_val_loss_mean'], c['best_val_loss_sd'], 4) if c else '–'} ({study[i]})"
+                     for c, study in zip(here, STUDY_DEPTH_LOSS.values())]
+        timed = [[m for n in c["runs"] if (m := minutes.get(n)) is not None] if c else [] for c in here]
+        mins = ", ".join(f"{sum(m) / len(m):.0f}" if m else "–" for m in timed)
+        lines.append(f"| {depth.replace('resnet', 'ResNet-')} | " + " | ".join(nme + best_loss) + f" | {mins} |")
     return "\n".join(lines)
 
 
